@@ -1,0 +1,38 @@
+/*
+ * acl.h - who may add, check and administer.
+ *
+ * A struct acl is built whole by acl_load and never changed afterwards,
+ * so any number of threads may query it; SIGHUP swaps in a new one.
+ */
+#ifndef DRACD_ACL_H
+#define DRACD_ACL_H
+
+#include <stddef.h>
+
+#include "addr.h"
+
+#define ACL_ADD		0x1	/* POP/IMAP servers */
+#define ACL_CHECK	0x2	/* SMTP servers */
+#define ACL_ADMIN	0x4	/* del, list, stats, flush */
+
+struct acl_rule {
+	struct addr net;
+	unsigned int bits;
+	unsigned int rights;
+};
+
+struct acl {
+	struct acl_rule *rules;
+	size_t count;
+	int from_file;		/* 0: the built-in defaults */
+};
+
+struct acl *acl_load(const char *path, int must_exist, char *err,
+    size_t errlen);
+struct acl *acl_parse(const char *text, const char *name, char *err,
+    size_t errlen);
+struct acl *acl_defaults(void);
+unsigned int acl_rights(const struct acl *, const struct addr *);
+void acl_free(struct acl *);
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * addr.c - address parsing, normalisation and prefix matching.
+ *
+ * The only place that turns address text or socket addresses into a
+ * struct addr.  Text is parsed with inet_pton, so "1.2.3" or " 1.2.3.4"
+ * are refused rather than guessed at.  No state; safe from any thread.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "addr.h"
+
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* addr_from_bytes - build from raw network-order bytes, folding v4-mapped */
+int
+addr_from_bytes(struct addr *a, int family, const void *p, size_t len)
+{
+	memset(a, 0, sizeof(*a));
+	if (family == AF_INET && len == 4) {
+		a->family = AF_INET;
+		memcpy(a->bytes, p, 4);
+		return 0;
+	}
+	if (family != AF_INET6 || len != 16)
+		return -1;
+	if (memcmp(p, v4mapped, sizeof(v4mapped)) == 0) {
+		a->family = AF_INET;
+		memcpy(a->bytes, (const uint8_t *)p + 12, 4);
+	} else {
+		a->family = AF_INET6;
+		memcpy(a->bytes, p, 16);
+	}
+	return 0;
+}
+
+/* addr_parse - parse IPv4 dotted quad or IPv6 text; -1 if it is neither */
+int
+addr_parse(struct addr *a, const char *s)
+{
+	uint8_t buf[16];
+
+	if (inet_pton(AF_INET, s, buf) == 1)
+		return addr_from_bytes(a, AF_INET, buf, 4);
+	if (inet_pton(AF_INET6, s, buf) == 1)
+		return addr_from_bytes(a, AF_INET6, buf, 16);
+	return -1;
+}
+
+/* addr_from_sockaddr - take the address of a peer or local socket */
+int
+addr_from_sockaddr(struct addr *a, const struct sockaddr *sa, socklen_t len)
+{
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
+		return addr_from_bytes(a, AF_INET,
+		    &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6))
+		return addr_from_bytes(a, AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	return -1;
+}
+
+/* addr_format - the text DRAC writes as a map key (inet_ntop form) */
+void
+addr_format(const struct addr *a, char buf[ADDR_TEXTMAX])
+{
+	if (inet_ntop(a->family, a->bytes, buf, ADDR_TEXTMAX) == NULL)
+		strcpy(buf, "?");
+}
+
+/* addr_len - bytes that matter: 4 or 16 */
+size_t
+addr_len(const struct addr *a)
+{
+	return a->family == AF_INET ? 4 : 16;
+}
+
+/* addr_equal - same family and bytes */
+int
+addr_equal(const struct addr *a, const struct addr *b)
+{
+	return a->family == b->family &&
+	    memcmp(a->bytes, b->bytes, addr_len(a)) == 0;
+}
+
+/* addr_in_prefix - is a inside net/bits (same family)? */
+int
+addr_in_prefix(const struct addr *a, const struct addr *net,
+    unsigned int bits)
+{
+	unsigned int whole = bits / 8, rest = bits % 8;
+	uint8_t mask;
+
+	if (a->family != net->family || bits > addr_len(a) * 8)
+		return 0;
+	if (memcmp(a->bytes, net->bytes, whole) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	mask = (uint8_t)(0xff << (8 - rest));
+	return (a->bytes[whole] & mask) == (net->bytes[whole] & mask);
+}
+
+/* addr_mask_to_prefix - a contiguous netmask to its length; -1 otherwise */
+int
+addr_mask_to_prefix(const struct addr *mask, unsigned int *bits)
+{
+	size_t i, n = addr_len(mask);
+	unsigned int count = 0;
+	int seen_zero = 0;
+
+	for (i = 0; i < n * 8; i++) {
+		int bit = (mask->bytes[i / 8] >> (7 - i % 8)) & 1;
+
+		if (bit && seen_zero)
+			return -1;
+		if (bit)
+			count++;
+		else
+			seen_zero = 1;
+	}
+	*bits = count;
+	return 0;
+}
+
+/* addr_is_loopback - 127.0.0.0/8 or ::1 */
+int
+addr_is_loopback(const struct addr *a)
+{
+	static const uint8_t one[16] = {[15] = 1};
+
+	if (a->family == AF_INET)
+		return a->bytes[0] == 127;
+	return memcmp(a->bytes, one, 16) == 0;
+}

@@ -1,0 +1,271 @@
+/*
+ * config.c - the only parser of dracd.conf and of option values.
+ *
+ * Settings are declared in one table with their type, default and bounds,
+ * in the manner of Postfix's CONFIG_INT_TABLE.  Values outside the bounds
+ * and unknown keys are errors, never clamped or ignored.  No state.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+enum ctype { C_STR, C_INT, C_DURATION, C_BOOL, C_ENUM };
+
+struct setting {
+	const char *name;
+	enum ctype type;
+	size_t off;
+	size_t size;		/* C_STR: buffer size */
+	const char *def;
+	int64_t min, max;	/* C_INT, C_DURATION (ms) */
+	const char *const *words;	/* C_ENUM: index = value */
+};
+
+static const char *const map_types[] = {"btree", "hash", NULL};
+static const char *const map_keys[] = {"plain", "cidr", NULL};
+
+#define OFF(f) offsetof(struct config, f)
+#define STR(n, f, d) {n, C_STR, OFF(f), sizeof(((struct config *)0)->f), d, 0, 0, NULL}
+#define INT(n, f, d, lo, hi) {n, C_INT, OFF(f), 0, d, lo, hi, NULL}
+#define DUR(n, f, d, lo, hi) {n, C_DURATION, OFF(f), 0, d, lo, hi, NULL}
+#define BOOL(n, f, d) {n, C_BOOL, OFF(f), 0, d, 0, 1, NULL}
+#define ENUM(n, f, d, w) {n, C_ENUM, OFF(f), 0, d, 0, 0, w}
+
+#define SEC 1000LL
+#define DAY (86400 * SEC)
+
+static const struct setting settings[] = {
+	STR("dbfile", dbfile, "/var/lib/drac/dracd.db"),
+	STR("allow_file", allow_file, "/etc/drac/dracd.allow"),
+	STR("listen", listen, "*"),
+	STR("user", user, ""),
+	STR("pidfile", pidfile, ""),
+	INT("port", port, "0", 0, 65535),
+	DUR("expire", expire_ms, "30m", SEC, 365 * DAY),
+	DUR("max_ttl", max_ttl_ms, "1d", SEC, 365 * DAY),
+	DUR("sync_interval", sync_interval_ms, "1s", 0, 3600 * SEC),
+	ENUM("map_type", map_type, "btree", map_types),
+	ENUM("map_keys", map_keys, "plain", map_keys),
+	BOOL("map_nul", map_nul, "no"),
+	INT("max_entries", max_entries, "2000000", 1, 100000000),
+	INT("udp_threads", udp_threads, "2", 1, 64),
+	INT("tcp_max_connections", tcp_max_connections, "256", 1, 65536),
+	DUR("tcp_idle_timeout", tcp_idle_timeout_ms, "60s", SEC, DAY),
+	BOOL("rpcbind", rpcbind, "yes"),
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* parse_int - a whole decimal number with nothing after it */
+static int
+parse_int(const char *s, int64_t *v, const char **end)
+{
+	char *e;
+	long long n;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	n = strtoll(s, &e, 10);
+	if (errno != 0)
+		return -1;
+	*v = n;
+	*end = e;
+	return 0;
+}
+
+/* parse_duration - "90", "90s", "500ms", "30m", "2h", "1d" to ms */
+static int
+parse_duration(const char *s, int64_t *ms)
+{
+	static const struct { const char *unit; int64_t ms; } units[] = {
+		{"", SEC}, {"s", SEC}, {"ms", 1}, {"m", 60 * SEC},
+		{"h", 3600 * SEC}, {"d", DAY},
+	};
+	const char *e;
+	int64_t n;
+	size_t i;
+
+	if (parse_int(s, &n, &e) < 0)
+		return -1;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(e, units[i].unit) == 0) {
+			if (n > INT64_MAX / units[i].ms)
+				return -1;
+			*ms = n * units[i].ms;
+			return 0;
+		}
+	return -1;
+}
+
+/* parse_word - index of s in a NULL-terminated list, or -1 */
+static int
+parse_word(const char *s, const char *const *words)
+{
+	int i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strcmp(s, words[i]) == 0)
+			return i;
+	return -1;
+}
+
+static const char *const bool_words[] = {"no", "yes", NULL};
+static const char *const bool_alt[] = {"false", "true", NULL};
+
+/* set_value - parse one value into its field */
+static int
+set_value(struct config *c, const struct setting *s, const char *v,
+    char *err, size_t errlen)
+{
+	int64_t *field = (int64_t *)((char *)c + s->off);
+	const char *e;
+	int64_t n = 0;
+	int w;
+
+	switch (s->type) {
+	case C_STR:
+		if (strlen(v) >= s->size) {
+			snprintf(err, errlen, "%s: value longer than %zu bytes",
+			    s->name, s->size - 1);
+			return -1;
+		}
+		strcpy((char *)c + s->off, v);
+		return 0;
+	case C_INT:
+		if (parse_int(v, &n, &e) < 0 || *e != '\0')
+			goto bad;
+		break;
+	case C_DURATION:
+		if (parse_duration(v, &n) < 0)
+			goto bad;
+		break;
+	case C_BOOL:
+		if ((w = parse_word(v, bool_words)) < 0 &&
+		    (w = parse_word(v, bool_alt)) < 0)
+			goto bad;
+		*field = w;
+		return 0;
+	case C_ENUM:
+		if ((w = parse_word(v, s->words)) < 0)
+			goto bad;
+		*field = w;
+		return 0;
+	}
+	if (n < s->min || n > s->max) {
+		snprintf(err, errlen, "%s: %s is out of range", s->name, v);
+		return -1;
+	}
+	*field = n;
+	return 0;
+bad:
+	snprintf(err, errlen, "%s: bad value \"%s\"", s->name, v);
+	return -1;
+}
+
+/* config_set - set one key from text; -1 with a message on error */
+int
+config_set(struct config *c, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (strcmp(settings[i].name, key) == 0)
+			return set_value(c, &settings[i], value, err, errlen);
+	snprintf(err, errlen, "unknown setting \"%s\"", key);
+	return -1;
+}
+
+/* config_defaults - every setting at its default */
+void
+config_defaults(struct config *c)
+{
+	char err[CONFIG_ERRMAX];
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < NSETTINGS; i++)
+		if (set_value(c, &settings[i], settings[i].def, err,
+		    sizeof(err)) < 0)
+			abort();	/* a bad default is a build bug */
+}
+
+/* trim - strip leading and trailing white space in place */
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* config_line - parse "key = value", a comment or a blank line */
+static int
+config_line(struct config *c, char *line, char *err, size_t errlen)
+{
+	char *eq, *key, *val;
+
+	line = trim(line);
+	if (*line == '\0' || *line == '#')
+		return 0;
+	if ((eq = strchr(line, '=')) == NULL) {
+		snprintf(err, errlen, "expected \"key = value\"");
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(line);
+	val = trim(eq + 1);
+	return config_set(c, key, val, err, errlen);
+}
+
+/*
+ * config_load - read a dracd.conf over the current settings.  A missing
+ * file is fine unless must_exist; errors name the file and line.
+ */
+int
+config_load(struct config *c, const char *path, int must_exist,
+    char *err, size_t errlen)
+{
+	char line[2048], why[CONFIG_ERRMAX];
+	unsigned int lineno = 0;
+	FILE *fp;
+	int rc = 0;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			snprintf(err, errlen, "%s:%u: line too long", path,
+			    lineno);
+			rc = -1;
+			break;
+		}
+		if (config_line(c, line, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(fp)) {
+		snprintf(err, errlen, "%s: read error", path);
+		rc = -1;
+	}
+	fclose(fp);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/*
+ * config.h - dracd.conf settings.
+ *
+ * A struct config is filled once (defaults, then the file, then the command
+ * line through config_set) and is read-only afterwards; SIGHUP builds a new
+ * one and swaps it in whole.
+ */
+#ifndef DRACD_CONFIG_H
+#define DRACD_CONFIG_H
+
+#include <stdint.h>
+
+#define CONFIG_PATHMAX 1024
+#define CONFIG_ERRMAX 1280
+
+enum map_type { MAP_BTREE, MAP_HASH };
+enum map_keys { MAP_KEYS_PLAIN, MAP_KEYS_CIDR };
+
+struct config {
+	char dbfile[CONFIG_PATHMAX];
+	char allow_file[CONFIG_PATHMAX];
+	char listen[CONFIG_PATHMAX];	/* "*" or a list of addresses */
+	char user[64];
+	char pidfile[CONFIG_PATHMAX];
+	int64_t port;
+	int64_t expire_ms;		/* default lifetime of a grant */
+	int64_t max_ttl_ms;
+	int64_t sync_interval_ms;	/* 0: synced before acknowledging */
+	int64_t map_type;		/* enum map_type */
+	int64_t map_keys;		/* enum map_keys */
+	int64_t map_nul;		/* keys and values NUL-terminated */
+	int64_t max_entries;
+	int64_t udp_threads;
+	int64_t tcp_max_connections;
+	int64_t tcp_idle_timeout_ms;
+	int64_t rpcbind;		/* register with rpcbind */
+};
+
+void config_defaults(struct config *);
+int config_set(struct config *, const char *key, const char *value,
+    char *err, size_t errlen);
+int config_load(struct config *, const char *path, int must_exist,
+    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,339 @@
+/*
+ * main.c - dracd: options, start-up, signals and shutdown.
+ *
+ * The main thread sets everything up, then does nothing but wait for
+ * signals (blocked in every other thread): SIGHUP reloads the config and
+ * allow file, SIGTERM and SIGINT shut down cleanly.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "drac_prot.h"
+#include "log.h"
+#include "proc.h"
+#include "rpcreg.h"
+#include "store.h"
+#include "svc.h"
+
+#ifndef DRACD_VERSION
+#define DRACD_VERSION "unknown"
+#endif
+#define DEFAULT_CONFIG "/etc/drac/dracd.conf"
+#define MAXOVERRIDE 32
+
+struct options {
+	const char *config;
+	int config_given, allow_given;
+	int foreground, truncate, check_only, debug;
+	const char *keys[MAXOVERRIDE], *values[MAXOVERRIDE];
+	char expire_buf[32];
+	size_t n;
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: dracd [-dfinV] [-a allowfile] [-c config] "
+	    "[-e minutes] [-l listen]\n"
+	    "             [-P pidfile] [-p port] [-u user] [dbfile]\n");
+	exit(2);
+}
+
+/* override - remember a command-line setting; it wins over the file */
+static void
+override(struct options *op, const char *key, const char *value)
+{
+	if (op->n == MAXOVERRIDE)
+		usage();
+	op->keys[op->n] = key;
+	op->values[op->n++] = value;
+}
+
+/* parse_args - the command line into op */
+static void
+parse_args(int argc, char **argv, struct options *op)
+{
+	int ch;
+
+	memset(op, 0, sizeof(*op));
+	op->config = DEFAULT_CONFIG;
+	while ((ch = getopt(argc, argv, "a:c:de:fil:nP:p:u:V")) != -1) {
+		switch (ch) {
+		case 'a': override(op, "allow_file", optarg);
+			op->allow_given = 1; break;
+		case 'c': op->config = optarg; op->config_given = 1; break;
+		case 'd': op->debug = 1; break;
+		case 'e':
+			if (snprintf(op->expire_buf, sizeof(op->expire_buf),
+			    "%sm", optarg) >= (int)sizeof(op->expire_buf))
+				usage();
+			override(op, "expire", op->expire_buf);
+			break;
+		case 'f': op->foreground = 1; break;
+		case 'i': op->truncate = 1; break;
+		case 'l': override(op, "listen", optarg); break;
+		case 'n': op->check_only = 1; break;
+		case 'P': override(op, "pidfile", optarg); break;
+		case 'p': override(op, "port", optarg); break;
+		case 'u': override(op, "user", optarg); break;
+		case 'V': printf("dracd %s\n", DRACD_VERSION); exit(0);
+		default: usage();
+		}
+	}
+	if (argc - optind > 1)
+		usage();
+	if (argc - optind == 1)
+		override(op, "dbfile", argv[optind]);
+}
+
+/* load_settings - defaults, the config file, then the command line */
+static int
+load_settings(const struct options *op, struct config *c, char *err,
+    size_t errlen)
+{
+	char why[CONFIG_ERRMAX];
+	size_t i;
+
+	config_defaults(c);
+	if (config_load(c, op->config, op->config_given, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < op->n; i++)
+		if (config_set(c, op->keys[i], op->values[i], why,
+		    sizeof(why)) < 0) {
+			snprintf(err, errlen, "command line: %s", why);
+			return -1;
+		}
+	return 0;
+}
+
+/* load_policy - the access rules and lifetimes of a configuration */
+static int
+load_policy(const struct options *op, const struct config *c,
+    struct policy *p, char *err, size_t errlen)
+{
+	p->acl = acl_load(c->allow_file, op->allow_given, err, errlen);
+	if (p->acl == NULL)
+		return -1;
+	p->expire_s = c->expire_ms / 1000;
+	p->max_ttl_s = c->max_ttl_ms / 1000;
+	if (p->expire_s > p->max_ttl_s)
+		p->max_ttl_s = p->expire_s;
+	return 0;
+}
+
+/* reload - SIGHUP: new settings and rules, or the old ones and a reason */
+static void
+reload(const struct options *op, struct server *sv)
+{
+	char err[CONFIG_ERRMAX + 64];
+	struct config c;
+	struct policy p;
+
+	if (load_settings(op, &c, err, sizeof(err)) < 0 ||
+	    load_policy(op, &c, &p, err, sizeof(err)) < 0) {
+		log_warnx("reload failed, keeping the old rules: %s", err);
+		return;
+	}
+	proc_set_policy(sv, &p);
+	log_info("reloaded %s and %s (%zu rules%s)", op->config, c.allow_file,
+	    p.acl->count, p.acl->from_file ? "" : ", built-in defaults");
+}
+
+/* daemonize - detach from the terminal; before any thread starts */
+static void
+daemonize(void)
+{
+	int fd;
+
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() < 0)
+		fatal("setsid");
+	if (chdir("/") < 0)
+		fatal("chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+/* write_pidfile - our pid, replacing any stale file */
+static void
+write_pidfile(const char *path)
+{
+	FILE *fp;
+
+	if (*path == '\0')
+		return;
+	if ((fp = fopen(path, "w")) == NULL)
+		fatal("pidfile %s", path);
+	fprintf(fp, "%ld\n", (long)getpid());
+	if (fclose(fp) != 0)
+		fatal("pidfile %s", path);
+}
+
+/* drop_privileges - become user for good (setgroups, gid, then uid) */
+static void
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (*user == '\0')
+		return;
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("unknown user %s", user);
+	if (setgroups(1, &pw->pw_gid) < 0 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+		fatal("cannot drop privileges to %s", user);
+	if (setuid(0) == 0 && pw->pw_uid != 0)
+		fatalx("privileges were not dropped");
+}
+
+/* open_store - the allowlist with the configured format and limits */
+static struct store *
+open_store(const struct options *op, const struct config *c)
+{
+	char err[1400];
+	struct store_opts so;
+	struct store *st;
+
+	memset(&so, 0, sizeof(so));
+	so.path = c->dbfile;
+	so.format.hash = c->map_type == MAP_HASH;
+	so.format.cidr = c->map_keys == MAP_KEYS_CIDR;
+	so.format.nul = (int)c->map_nul;
+	so.sync_interval_ms = c->sync_interval_ms;
+	so.max_entries = (size_t)c->max_entries;
+	so.truncate = op->truncate;
+	if ((st = store_open(&so, err, sizeof(err))) == NULL)
+		fatalx("cannot open the allowlist: %s; start with -i to begin "
+		    "with an empty one, or salvage it with \"db5.3_dump -r "
+		    "%s\"", err, c->dbfile);
+	return st;
+}
+
+/* register_rpcbind - tell rpcbind our ports, or say once why not */
+static int
+register_rpcbind(const struct config *c, const struct svc_sock *socks,
+    size_t n)
+{
+	if (!c->rpcbind)
+		return 0;
+	if (rpcreg_set(DRACPROG, DRACVERS, DRACVERS3, socks, n) == 0)
+		return 1;
+	log_warnx("rpcbind is not running or refused the registration: "
+	    "serving on port %u only%s", socks[0].port,
+	    c->port == 0 ? " (set a fixed port with -p for clients that "
+	    "cannot use rpcbind)" : "");
+	return 0;
+}
+
+/* wait_signals - serve until SIGTERM or SIGINT */
+static void
+wait_signals(const sigset_t *set, const struct options *op,
+    struct server *sv)
+{
+	int sig;
+
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP)
+			reload(op, sv);
+		else
+			break;
+	}
+	log_info("signal %d: shutting down", sig);
+}
+
+int
+main(int argc, char **argv)
+{
+	char err[CONFIG_ERRMAX + 64];
+	struct svc_sock socks[SVC_MAXSOCK];
+	struct options op;
+	struct config c;
+	struct policy p;
+	struct server sv;
+	struct store *st;
+	struct svc *svc;
+	struct svc_opts so;
+	sigset_t set;
+	size_t n;
+	int registered;
+
+	parse_args(argc, argv, &op);
+	log_init(op.foreground || op.check_only, op.debug);
+	if (load_settings(&op, &c, err, sizeof(err)) < 0 ||
+	    load_policy(&op, &c, &p, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	if (op.check_only) {
+		printf("dracd: configuration OK (%zu access rules%s)\n",
+		    p.acl->count, p.acl->from_file ? "" : ", built-in defaults");
+		return 0;
+	}
+	st = open_store(&op, &c);
+	if (svc_bind(c.listen, (uint16_t)c.port, socks, SVC_MAXSOCK, &n, err,
+	    sizeof(err)) < 0)
+		fatalx("%s", err);
+	if (!op.foreground)
+		daemonize();
+	write_pidfile(c.pidfile);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	registered = register_rpcbind(&c, socks, n);
+	drop_privileges(c.user);
+	if (store_publish(st, err, sizeof(err)) < 0)
+		fatalx("cannot write the allowlist: %s", err);
+	if (store_start(st) < 0 || proc_init(&sv, st, &p) < 0)
+		fatalx("cannot start threads");
+	memset(&so, 0, sizeof(so));
+	so.prog = DRACPROG;
+	so.vers_lo = DRACVERS;
+	so.vers_hi = DRACVERS3;
+	so.lookup = proc_lookup;
+	so.ctx = &sv;
+	so.udp_threads = (int)c.udp_threads;
+	so.tcp_max_connections = (int)c.tcp_max_connections;
+	so.tcp_idle_timeout_ms = c.tcp_idle_timeout_ms;
+	if ((svc = svc_start(&so, socks, n)) == NULL)
+		fatalx("cannot start the server threads");
+	log_info("dracd %s serving program %d on port %u (%s), map %s",
+	    DRACD_VERSION, DRACPROG, socks[0].port, registered ?
+	    "registered with rpcbind" : "not registered", c.dbfile);
+	wait_signals(&set, &op, &sv);
+	svc_stop(svc);
+	store_close(st);
+	if (registered)
+		rpcreg_unset(DRACPROG, DRACVERS, DRACVERS3);
+	while (n > 0)
+		close(socks[--n].fd);
+	proc_fini(&sv);
+	if (c.pidfile[0] != '\0')
+		unlink(c.pidfile);
+	return 0;
+}

@@ -1,0 +1,422 @@
+/*
+ * proc.c - the procedures of program 900101, versions 1 to 3.
+ *
+ * Every procedure is reached through the table in proc_lookup; each checks
+ * the caller's right first, then works only on its decoded argument and
+ * the store.  Results point into the svc_call (user text) or into
+ * call->scratch (LIST entries), which svc frees after the reply.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drac_prot.h"
+#include "proc.h"
+
+#define LIST_UDP_MAX	48	/* entries that surely fit a UDP reply */
+
+/* policy_of - the caller's rights and the lifetimes, read consistently */
+static unsigned int
+policy_of(struct server *sv, const struct addr *peer, struct policy *p)
+{
+	unsigned int r;
+
+	pthread_rwlock_rdlock(&sv->policy_lock);
+	r = acl_rights(sv->policy.acl, peer);
+	p->expire_s = sv->policy.expire_s;
+	p->max_ttl_s = sv->policy.max_ttl_s;
+	pthread_rwlock_unlock(&sv->policy_lock);
+	return r;
+}
+
+/* deny - count and log (rate-limited) a refused call */
+static void
+deny(struct server *sv, const struct svc_call *c, const char *right)
+{
+	char peer[ADDR_TEXTMAX];
+	unsigned int dropped;
+	int pass;
+
+	pthread_mutex_lock(&sv->counters_lock);
+	sv->denials++;
+	pass = log_limit_pass(&sv->deny_log, &dropped);
+	pthread_mutex_unlock(&sv->counters_lock);
+	if (!pass)
+		return;
+	addr_format(c->peer, peer);
+	if (dropped > 0)
+		log_warnx("%u denials not logged in the last period", dropped);
+	log_warnx("denied %s (version %u procedure %u) to %s", right,
+	    c->vers, c->proc, peer);
+}
+
+/* allowed - does the caller hold right?  Logs and counts when not. */
+static int
+allowed(struct svc_call *c, unsigned int right, struct policy *p)
+{
+	struct server *sv = c->ctx;
+	static const char *const names[] = {"", "add", "check", "", "admin"};
+
+	if (policy_of(sv, c->peer, p) & right)
+		return 1;
+	deny(sv, c, names[right]);
+	return 0;
+}
+
+/* from_wire - a v3 address; -1 for a family it does not know */
+static int
+from_wire(const drac_addr *w, struct addr *a)
+{
+	if (w->af == DRAC_AF_INET)
+		return addr_from_bytes(a, AF_INET, w->drac_addr_u.v4, 4);
+	if (w->af == DRAC_AF_INET6)
+		return addr_from_bytes(a, AF_INET6, w->drac_addr_u.v6, 16);
+	return -1;
+}
+
+/* to_wire - an address into its v3 form */
+static void
+to_wire(const struct addr *a, drac_addr *w)
+{
+	if (a->family == AF_INET) {
+		w->af = DRAC_AF_INET;
+		memcpy(w->drac_addr_u.v4, a->bytes, 4);
+	} else {
+		w->af = DRAC_AF_INET6;
+		memcpy(w->drac_addr_u.v6, a->bytes, 16);
+	}
+}
+
+/* user_ok - printable text without control characters */
+static int
+user_ok(const char *u)
+{
+	for (; *u != '\0'; u++)
+		if ((unsigned char)*u < 0x20 || *u == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* do_add - the add shared by every version */
+static drac_stat
+do_add(struct svc_call *c, const struct addr *a, uint32_t ttl,
+    const char *user, int64_t *expires)
+{
+	static struct log_limit lim = {0, 60, 1, 0, 0};
+	struct server *sv = c->ctx;
+	unsigned int dropped;
+	struct policy p;
+	int rc;
+
+	if (!allowed(c, ACL_ADD, &p))
+		return DRAC_PERM;
+	if (user != NULL && !user_ok(user))
+		return DRAC_BADARG;
+	rc = store_add(sv->store, a, ttl == 0 ? p.expire_s :
+	    (ttl > p.max_ttl_s ? p.max_ttl_s : ttl), user, expires);
+	if (rc == 1)
+		return DRAC_OK;
+	pthread_mutex_lock(&sv->counters_lock);
+	if (log_limit_pass(&lim, &dropped))
+		log_warnx("add refused: %s", rc == STORE_FULL ?
+		    "the store is full (max_entries)" :
+		    "out of memory or the store cannot be written");
+	pthread_mutex_unlock(&sv->counters_lock);
+	return DRAC_SYSERR;
+}
+
+/* add_status - a v3 status as DRAC's addstat */
+static addstat
+add_status(drac_stat st)
+{
+	switch (st) {
+	case DRAC_OK:
+		return ADD_SUCCESS;
+	case DRAC_PERM:
+		return ADD_PERM;
+	case DRAC_SYSERR:
+		return ADD_SYSERR;
+	default:
+		return ADD_UNKNOWN;
+	}
+}
+
+/* p_null - procedure 0 of every version */
+static int
+p_null(struct svc_call *c, void *arg, void *res)
+{
+	(void)c, (void)arg, (void)res;
+	return 0;
+}
+
+/* p_add1 - DRAC v1 ADD: the u_int's big-endian bytes are the address */
+static int
+p_add1(struct svc_call *c, void *arg, void *res)
+{
+	uint32_t be = htonl(((dracadd *)arg)->ip_addr);
+	struct addr a;
+	int64_t exp;
+
+	addr_from_bytes(&a, AF_INET, &be, 4);
+	*(addstat *)res = add_status(do_add(c, &a, 0, NULL, &exp));
+	return 0;
+}
+
+/* p_add2 - DRAC v2 ADD: sixteen chars, v4-mapped folded to IPv4 */
+static int
+p_add2(struct svc_call *c, void *arg, void *res)
+{
+	struct addr a;
+	int64_t exp;
+
+	addr_from_bytes(&a, AF_INET6, ((dracadd6 *)arg)->ip_addr6, 16);
+	*(addstat *)res = add_status(do_add(c, &a, 0, NULL, &exp));
+	return 0;
+}
+
+/* p_add3 - v3 ADD with TTL and user */
+static int
+p_add3(struct svc_call *c, void *arg, void *res)
+{
+	add3_args *in = arg;
+	add3_res *out = res;
+	struct addr a;
+	int64_t exp = 0;
+
+	if (from_wire(&in->addr, &a) < 0)
+		out->stat = DRAC_BADARG;
+	else
+		out->stat = do_add(c, &a, in->ttl, in->user, &exp);
+	out->expires = out->stat == DRAC_OK ? exp : 0;
+	return 0;
+}
+
+/* p_check3 - is the address allowed to relay now? */
+static int
+p_check3(struct svc_call *c, void *arg, void *res)
+{
+	struct server *sv = c->ctx;
+	check3_res *out = res;
+	struct store_info info;
+	struct policy p;
+	struct addr a;
+
+	out->user = c->user;
+	if (!allowed(c, ACL_CHECK, &p))
+		out->stat = DRAC_PERM;
+	else if (from_wire(arg, &a) < 0)
+		out->stat = DRAC_BADARG;
+	else if (store_check(sv->store, &a, &info) == 1) {
+		out->stat = DRAC_OK;
+		out->expires = info.expires;
+		memcpy(c->user, info.user, sizeof(info.user));
+	} else
+		out->stat = DRAC_NOTFOUND;
+	return 0;
+}
+
+/* p_del3 - remove an address (admin) */
+static int
+p_del3(struct svc_call *c, void *arg, void *res)
+{
+	struct server *sv = c->ctx;
+	struct policy p;
+	struct addr a;
+
+	if (!allowed(c, ACL_ADMIN, &p))
+		*(drac_stat *)res = DRAC_PERM;
+	else if (from_wire(arg, &a) < 0)
+		*(drac_stat *)res = DRAC_BADARG;
+	else
+		*(drac_stat *)res = store_del(sv->store, &a) ? DRAC_OK :
+		    DRAC_NOTFOUND;
+	return 0;
+}
+
+/* list_fill - turn store entries into wire entries in one allocation */
+static int
+list_fill(struct svc_call *c, list3_res *out, struct store_info *info,
+    size_t n)
+{
+	entry3 *e;
+	char *users;
+	size_t i;
+
+	if ((c->scratch = malloc(n * (sizeof(*e) + MAPFILE_USERMAX + 1) +
+	    1)) == NULL)
+		return -1;
+	e = c->scratch;
+	users = (char *)(e + n);
+	for (i = 0; i < n; i++) {
+		to_wire(&info[i].addr, &e[i].addr);
+		e[i].expires = info[i].expires;
+		e[i].first_seen = info[i].first_seen;
+		e[i].adds = info[i].adds;
+		e[i].user = strcpy(users + i * (MAPFILE_USERMAX + 1),
+		    info[i].user);
+	}
+	out->entries.entries_val = e;
+	out->entries.entries_len = (u_int)n;
+	return 0;
+}
+
+/* p_list3 - one page of the table (admin) */
+static int
+p_list3(struct svc_call *c, void *arg, void *res)
+{
+	struct server *sv = c->ctx;
+	list3_args *in = arg;
+	list3_res *out = res;
+	struct store_info *info;
+	size_t want = in->max, n;
+	uint64_t cursor = in->cursor;
+	struct policy p;
+	int rc;
+
+	if (!allowed(c, ACL_ADMIN, &p)) {
+		out->stat = DRAC_PERM;
+		return 0;
+	}
+	if (want == 0 || want > DRAC_MAXPAGE - 16)
+		want = DRAC_MAXPAGE - 16;
+	if (!c->tcp && want > LIST_UDP_MAX)
+		want = LIST_UDP_MAX;
+	if ((info = calloc(want + 16, sizeof(*info))) == NULL)
+		return -1;
+	n = store_list(sv->store, &cursor, info, want);
+	rc = list_fill(c, out, info, n);
+	free(info);
+	out->stat = DRAC_OK;
+	out->cursor = cursor;
+	return rc;
+}
+
+/* p_stats3 - the counters (admin) */
+static int
+p_stats3(struct svc_call *c, void *arg, void *res)
+{
+	struct server *sv = c->ctx;
+	stats3_res *out = res;
+	struct store_stats st;
+	struct policy p;
+
+	(void)arg;
+	if (!allowed(c, ACL_ADMIN, &p)) {
+		out->stat = DRAC_PERM;
+		return 0;
+	}
+	store_get_stats(sv->store, &st);
+	out->stat = DRAC_OK;
+	out->entries = st.entries;
+	out->adds = st.adds;
+	out->checks = st.checks;
+	out->hits = st.hits;
+	out->expirations = st.expirations;
+	out->deletions = st.deletions;
+	pthread_mutex_lock(&sv->counters_lock);
+	out->denials = sv->denials;
+	pthread_mutex_unlock(&sv->counters_lock);
+	out->uptime = (uint64_t)(time(NULL) - sv->started);
+	return 0;
+}
+
+/* p_flush3 - remove every entry (admin) */
+static int
+p_flush3(struct svc_call *c, void *arg, void *res)
+{
+	struct server *sv = c->ctx;
+	struct policy p;
+
+	(void)arg;
+	if (!allowed(c, ACL_ADMIN, &p)) {
+		*(drac_stat *)res = DRAC_PERM;
+		return 0;
+	}
+	store_flush(sv->store);
+	log_info("the allowlist was flushed by an administrator");
+	*(drac_stat *)res = DRAC_OK;
+	return 0;
+}
+
+/* xdr_none - no argument or no result (xdr_void's prototype is empty) */
+static bool_t
+xdr_none(XDR *x, void *p)
+{
+	(void)x, (void)p;
+	return TRUE;
+}
+
+#define P(xa, ta, xr, tr, fn) \
+	{(xdrproc_t)xa, (xdrproc_t)xr, sizeof(ta), sizeof(tr), fn}
+
+static const struct svc_proc null_proc =
+    P(xdr_none, char, xdr_none, char, p_null);
+static const struct svc_proc v1[] = {
+	P(xdr_dracadd, dracadd, xdr_addstat, addstat, p_add1),
+};
+static const struct svc_proc v2[] = {
+	P(xdr_dracadd6, dracadd6, xdr_addstat, addstat, p_add2),
+};
+static const struct svc_proc v3[] = {
+	P(xdr_add3_args, add3_args, xdr_add3_res, add3_res, p_add3),
+	P(xdr_drac_addr, drac_addr, xdr_check3_res, check3_res, p_check3),
+	P(xdr_drac_addr, drac_addr, xdr_drac_stat, drac_stat, p_del3),
+	P(xdr_list3_args, list3_args, xdr_list3_res, list3_res, p_list3),
+	P(xdr_none, char, xdr_stats3_res, stats3_res, p_stats3),
+	P(xdr_none, char, xdr_drac_stat, drac_stat, p_flush3),
+};
+
+/* proc_lookup - the procedure for vers/proc, or NULL */
+const struct svc_proc *
+proc_lookup(uint32_t vers, uint32_t proc)
+{
+	static const struct { const struct svc_proc *p; size_t n; } t[] = {
+		{v1, 1}, {v2, 1}, {v3, sizeof(v3) / sizeof(v3[0])},
+	};
+
+	if (vers < 1 || vers > 3)
+		return NULL;
+	if (proc == 0)
+		return &null_proc;
+	if (proc > t[vers - 1].n)
+		return NULL;
+	return &t[vers - 1].p[proc - 1];
+}
+
+/* proc_init - a server context over store with the first policy */
+int
+proc_init(struct server *sv, struct store *st, const struct policy *p)
+{
+	memset(sv, 0, sizeof(*sv));
+	sv->store = st;
+	sv->policy = *p;
+	sv->started = time(NULL);
+	sv->deny_log.period = 10;
+	sv->deny_log.burst = 10;
+	if (pthread_rwlock_init(&sv->policy_lock, NULL) != 0 ||
+	    pthread_mutex_init(&sv->counters_lock, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+/* proc_set_policy - swap in new rules; the old acl is freed */
+void
+proc_set_policy(struct server *sv, const struct policy *p)
+{
+	struct acl *old;
+
+	pthread_rwlock_wrlock(&sv->policy_lock);
+	old = sv->policy.acl;
+	sv->policy = *p;
+	pthread_rwlock_unlock(&sv->policy_lock);
+	acl_free(old);
+}
+
+/* proc_fini - release the context (not the store) */
+void
+proc_fini(struct server *sv)
+{
+	acl_free(sv->policy.acl);
+	pthread_rwlock_destroy(&sv->policy_lock);
+	pthread_mutex_destroy(&sv->counters_lock);
+}

@@ -1,0 +1,42 @@
+/*
+ * proc.h - the DRAC procedures and the server context they run in.
+ *
+ * A struct server is set up by main before any thread starts.  Its policy
+ * (access rules and lifetimes) is swapped whole by proc_set_policy on
+ * SIGHUP; procedures read it under a read lock, so a reload never shows
+ * half-old, half-new rules.
+ */
+#ifndef DRACD_PROC_H
+#define DRACD_PROC_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "acl.h"
+#include "log.h"
+#include "store.h"
+#include "svc.h"
+
+struct policy {
+	struct acl *acl;
+	int64_t expire_s;	/* the lifetime of a grant without a TTL */
+	int64_t max_ttl_s;
+};
+
+struct server {
+	struct store *store;
+	struct policy policy;
+	pthread_rwlock_t policy_lock;
+	pthread_mutex_t counters_lock;	/* guards the two below */
+	uint64_t denials;
+	struct log_limit deny_log;
+	time_t started;
+};
+
+int proc_init(struct server *, struct store *, const struct policy *);
+void proc_set_policy(struct server *, const struct policy *);
+void proc_fini(struct server *);
+const struct svc_proc *proc_lookup(uint32_t vers, uint32_t proc);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * store.h - the timed allowlist.
+ *
+ * The live table is in memory (a hash by address plus a min-heap by
+ * expiry) behind one mutex; every call below takes it, so any thread may
+ * call any function.  Two threads of the store's own keep the disk in
+ * step: the expiry thread removes entries as their time passes, in
+ * bounded batches, and the publisher writes the state and map files at
+ * most once per sync interval (at once when the interval is 0, and then
+ * store_add's caller waits for it: one write serves every add that
+ * arrived meanwhile).
+ */
+#ifndef DRACD_STORE_H
+#define DRACD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "addr.h"
+#include "mapfile.h"
+
+struct store;
+
+struct store_opts {
+	const char *path;		/* the map file; state is PATH.state */
+	struct map_format format;
+	int64_t sync_interval_ms;
+	size_t max_entries;
+	int truncate;			/* -i: start empty */
+	time_t (*clock)(void);		/* NULL: time(2); tests inject */
+};
+
+struct store_info {
+	struct addr addr;
+	int64_t expires;
+	int64_t first_seen;
+	uint32_t adds;
+	char user[MAPFILE_USERMAX + 1];
+};
+
+struct store_stats {
+	uint64_t entries, adds, checks, hits, expirations, deletions;
+};
+
+#define STORE_FULL	(-2)
+
+struct store *store_open(const struct store_opts *, char *err, size_t);
+int store_start(struct store *);
+void store_close(struct store *);
+
+int store_add(struct store *, const struct addr *, int64_t ttl,
+    const char *user, int64_t *expires);
+int store_check(struct store *, const struct addr *, struct store_info *);
+int store_del(struct store *, const struct addr *);
+void store_flush(struct store *);
+size_t store_list(struct store *, uint64_t *cursor, struct store_info *,
+    size_t want);
+void store_get_stats(struct store *, struct store_stats *);
+
+size_t store_expire(struct store *, size_t batch);
+int store_publish(struct store *, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * svc.h - dracd's ONC RPC transport: its own UDP and TCP loops.
+ *
+ * dracd does not use libtirpc's server transports: they decode a UDP
+ * request from their whole receive buffer (a short datagram is completed
+ * with bytes of an earlier one) and serve one request at a time.  Here each
+ * request is decoded with xdrmem over exactly the bytes that arrived, by
+ * several UDP threads and one TCP thread, through the rpcgen XDR routines.
+ */
+#ifndef DRACD_SVC_H
+#define DRACD_SVC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rpc/rpc.h>
+
+#include "addr.h"
+
+#define SVC_MAXSOCK 16
+
+/* What a procedure sees of the call it serves. */
+struct svc_call {
+	const struct addr *peer;
+	int tcp;			/* 1: arrived over TCP */
+	uint32_t vers, proc;
+	void *ctx;			/* the server (proc.c) */
+	void *scratch;			/* freed after the reply is sent */
+	char user[72];			/* result text that outlives the call */
+};
+
+/* A procedure: argument and result XDR routines and sizes, and the code. */
+struct svc_proc {
+	xdrproc_t xarg, xres;
+	size_t argsize, ressize;
+	int (*fn)(struct svc_call *, void *arg, void *res);	/* -1: SYSTEM_ERR */
+};
+
+/* Finds the procedure for vers/proc; NULL when there is none. */
+typedef const struct svc_proc *(*svc_lookup_fn)(uint32_t vers, uint32_t proc);
+
+struct svc_opts {
+	uint32_t prog, vers_lo, vers_hi;
+	svc_lookup_fn lookup;
+	void *ctx;
+	int udp_threads;
+	int tcp_max_connections;
+	int64_t tcp_idle_timeout_ms;
+};
+
+struct svc_sock {
+	int fd;
+	int tcp;
+	int family;
+	uint16_t port;
+};
+
+struct svc;
+
+int svc_bind(const char *listen, uint16_t port, struct svc_sock *, size_t max,
+    size_t *n, char *err, size_t errlen);
+struct svc *svc_start(const struct svc_opts *, const struct svc_sock *,
+    size_t n);
+void svc_stop(struct svc *);
+size_t svc_dispatch(const struct svc_opts *, const uint8_t *req, size_t len,
+    const struct addr *peer, int tcp, uint8_t *reply, size_t cap);
+
+#endif
