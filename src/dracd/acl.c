@@ -129,8 +129,9 @@ parse_line(struct builder *b, char *line, const char **why)
 		return *why = "\"none\" with other rights", -1;
 	if (rights == 0)
 		rights = ACL_ADD | ACL_CHECK;
-	if (!addr_in_prefix(&net, &net, bits))
-		return *why = "bad network", -1;
+	if (!addr_is_network(&net, bits))
+		return *why = "bad network (address bits set past the prefix)",
+		    -1;
 	if (push(b, &net, bits, rights) < 0)
 		return *why = "out of memory", -1;
 	return 0;

@@ -134,3 +134,15 @@ addr_is_loopback(const struct addr *a)
 		return a->bytes[0] == 127;
 	return memcmp(a->bytes, one, 16) == 0;
 }
+
+/* addr_is_network - are all bits after the first bits zero? */
+int
+addr_is_network(const struct addr *a, unsigned int bits)
+{
+	size_t i;
+
+	for (i = bits; i < addr_len(a) * 8; i++)
+		if ((a->bytes[i / 8] >> (7 - i % 8)) & 1)
+			return 0;
+	return 1;
+}

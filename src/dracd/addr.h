@@ -26,6 +26,7 @@ void addr_format(const struct addr *, char buf[ADDR_TEXTMAX]);
 size_t addr_len(const struct addr *);
 int addr_equal(const struct addr *, const struct addr *);
 int addr_in_prefix(const struct addr *, const struct addr *, unsigned int);
+int addr_is_network(const struct addr *, unsigned int);
 int addr_mask_to_prefix(const struct addr *, unsigned int *);
 int addr_is_loopback(const struct addr *);
 

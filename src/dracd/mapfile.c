@@ -26,6 +26,38 @@
 
 #define WRITE_CACHE (32 * 1024 * 1024)
 
+static __thread char bdb_msg[256];	/* Berkeley DB's last complaint */
+
+/* bdb_errcall - keep Berkeley DB's message for our own error text */
+static void
+bdb_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env, (void)pfx;
+	snprintf(bdb_msg, sizeof(bdb_msg), "%s", msg);
+}
+
+/* db_new - a handle whose messages come to us, not to stderr */
+static int
+db_new(DB **db)
+{
+	int rc;
+
+	bdb_msg[0] = '\0';
+	*db = NULL;
+	if ((rc = db_create(db, NULL, 0)) == 0)
+		(*db)->set_errcall(*db, bdb_errcall);
+	return rc;
+}
+
+/* db_error - the text for a failure: Berkeley DB's own words if any */
+static const char *
+db_error(int rc)
+{
+	if (bdb_msg[0] != '\0')
+		return bdb_msg;
+	return rc > 0 ? strerror(rc) : db_strerror(rc);
+}
+
 /* mapfile_key - the map key of an address; its length, or -1 */
 int
 mapfile_key(const struct addr *a, const struct map_format *f, char *buf,
@@ -128,7 +160,7 @@ write_db(const char *tmp, const struct map_format *f,
 	DB *db;
 	int rc, rc2;
 
-	if ((rc = db_create(&db, NULL, 0)) != 0)
+	if ((rc = db_new(&db)) != 0)
 		return rc;
 	db->set_cachesize(db, 0, WRITE_CACHE, 1);
 	rc = db->open(db, NULL, tmp, NULL, f->hash ? DB_HASH : DB_BTREE,
@@ -181,8 +213,7 @@ mapfile_write(const char *path, const struct map_format *fmt,
 		return 0;
 	rc = errno;
 fail:
-	snprintf(err, errlen, "%s: %s: %s", tmp, step, rc > 0 ? strerror(rc) :
-	    db_strerror(rc));
+	snprintf(err, errlen, "%s: %s: %s", tmp, step, db_error(rc));
 	unlink(tmp);
 	return -1;
 }
@@ -259,7 +290,7 @@ mapfile_read(const char *path, int is_state, map_visit_fn fn, void *arg,
 
 	if (access(path, F_OK) < 0 && errno == ENOENT)
 		return 0;
-	if ((rc = db_create(&db, NULL, 0)) != 0)
+	if ((rc = db_new(&db)) != 0)
 		goto fail;
 	if ((rc = db->open(db, NULL, path, NULL, DB_UNKNOWN, DB_RDONLY, 0)) ||
 	    (rc = db->cursor(db, NULL, &c, 0)))
@@ -289,8 +320,7 @@ mapfile_read(const char *path, int is_state, map_visit_fn fn, void *arg,
 		goto out;
 	}
 fail:
-	snprintf(err, errlen, "%s: %s", path, rc > 0 ? strerror(rc) :
-	    db_strerror(rc));
+	snprintf(err, errlen, "%s: %s", path, db_error(rc));
 	rc = -1;
 out:
 	if (c != NULL)

@@ -1,0 +1,117 @@
+/* check_acl.c - allow-file parsing and matching. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acl.h"
+#include "suites.h"
+
+#define RW (ACL_ADD | ACL_CHECK)
+#define ALL (ACL_ADD | ACL_CHECK | ACL_ADMIN)
+
+static const struct {
+	const char *file;
+	const char *who;
+	unsigned int want;
+} match_cases[] = {
+	/* DRAC's "netmask netaddr": add and check */
+	{"255.255.255.0 192.0.2.0\n", "192.0.2.99", RW},
+	{"255.255.255.0 192.0.2.0\n", "192.0.3.1", 0},
+	{"255.255.255.255 198.51.100.7\n", "198.51.100.7", RW},
+	/* CIDR, both families, rights named */
+	{"192.0.2.0/24 add\n", "192.0.2.5", ACL_ADD},
+	{"2001:db8::/32 check\n", "2001:db8:5::1", ACL_CHECK},
+	{"2001:db8::/32 check\n", "2001:db9::1", 0},
+	{"10.0.0.5 admin\n", "10.0.0.5", ACL_ADMIN},
+	{"192.0.2.0/24 add\n192.0.2.7 check\n", "192.0.2.7", RW},
+	{"# comment only\n\n   \n", "192.0.2.1", 0},
+	{"192.0.2.1 # trailing comment\n", "192.0.2.1", RW},
+	/* a v4-mapped caller matches its IPv4 rule */
+	{"192.0.2.0/24\n", "::ffff:192.0.2.3", RW},
+	/* loopback keeps admin unless the file takes it */
+	{"192.0.2.0/24\n", "127.0.0.1", ACL_ADMIN},
+	{"192.0.2.0/24\n", "::1", ACL_ADMIN},
+	{"192.0.2.0/24\n127.0.0.0/8 none\n", "127.0.0.1", 0},
+	{"10.0.0.5 admin\n", "127.0.0.1", 0},
+	{"127.0.0.1\n", "127.0.0.1", ALL},
+	{"127.0.0.1\n", "127.0.0.2", ACL_ADMIN},
+};
+
+START_TEST(match_table)
+{
+	char err[256];
+	struct acl *a = acl_parse(match_cases[_i].file, "t", err, sizeof(err));
+	struct addr who;
+	unsigned int got;
+
+	ck_assert_msg(a != NULL, "parse failed: %s", err);
+	ck_assert_int_eq(addr_parse(&who, match_cases[_i].who), 0);
+	got = acl_rights(a, &who);
+	ck_assert_msg(got == match_cases[_i].want,
+	    "file %s who %s: got rights %u, want %u", match_cases[_i].file,
+	    match_cases[_i].who, got, match_cases[_i].want);
+	acl_free(a);
+}
+END_TEST
+
+static const struct {
+	const char *file;
+	const char *msg;	/* expected in the error */
+} bad_cases[] = {
+	{"192.0.2.0/24\nnot-an-address\n", "t:2: bad address"},
+	{"192.0.2.0/33\n", "t:1: bad address"},
+	{"192.0.2.1/24\n", "t:1: bad network"},
+	{"255.0.255.0 192.0.0.0\n", "t:1: bad netmask"},
+	{"192.0.2.0/24 relay\n", "t:1: unknown right"},
+	{"192.0.2.0/24 none add\n", "t:1: \"none\" with other rights"},
+	{"2001:db8::/129\n", "t:1: bad address"},
+};
+
+START_TEST(bad_table)
+{
+	char err[256] = "";
+	struct acl *a = acl_parse(bad_cases[_i].file, "t", err, sizeof(err));
+
+	ck_assert_msg(a == NULL, "file %s parsed", bad_cases[_i].file);
+	ck_assert_msg(strstr(err, bad_cases[_i].msg) != NULL,
+	    "file %s: got \"%s\", want \"%s\"", bad_cases[_i].file, err,
+	    bad_cases[_i].msg);
+}
+END_TEST
+
+START_TEST(defaults_and_files)
+{
+	char err[256];
+	struct acl *a;
+	struct addr lo, other;
+
+	a = acl_load("/nonexistent/dracd.allow", 0, err, sizeof(err));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->from_file, 0);
+	addr_parse(&lo, "127.0.0.1");
+	addr_parse(&other, "203.0.113.200");
+	ck_assert_uint_eq(acl_rights(a, &lo), ALL);
+	ck_assert_uint_eq(acl_rights(a, &other), 0);
+	acl_free(a);
+	a = acl_load("/nonexistent/dracd.allow", 1, err, sizeof(err));
+	ck_assert_ptr_null(a);
+	ck_assert_msg(strstr(err, "/nonexistent/dracd.allow") != NULL,
+	    "got \"%s\"", err);
+	a = acl_load("/", 0, err, sizeof(err));	/* a directory */
+	ck_assert_ptr_null(a);
+}
+END_TEST
+
+Suite *
+make_acl_suite(void)
+{
+	Suite *s = suite_create("acl");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_loop_test(tc, match_table, 0,
+	    sizeof(match_cases) / sizeof(match_cases[0]));
+	tcase_add_loop_test(tc, bad_table, 0,
+	    sizeof(bad_cases) / sizeof(bad_cases[0]));
+	tcase_add_test(tc, defaults_and_files);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,24 @@
+/*
+ * check_main.c - the one test runner.  Check's fork mode stays on, so a
+ * crash fails one test, not the run.  CK_RUN_SUITE / CK_RUN_CASE select.
+ */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(make_addr_suite());
+	int failed;
+
+	srunner_add_suite(sr, make_acl_suite());
+	srunner_add_suite(sr, make_config_suite());
+	srunner_add_suite(sr, make_store_suite());
+	srunner_add_suite(sr, make_daemon_suite());
+	srunner_add_suite(sr, make_rpcbind_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,375 @@
+/*
+ * check_store.c - the allowlist table and its files, on a fake clock.
+ * The store's threads are not started here; the tests drive expiry and
+ * publishing themselves.
+ */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "mapfile.h"
+#include "store.h"
+#include "suites.h"
+
+static time_t fake_now = 1700000000;
+
+static time_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+static char path[512];
+
+/* open_at - a store on path with the fake clock */
+static struct store *
+open_at(int truncate, const struct map_format *f, size_t max)
+{
+	struct store_opts o;
+	char err[1400];
+	struct store *s;
+
+	memset(&o, 0, sizeof(o));
+	o.path = path;
+	if (f != NULL)
+		o.format = *f;
+	o.sync_interval_ms = 1000;
+	o.max_entries = max ? max : 1000000;
+	o.truncate = truncate;
+	o.clock = fake_clock;
+	s = store_open(&o, err, sizeof(err));
+	ck_assert_msg(s != NULL, "store_open: %s", err);
+	return s;
+}
+
+static void
+setup(void)
+{
+	fake_now = 1700000000;
+	snprintf(path, sizeof(path), "%s/dracd.db", tmpdir());
+}
+
+static struct addr
+A(const char *text)
+{
+	struct addr a;
+
+	ck_assert_int_eq(addr_parse(&a, text), 0);
+	return a;
+}
+
+static void
+publish(struct store *s)
+{
+	char err[1400];
+
+	ck_assert_msg(store_publish(s, err, sizeof(err)) == 0, "%s", err);
+}
+
+START_TEST(add_check_refresh)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct store_info info;
+	struct addr a = A("192.0.2.7");
+	int64_t exp;
+
+	ck_assert_int_eq(store_check(s, &a, &info), 0);
+	ck_assert_int_eq(store_add(s, &a, 1800, "alice", &exp), 1);
+	ck_assert_int_eq(exp, fake_now + 1800);
+	ck_assert_int_eq(store_check(s, &a, &info), 1);
+	ck_assert_str_eq(info.user, "alice");
+	/* a shorter TTL never cuts a longer grant */
+	fake_now += 10;
+	ck_assert_int_eq(store_add(s, &a, 60, NULL, &exp), 1);
+	ck_assert_int_eq(exp, 1700000000 + 1800);
+	ck_assert_int_eq(store_check(s, &a, &info), 1);
+	ck_assert_str_eq(info.user, "alice");	/* no user keeps the old */
+	ck_assert_uint_eq(info.adds, 2);
+	/* a longer one extends it */
+	ck_assert_int_eq(store_add(s, &a, 3600, "bob", &exp), 1);
+	ck_assert_int_eq(exp, fake_now + 3600);
+	store_check(s, &a, &info);
+	ck_assert_str_eq(info.user, "bob");
+	ck_assert_int_eq(info.first_seen, 1700000000);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(expiry)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct store_info info;
+	struct addr a = A("192.0.2.1"), b = A("2001:db8::1");
+	struct store_stats st;
+	int64_t exp;
+
+	store_add(s, &a, 100, NULL, &exp);
+	store_add(s, &b, 200, NULL, &exp);
+	fake_now += 100;
+	/* due but not swept yet: check must already say no */
+	ck_assert_int_eq(store_check(s, &a, &info), 0);
+	ck_assert_int_eq(store_check(s, &b, &info), 1);
+	ck_assert_uint_eq(store_expire(s, 1000), 1);
+	ck_assert_uint_eq(store_expire(s, 1000), 0);
+	store_get_stats(s, &st);
+	ck_assert_uint_eq(st.entries, 1);
+	ck_assert_uint_eq(st.expirations, 1);
+	fake_now += 100;
+	ck_assert_uint_eq(store_expire(s, 1000), 1);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(expiry_batches)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct store_stats st;
+	struct addr a;
+	int64_t exp;
+	size_t i;
+
+	for (i = 0; i < 2500; i++) {
+		memset(&a, 0, sizeof(a));
+		a.family = AF_INET;
+		a.bytes[0] = 10;
+		a.bytes[2] = (uint8_t)(i >> 8);
+		a.bytes[3] = (uint8_t)i;
+		ck_assert_int_eq(store_add(s, &a, 50 + (int64_t)(i % 7), NULL,
+		    &exp), 1);
+	}
+	fake_now += 1000;
+	/* bounded batches: never more than asked for at once */
+	ck_assert_uint_eq(store_expire(s, 1000), 1000);
+	ck_assert_uint_eq(store_expire(s, 1000), 1000);
+	ck_assert_uint_eq(store_expire(s, 1000), 500);
+	store_get_stats(s, &st);
+	ck_assert_uint_eq(st.entries, 0);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(delete_flush_full)
+{
+	struct store *s = open_at(1, NULL, 2);
+	struct store_info info;
+	struct addr a = A("192.0.2.1"), b = A("192.0.2.2"), c = A("::2");
+	int64_t exp;
+
+	ck_assert_int_eq(store_add(s, &a, 100, NULL, &exp), 1);
+	ck_assert_int_eq(store_add(s, &b, 100, NULL, &exp), 1);
+	ck_assert_int_eq(store_add(s, &c, 100, NULL, &exp), STORE_FULL);
+	ck_assert_int_eq(store_add(s, &a, 200, NULL, &exp), 1); /* refresh */
+	ck_assert_int_eq(store_del(s, &a), 1);
+	ck_assert_int_eq(store_del(s, &a), 0);
+	ck_assert_int_eq(store_check(s, &a, &info), 0);
+	ck_assert_int_eq(store_add(s, &c, 100, NULL, &exp), 1);
+	store_flush(s);
+	ck_assert_int_eq(store_check(s, &b, &info), 0);
+	ck_assert_int_eq(store_check(s, &c, &info), 0);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(list_complete_across_growth)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct store_info *page = calloc(64 + 16, sizeof(*page));
+	unsigned char *seen = calloc(5000, 1);
+	uint64_t cursor = 0;
+	struct addr a;
+	int64_t exp;
+	size_t i, n, total = 0;
+
+	for (i = 0; i < 3000; i++) {
+		memset(&a, 0, sizeof(a));
+		a.family = AF_INET;
+		a.bytes[0] = 10;
+		a.bytes[2] = (uint8_t)(i >> 8);
+		a.bytes[3] = (uint8_t)i;
+		store_add(s, &a, 100, NULL, &exp);
+	}
+	do {
+		n = store_list(s, &cursor, page, 64);
+		ck_assert_uint_le(n, 64 + 16);
+		for (i = 0; i < n; i++) {
+			size_t id = (size_t)page[i].addr.bytes[2] << 8 |
+			    page[i].addr.bytes[3];
+
+			seen[id]++;
+		}
+		total += n;
+		/* grow the table mid-walk: old entries must still come */
+		if (total > 1000 && total < 1100)
+			for (i = 3000; i < 5000; i++) {
+				memset(&a, 0, sizeof(a));
+				a.family = AF_INET;
+				a.bytes[0] = 10;
+				a.bytes[2] = (uint8_t)(i >> 8);
+				a.bytes[3] = (uint8_t)i;
+				store_add(s, &a, 100, NULL, &exp);
+			}
+	} while (cursor != 0);
+	for (i = 0; i < 3000; i++)
+		ck_assert_msg(seen[i] >= 1, "entry %zu never listed", i);
+	free(page);
+	free(seen);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(persistence)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct store_info info;
+	struct addr a = A("192.0.2.7"), b = A("2001:db8::7"), c = A("10.0.0.1");
+	char val[64];
+	int64_t exp;
+
+	store_add(s, &a, 1800, "alice smith", &exp);
+	store_add(s, &b, 60, NULL, &exp);
+	store_add(s, &c, 5, NULL, &exp);
+	publish(s);
+	store_close(s);
+	/* the map is DRAC's format: address text, no NUL; epoch digits */
+	ck_assert_int_eq(map_get(path, "192.0.2.7", 9, val, sizeof(val)), 1);
+	ck_assert_str_eq(val, "1700001800");
+	ck_assert_int_eq(map_get(path, "2001:db8::7", 11, val, sizeof(val)),
+	    1);
+	ck_assert_uint_eq(map_count(path), 3);
+
+	fake_now += 10;	/* c is past its time: not loaded */
+	s = open_at(0, NULL, 0);
+	ck_assert_int_eq(store_check(s, &a, &info), 1);
+	ck_assert_str_eq(info.user, "alice smith");
+	ck_assert_int_eq(info.expires, 1700001800);
+	ck_assert_int_eq(store_check(s, &b, &info), 1);
+	ck_assert_int_eq(store_check(s, &c, &info), 0);
+	store_close(s);	/* writes what changed: c is gone */
+	ck_assert_uint_eq(map_count(path), 2);
+
+	s = open_at(1, NULL, 0);	/* -i */
+	ck_assert_int_eq(store_check(s, &a, &info), 0);
+	store_close(s);
+	ck_assert_uint_eq(map_count(path), 0);
+}
+END_TEST
+
+START_TEST(drac_map_without_state)
+{
+	char state[600], err[256];
+	struct map_rec r;
+	struct map_format f = {0, 0, 0};
+	struct store_info info;
+	struct store *s;
+
+	/* a map as DRAC left it, with no state file beside it */
+	memset(&r, 0, sizeof(r));
+	r.addr = A("198.51.100.9");
+	r.expires = fake_now + 600;
+	r.user = "";
+	ck_assert_int_eq(mapfile_write(path, &f, &r, 1, 0, err, sizeof(err)),
+	    0);
+	snprintf(state, sizeof(state), "%s.state", path);
+	ck_assert_int_eq(access(state, F_OK), -1);
+	s = open_at(0, NULL, 0);
+	ck_assert_int_eq(store_check(s, &r.addr, &info), 1);
+	ck_assert_int_eq(info.expires, fake_now + 600);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(formats)
+{
+	struct map_format f = {1, 1, 1};	/* hash, cidr, NUL */
+	struct store *s = open_at(1, &f, 0);
+	struct store_info info;
+	struct addr a = A("192.0.2.7"), b = A("2001:db8::7");
+	char val[64];
+	int64_t exp;
+
+	store_add(s, &a, 1800, NULL, &exp);
+	store_add(s, &b, 1800, NULL, &exp);
+	publish(s);
+	store_close(s);
+	ck_assert_int_eq(map_get(path, "192.0.2.7/32", 13, val, sizeof(val)),
+	    1);
+	ck_assert_int_eq(memcmp(val, "1700001800", 11), 0);
+	ck_assert_int_eq(map_get(path, "2001:db8::7/128", 16, val,
+	    sizeof(val)), 1);
+	ck_assert_int_eq(map_get(path, "192.0.2.7", 9, val, sizeof(val)), 0);
+	/* reopening reads the other format back */
+	s = open_at(0, NULL, 0);
+	ck_assert_int_eq(store_check(s, &a, &info), 1);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(mtime_moves_every_write)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct addr a = A("192.0.2.7");
+	struct stat st;
+	time_t prev = 0;
+	int64_t exp;
+	int i;
+
+	/* five writes in well under a second: five distinct mtimes */
+	for (i = 0; i < 5; i++) {
+		store_add(s, &a, 100 + i, NULL, &exp);
+		publish(s);
+		ck_assert_int_eq(stat(path, &st), 0);
+		ck_assert_msg(st.st_mtime > prev, "write %d: mtime %ld, "
+		    "previous %ld", i, (long)st.st_mtime, (long)prev);
+		prev = st.st_mtime;
+		ck_assert_int_eq(st.st_mode & 0777, 0644);
+	}
+	store_close(s);
+}
+END_TEST
+
+START_TEST(corrupt_file_refused)
+{
+	struct store_opts o;
+	char err[1400];
+	struct store *s;
+
+	write_file(path, "this is not a Berkeley DB file, not at all\n");
+	memset(&o, 0, sizeof(o));
+	o.path = path;
+	o.max_entries = 10;
+	o.sync_interval_ms = 1000;
+	ck_assert_ptr_null(s = store_open(&o, err, sizeof(err)));
+	ck_assert_msg(strstr(err, path) != NULL, "got \"%s\"", err);
+	/* the file was not touched */
+	ck_assert_int_eq(map_count(path), 0);
+	o.truncate = 1;
+	ck_assert_ptr_nonnull(s = store_open(&o, err, sizeof(err)));
+	store_close(s);
+}
+END_TEST
+
+Suite *
+make_store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, add_check_refresh);
+	tcase_add_test(tc, expiry);
+	tcase_add_test(tc, expiry_batches);
+	tcase_add_test(tc, delete_flush_full);
+	tcase_add_test(tc, list_complete_across_growth);
+	tcase_add_test(tc, persistence);
+	tcase_add_test(tc, drac_map_without_state);
+	tcase_add_test(tc, formats);
+	tcase_add_test(tc, mtime_moves_every_write);
+	tcase_add_test(tc, corrupt_file_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}

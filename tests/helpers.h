@@ -1,0 +1,51 @@
+/*
+ * helpers.h - what the tests share: temporary directories, a real dracd
+ * on a free loopback port, raw RPC datagrams, and deadline waits.
+ */
+#ifndef TESTS_HELPERS_H
+#define TESTS_HELPERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <rpc/rpc.h>
+
+#define WAIT_MS 5000	/* the default deadline of a wait */
+
+struct daemon {
+	pid_t pid;
+	uint16_t port;
+	char dir[256];
+	char db[300];
+	char allow[300];
+	char log[300];
+};
+
+char *tmpdir(void);
+void write_file(const char *path, const char *text);
+int64_t now_ms(void);
+int wait_until(int (*cond)(void *), void *arg, int64_t ms);
+
+void daemon_init(struct daemon *, const char *allow_text);
+int daemon_start(struct daemon *, const char *const *extra);
+int daemon_run(struct daemon *, const char *const *extra, int64_t ms,
+    char *out, size_t outlen);
+int daemon_stop(struct daemon *);
+void daemon_kill(struct daemon *);
+int log_contains(const struct daemon *, const char *needle);
+
+size_t rpc_header(uint8_t *buf, uint32_t xid, uint32_t prog, uint32_t vers,
+    uint32_t proc);
+ssize_t udp_exchange(const char *src, uint16_t port, const void *req,
+    size_t len, uint8_t *reply, size_t cap, int timeout_ms);
+int reply_status(const uint8_t *reply, ssize_t len, uint32_t xid,
+    uint32_t *result);
+
+CLIENT *client_v3(const char *src, uint16_t port, int tcp);
+
+int map_get(const char *path, const char *key, size_t keylen, char *val,
+    size_t vallen);
+size_t map_count(const char *path);
+
+#endif

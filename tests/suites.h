@@ -1,0 +1,14 @@
+/* suites.h - one suite per module; check_main.c runs them all. */
+#ifndef TESTS_SUITES_H
+#define TESTS_SUITES_H
+
+#include <check.h>
+
+Suite *make_addr_suite(void);
+Suite *make_acl_suite(void);
+Suite *make_config_suite(void);
+Suite *make_store_suite(void);
+Suite *make_daemon_suite(void);
+Suite *make_rpcbind_suite(void);
+
+#endif
