@@ -662,9 +662,3 @@ make_daemon_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
-
-Suite *
-make_rpcbind_suite(void)
-{
-	return suite_create("rpcbind");
-}
