@@ -40,16 +40,20 @@ DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o) $(B)/gen/drac_prot_xdr.o
 TEST_SRC   := $(wildcard tests/*.c)
 TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 
-DEBIAN_PKGS := libtirpc-dev libdb5.3-dev check rpcsvc-proto rpcbind \
-               pkg-config db5.3-util
+# what `make run` needs; `make check` adds the test tools
+RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
+              rpcbind pkg-config db5.3-util
+CHECK_PKGS := $(RUN_PKGS) check mandoc clang
 
-.PHONY: all run check deps install uninstall clean check-build
+.PHONY: all run check deps deps-check install uninstall clean check-build \
+        lint-man
 
 all: $(B)/dracd
 
 # ---- dependencies: install what is missing when root, else say what ----
-deps:
-	@missing=""; for p in $(DEBIAN_PKGS); do \
+deps deps-check: PKGS = $(if $(filter deps-check,$@),$(CHECK_PKGS),$(RUN_PKGS))
+deps deps-check:
+	@missing=""; for p in $(PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || \
 	    missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -102,19 +106,29 @@ $(B)/check_dracd: $(TEST_OBJ) $(B)/gen/drac_prot_clnt.o $(B)/libdracd.a
 
 check-build: $(B)/dracd $(B)/check_dracd
 
-check: deps
+lint-man:
+	mandoc -Tlint -Wwarning man/*.[0-9]
+
+# the whole suite; the tree must also build warning-free under clang
+check: deps-check
 	$(MAKE) check-build
+	$(MAKE) lint-man
+	$(MAKE) B=$(B)/clang CC=clang check-build >/dev/null
 	DRACD=$(CURDIR)/$(B)/dracd $(B)/check_dracd
 
 # ---- run it here ----
 run: deps
-	$(MAKE) all
-	@mkdir -p run
+	$(MAKE) all run/dracd.conf run/dracd.allow
 	@echo "dracd: state in ./run, port $(RUN_PORT) (UDP and TCP); Ctrl-C stops it"
-	$(B)/dracd -f -c /dev/null -p $(RUN_PORT) -a run/dracd.allow run/dracd.db
+	$(B)/dracd -f -c run/dracd.conf -p $(RUN_PORT) run/dracd.db
+
+run/dracd.conf:
+	@mkdir -p run
+	printf '# made by make run; see man/dracd.conf.5\nallow_file = run/dracd.allow\n' > $@
 
 run/dracd.allow:
 	@mkdir -p run
+	printf '# made by make run: this host may add, check and administer\n127.0.0.0/8 add check admin\n::1 add check admin\n' > $@
 
 # ---- install ----
 install: all
