@@ -10,6 +10,9 @@ VERSION    := 0.1.0
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 CC         ?= cc
@@ -37,7 +40,16 @@ LIBS     := $(TIRPC_LIBS) -ldb -lpthread
 
 DAEMON_SRC := $(filter-out src/dracd/main.c,$(wildcard src/dracd/*.c))
 DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o) $(B)/gen/drac_prot_xdr.o
+# libdrac: its own sources plus the address code and XDR routines it
+# shares with the daemon, compiled position-independent with every symbol
+# hidden but the public API
+LIB_SRC    := $(wildcard src/lib/*.c) src/dracd/addr.c
+LIB_OBJ    := $(LIB_SRC:src/%.c=$(B)/pic/%.o) $(B)/pic/gen/drac_prot_xdr.o
+SONAME     := libdrac.so.1
+SOLIB      := libdrac.so.1.0.0
+PIC_CFLAGS  = -fPIC -fvisibility=hidden
 TEST_SRC   := $(wildcard tests/*.c)
+INST       := $(CURDIR)/$(B)/inst
 TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 
 # what `make run` needs; `make check` adds the test tools
@@ -48,7 +60,7 @@ CHECK_PKGS := $(RUN_PKGS) check mandoc clang
 .PHONY: all run check deps deps-check install uninstall clean check-build \
         lint-man
 
-all: $(B)/dracd
+all: $(B)/dracd $(B)/drac-cli $(B)/libdrac.a $(B)/$(SOLIB)
 
 # ---- dependencies: install what is missing when root, else say what ----
 deps deps-check: PKGS = $(if $(filter deps-check,$@),$(CHECK_PKGS),$(RUN_PKGS))
@@ -96,15 +108,42 @@ $(B)/libdracd.a: $(DAEMON_OBJ)
 $(B)/dracd: $(B)/obj/dracd/main.o $(B)/libdracd.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# ---- libdrac and drac-cli ----
+$(B)/pic/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(GEN_CFLAGS) $(PIC_CFLAGS) -c -o $@ $<
+
+$(B)/pic/%.o: src/%.c $(B)/gen/drac_prot.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(PIC_CFLAGS) -Isrc/lib -MMD -MP -c -o $@ $<
+
+$(B)/$(SOLIB): $(LIB_OBJ) src/lib/libdrac.map
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
+	  -Wl,--version-script=src/lib/libdrac.map -o $@ $(LIB_OBJ) $(TIRPC_LIBS) -lpthread
+	ln -sf $(SOLIB) $(B)/$(SONAME)
+	ln -sf $(SONAME) $(B)/libdrac.so
+
+# one relocatable object whose hidden symbols are made local, so that a
+# program linking libdrac.a statically sees the public API and no more
+$(B)/libdrac.a: $(LIB_OBJ)
+	ld -r -o $(B)/libdrac-all.o $(LIB_OBJ)
+	objcopy --localize-hidden $(B)/libdrac-all.o
+	rm -f $@
+	ar rcs $@ $(B)/libdrac-all.o
+
+$(B)/drac-cli: $(B)/obj/cli/drac-cli.o $(B)/libdrac.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TIRPC_LIBS) -lpthread
+
 # ---- tests ----
 $(B)/obj/tests/%.o: tests/%.c $(B)/gen/drac_prot.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -MMD -MP -c -o $@ $<
 
-$(B)/check_dracd: $(TEST_OBJ) $(B)/gen/drac_prot_clnt.o $(B)/libdracd.a
+$(B)/check_dracd: $(TEST_OBJ) $(B)/gen/drac_prot_clnt.o $(B)/libdracd.a \
+    $(B)/libdrac.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
 
-check-build: $(B)/dracd $(B)/check_dracd
+check-build: all $(B)/check_dracd
 
 lint-man:
 	mandoc -Tlint -Wwarning man/*.[0-9]
@@ -114,7 +153,16 @@ check: deps-check
 	$(MAKE) check-build
 	$(MAKE) lint-man
 	$(MAKE) B=$(B)/clang CC=clang check-build >/dev/null
-	DRACD=$(CURDIR)/$(B)/dracd $(B)/check_dracd
+	$(MAKE) $(B)/oldpatch
+	DRACD=$(CURDIR)/$(B)/dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
+	  OLDPATCH=$(CURDIR)/$(B)/oldpatch $(B)/check_dracd
+
+# an old DRAC patch, built the old way against an installed copy
+$(B)/oldpatch: tests/compat/oldpatch.c all
+	rm -rf $(INST)
+	$(MAKE) install PREFIX=$(INST) >/dev/null
+	$(CC) -o $@ $< $$(PKG_CONFIG_PATH=$(INST)/lib/pkgconfig \
+	  $(PKG_CONFIG) --cflags --libs drac) -Wl,-rpath,$(INST)/lib
 
 # ---- run it here ----
 run: deps
@@ -131,18 +179,36 @@ run/dracd.allow:
 	printf '# made by make run: this host may add, check and administer\n127.0.0.0/8 add check admin\n::1 add check admin\n' > $@
 
 # ---- install ----
+MANPAGES := man/dracd.8 man/dracd.conf.5 man/drac-cli.1 man/libdrac.3 \
+            man/dracauth.3
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	  $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 755 $(B)/dracd $(DESTDIR)$(SBINDIR)/dracd
-	install -m 644 man/dracd.8 $(DESTDIR)$(MANDIR)/man8/dracd.8
-	install -m 644 man/dracd.conf.5 $(DESTDIR)$(MANDIR)/man5/dracd.conf.5
+	install -m 755 $(B)/drac-cli $(DESTDIR)$(BINDIR)/drac-cli
+	install -m 644 $(B)/libdrac.a $(DESTDIR)$(LIBDIR)/libdrac.a
+	install -m 755 $(B)/$(SOLIB) $(DESTDIR)$(LIBDIR)/$(SOLIB)
+	ln -sf $(SOLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdrac.so
+	install -m 644 include/drac.h $(DESTDIR)$(INCLUDEDIR)/drac.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	  src/lib/drac.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/drac.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/drac.pc
+	for m in $(MANPAGES); do s=$${m##*.}; \
+	  install -d $(DESTDIR)$(MANDIR)/man$$s; \
+	  install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/dracd $(DESTDIR)$(MANDIR)/man8/dracd.8 \
-	  $(DESTDIR)$(MANDIR)/man5/dracd.conf.5
+	rm -f $(DESTDIR)$(SBINDIR)/dracd $(DESTDIR)$(BINDIR)/drac-cli \
+	  $(DESTDIR)$(LIBDIR)/libdrac.a $(DESTDIR)$(LIBDIR)/$(SOLIB) \
+	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdrac.so \
+	  $(DESTDIR)$(INCLUDEDIR)/drac.h $(DESTDIR)$(PKGCONFIGDIR)/drac.pc
+	for m in $(MANPAGES); do s=$${m##*.}; \
+	  rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 
 clean:
 	rm -rf $(B) run
 
--include $(wildcard $(B)/obj/*/*.d)
+-include $(wildcard $(B)/obj/*/*.d $(B)/pic/*/*.d)

@@ -17,6 +17,8 @@ main(void)
 	srunner_add_suite(sr, make_store_suite());
 	srunner_add_suite(sr, make_daemon_suite());
 	srunner_add_suite(sr, make_rpcbind_suite());
+	srunner_add_suite(sr, make_lib_suite());
+	srunner_add_suite(sr, make_cli_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

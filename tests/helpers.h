@@ -44,6 +44,9 @@ int reply_status(const uint8_t *reply, ssize_t len, uint32_t xid,
 
 CLIENT *client_v3(const char *src, uint16_t port, int tcp);
 
+int run_prog(const char *const *argv, const char *input, char *out,
+    size_t outlen, int64_t ms);
+
 int map_get(const char *path, const char *key, size_t keylen, char *val,
     size_t vallen);
 size_t map_count(const char *path);

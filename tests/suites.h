@@ -10,5 +10,7 @@ Suite *make_config_suite(void);
 Suite *make_store_suite(void);
 Suite *make_daemon_suite(void);
 Suite *make_rpcbind_suite(void);
+Suite *make_lib_suite(void);
+Suite *make_cli_suite(void);
 
 #endif

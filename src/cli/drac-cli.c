@@ -1,0 +1,377 @@
+/*
+ * drac-cli - dracd's command-line client, for administrators and scripts
+ * (Dovecot's post-login hook, Exim's ${run}, cron).
+ *
+ * Exit status: 0 success or allowed, 1 not allowed or not found, 2 any
+ * error, with one line on standard error naming the cause.
+ */
+#include <err.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "drac.h"
+
+#ifndef DRACD_VERSION
+#define DRACD_VERSION "unknown"
+#endif
+
+#define EX_NO	1
+#define EX_ERR	2
+
+struct cli {
+	const char *servers;
+	struct drac_options o;
+	drac_t *h;
+};
+
+static void
+usage(FILE *fp, int status)
+{
+	fprintf(fp,
+	    "usage: drac-cli [-s host[:port][,...]] [-t seconds] [--tcp] "
+	    "command\n"
+	    "commands:\n"
+	    "  add ADDR [--ttl SECONDS] [--user NAME]   grant ADDR\n"
+	    "  add -                                    grant each \"ADDR "
+	    "[USER]\" line of stdin\n"
+	    "  check ADDR                               0 if allowed, 1 if "
+	    "not\n"
+	    "  del ADDR                                 remove (admin)\n"
+	    "  list [--json]                            every entry (admin)\n"
+	    "  stats [--json]                           counters (admin)\n"
+	    "  flush                                    remove all (admin)\n"
+	    "  ping                                     is the server there?\n"
+	    "The server defaults to $DRAC_SERVER, else localhost.\n");
+	exit(status);
+}
+
+/* fail - report a library error for what and exit 2 */
+static void __attribute__((noreturn))
+fail(const char *what, int rc)
+{
+	errx(EX_ERR, "%s: %s", what, drac_strerror(rc));
+}
+
+/* iso - an epoch as UTC ISO 8601 */
+static const char *
+iso(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)t);
+	return buf;
+}
+
+/* json_str - a string as a JSON literal */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+/* parse_ttl - whole seconds, 1 to 2^32-1 */
+static unsigned int
+parse_ttl(const char *s)
+{
+	char *e;
+	unsigned long long v = strtoull(s, &e, 10);
+
+	if (*s < '0' || *s > '9' || *e != '\0' || v == 0 || v > 0xffffffffULL)
+		errx(EX_ERR, "bad --ttl \"%s\": want whole seconds > 0", s);
+	return (unsigned int)v;
+}
+
+/* add_stdin - one add per "ADDR [USER]" line; comments and blanks skip */
+static int
+add_stdin(struct cli *c, unsigned int ttl)
+{
+	char line[512], *addr, *user, *save = NULL;
+	unsigned long n = 0;
+	int rc, status = 0;
+
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		n++;
+		if (strchr(line, '\n') == NULL && !feof(stdin)) {
+			warnx("line %lu: too long", n);
+			status = EX_ERR;
+			while (fgets(line, sizeof(line), stdin) != NULL &&
+			    strchr(line, '\n') == NULL)
+				;
+			continue;
+		}
+		if ((addr = strtok_r(line, " \t\r\n", &save)) == NULL ||
+		    *addr == '#')
+			continue;
+		user = strtok_r(NULL, "\r\n", &save);
+		if ((rc = drac_add(c->h, addr, ttl, user)) < 0) {
+			warnx("line %lu: add %s: %s", n, addr,
+			    drac_strerror(rc));
+			status = EX_ERR;
+		}
+	}
+	return status;
+}
+
+/* cmd_add - add ADDR [--ttl N] [--user NAME], or add - */
+static int
+cmd_add(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"ttl", required_argument, NULL, 't'},
+		{"user", required_argument, NULL, 'u'},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned int ttl = 0;
+	const char *user = NULL;
+	int ch, rc;
+
+	optind = 0;	/* 0: glibc starts a fresh scan */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		switch (ch) {
+		case 't': ttl = parse_ttl(optarg); break;
+		case 'u': user = optarg; break;
+		default: usage(stderr, EX_ERR);
+		}
+	if (argc - optind != 1)
+		usage(stderr, EX_ERR);
+	if (strcmp(argv[optind], "-") == 0)
+		return add_stdin(c, ttl);
+	if ((rc = drac_add(c->h, argv[optind], ttl, user)) < 0)
+		fail(argv[optind], rc);
+	return 0;
+}
+
+/* one_addr - the single ADDR operand of check and del */
+static const char *
+one_addr(int argc, char **argv)
+{
+	if (argc != 2)
+		usage(stderr, EX_ERR);
+	return argv[1];
+}
+
+/* cmd_check - prints the grant; 0 allowed, 1 not */
+static int
+cmd_check(struct cli *c, int argc, char **argv)
+{
+	const char *a = one_addr(argc, argv);
+	struct drac_entry e;
+	char t[64];
+	int rc;
+
+	if ((rc = drac_check(c->h, a, &e)) < 0)
+		fail(a, rc);
+	if (rc == 0) {
+		printf("%s not allowed\n", a);
+		return EX_NO;
+	}
+	printf("%s allowed until %s (%lld)%s%s\n", e.addr,
+	    iso(e.expires, t, sizeof(t)), (long long)e.expires,
+	    e.user[0] ? " user " : "", e.user);
+	return 0;
+}
+
+/* cmd_del - 0 removed, 1 was not there */
+static int
+cmd_del(struct cli *c, int argc, char **argv)
+{
+	const char *a = one_addr(argc, argv);
+	int rc = drac_del(c->h, a);
+
+	if (rc == DRAC_E_NOTFOUND) {
+		fprintf(stderr, "drac-cli: %s: not found\n", a);
+		return EX_NO;
+	}
+	if (rc < 0)
+		fail(a, rc);
+	return 0;
+}
+
+/* want_json - the optional --json of list and stats */
+static int
+want_json(int argc, char **argv)
+{
+	if (argc == 1)
+		return 0;
+	if (argc == 2 && strcmp(argv[1], "--json") == 0)
+		return 1;
+	usage(stderr, EX_ERR);
+	return 0;
+}
+
+/* cmd_list - every entry: tab-separated lines or a JSON array */
+static int
+cmd_list(struct cli *c, int argc, char **argv)
+{
+	int json = want_json(argc, argv), rc, n = 0;
+	struct drac_entry e;
+	drac_list_t *l;
+	char t[64];
+
+	if ((rc = drac_list_open(c->h, &l)) < 0)
+		fail("list", rc);
+	if (json)
+		printf("[");
+	while ((rc = drac_list_next(l, &e)) == 1) {
+		if (json) {
+			printf("%s\n {\"addr\": \"%s\", \"expires\": %lld, "
+			    "\"first_seen\": %lld, \"adds\": %u, \"user\": ",
+			    n ? "," : "", e.addr, (long long)e.expires,
+			    (long long)e.first_seen, e.adds);
+			json_str(e.user);
+			printf("}");
+		} else
+			printf("%s\t%s\t%u\t%s\n", e.addr, iso(e.expires, t,
+			    sizeof(t)), e.adds, e.user);
+		n++;
+	}
+	drac_list_close(l);
+	if (json)
+		printf("%s]\n", n ? "\n" : "");
+	if (rc < 0)
+		fail("list", rc);
+	return 0;
+}
+
+/* cmd_stats - the counters as "name value" lines or a JSON object */
+static int
+cmd_stats(struct cli *c, int argc, char **argv)
+{
+	int json = want_json(argc, argv), rc;
+	struct drac_stats s;
+	size_t i;
+
+	if ((rc = drac_stats(c->h, &s)) < 0)
+		fail("stats", rc);
+	{
+		const struct { const char *k; uint64_t v; } f[] = {
+			{"entries", s.entries}, {"adds", s.adds},
+			{"checks", s.checks}, {"hits", s.hits},
+			{"denials", s.denials},
+			{"expirations", s.expirations},
+			{"deletions", s.deletions}, {"uptime", s.uptime},
+		};
+
+		for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+			if (json)
+				printf("%s\"%s\": %llu", i ? ", " : "{", f[i].k,
+				    (unsigned long long)f[i].v);
+			else
+				printf("%s %llu\n", f[i].k,
+				    (unsigned long long)f[i].v);
+	}
+	if (json)
+		printf("}\n");
+	return 0;
+}
+
+/* cmd_flush - empty the table */
+static int
+cmd_flush(struct cli *c, int argc, char **argv)
+{
+	int rc;
+
+	(void)argv;
+	if (argc != 1)
+		usage(stderr, EX_ERR);
+	if ((rc = drac_flush(c->h)) < 0)
+		fail("flush", rc);
+	return 0;
+}
+
+/* cmd_ping - 0 when every server answers */
+static int
+cmd_ping(struct cli *c, int argc, char **argv)
+{
+	int rc;
+
+	(void)argv;
+	if (argc != 1)
+		usage(stderr, EX_ERR);
+	if ((rc = drac_ping(c->h)) < 0)
+		fail(c->servers, rc);
+	printf("%s is alive\n", c->servers);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *, int, char **);
+} commands[] = {
+	{"add", cmd_add}, {"check", cmd_check}, {"del", cmd_del},
+	{"list", cmd_list}, {"stats", cmd_stats}, {"flush", cmd_flush},
+	{"ping", cmd_ping},
+};
+
+/* parse_timeout - seconds, decimals allowed, to milliseconds */
+static unsigned int
+parse_timeout(const char *s)
+{
+	char *e;
+	double v = strtod(s, &e);
+
+	if (*s < '0' || *s > '9' || *e != '\0' || v < 0.001 || v > 3600)
+		errx(EX_ERR, "bad -t \"%s\": want seconds, 0.001 to 3600", s);
+	return (unsigned int)(v * 1000 + 0.5);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"server", required_argument, NULL, 's'},
+		{"timeout", required_argument, NULL, 't'},
+		{"tcp", no_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cli c;
+	size_t i;
+	int ch, rc;
+
+	memset(&c, 0, sizeof(c));
+	c.servers = getenv("DRAC_SERVER");
+	if (c.servers == NULL || *c.servers == '\0')
+		c.servers = "localhost";
+	while ((ch = getopt_long(argc, argv, "+s:t:hV", opts, NULL)) != -1)
+		switch (ch) {
+		case 's': c.servers = optarg; break;
+		case 't': c.o.timeout_ms = parse_timeout(optarg); break;
+		case 'T': c.o.transport = DRAC_TCP; break;
+		case 'h': usage(stdout, 0); break;
+		case 'V': printf("drac-cli %s\n", DRACD_VERSION); return 0;
+		default: usage(stderr, EX_ERR);
+		}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage(stderr, EX_ERR);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0]))
+		errx(EX_ERR, "unknown command \"%s\" (try --help)", argv[0]);
+	if ((rc = drac_open(&c.h, c.servers, &c.o)) < 0)
+		fail(c.servers, rc);
+	rc = commands[i].fn(&c, argc, argv);
+	drac_close(c.h);
+	return rc;
+}

@@ -1,0 +1,518 @@
+/*
+ * drac.c - libdrac's handle-based API over dracd's version 3.
+ *
+ * A handle holds the resolved servers and the options; it is used by one
+ * thread at a time (its cached rpcbind ports change during calls).  Every
+ * call computes one deadline and hands it to rpcclnt, which never waits
+ * past it.  Results are copied out into the caller's structures; nothing
+ * returned points into the handle.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "drac.h"
+#include "drac_prot.h"
+#include "internal.h"
+#define PAGE		500
+
+struct drac {
+	struct rpc_target t[MAXSERVERS];
+	size_t n;
+	struct drac_options o;
+};
+
+struct drac_list {
+	drac_t *h;
+	list3_res page;
+	size_t next;		/* index into page */
+	uint64_t cursor;
+	int started, done;
+};
+
+/* parse_server - "host", "host:port", "[v6]:port" or a bare IPv6 */
+static int
+parse_server(const char *spec, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon, *end = spec + strlen(spec);
+	char *e;
+	unsigned long p;
+
+	*port = 0;
+	if (*spec == '[') {
+		const char *rb = strchr(spec, ']');
+
+		if (rb == NULL || (rb[1] != '\0' && rb[1] != ':'))
+			return -1;
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+		spec++;
+		end = rb;
+	} else if ((colon = strchr(spec, ':')) != NULL &&
+	    strchr(colon + 1, ':') != NULL) {
+		colon = NULL;	/* a bare IPv6 address: no port */
+	} else if (colon != NULL) {
+		end = colon;
+	}
+	if (end == spec || (size_t)(end - spec) >= hostlen)
+		return -1;
+	memcpy(host, spec, (size_t)(end - spec));
+	host[end - spec] = '\0';
+	if (colon == NULL)
+		return 0;
+	p = strtoul(colon + 1, &e, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *e != '\0' || p == 0 ||
+	    p > 65535)
+		return -1;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/* resolve - a server's address: its first IPv4 address, else its first */
+static int
+resolve(const char *host, struct rpc_target *t)
+{
+	struct addrinfo hints, *res, *ai, *pick = NULL;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_DGRAM;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return DRAC_E_RESOLVE;
+	for (ai = res; ai != NULL && pick == NULL; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET)
+			pick = ai;
+	if (pick == NULL)
+		pick = res;
+	if (pick == NULL || pick->ai_addrlen > sizeof(t->sa)) {
+		freeaddrinfo(res);
+		return DRAC_E_RESOLVE;
+	}
+	memcpy(&t->sa, pick->ai_addr, pick->ai_addrlen);
+	t->salen = pick->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* add_server - one server spec into the handle */
+static int
+add_server(drac_t *h, const char *spec)
+{
+	char host[256];
+	uint16_t port;
+	int rc;
+
+	if (h->n == MAXSERVERS || parse_server(spec, host, sizeof(host),
+	    &port) < 0)
+		return DRAC_E_INVAL;
+	if ((rc = resolve(host, &h->t[h->n])) < 0)
+		return rc;
+	h->t[h->n].port[0] = h->t[h->n].port[1] = port;
+	h->n++;
+	return 0;
+}
+
+/* drac_open - a handle on one or more servers; 0 or a DRAC_E_* code */
+EXPORT int
+drac_open(drac_t **hp, const char *servers, const struct drac_options *o)
+{
+	char buf[2048], *tok, *save = NULL;
+	drac_t *h;
+	int rc = 0;
+
+	*hp = NULL;
+	if (servers == NULL || snprintf(buf, sizeof(buf), "%s", servers) >=
+	    (int)sizeof(buf))
+		return DRAC_E_INVAL;
+	if (o != NULL && o->transport != DRAC_UDP && o->transport != DRAC_TCP)
+		return DRAC_E_INVAL;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return DRAC_E_NOMEM;
+	if (o != NULL)
+		h->o = *o;
+	if (h->o.timeout_ms == 0)
+		h->o.timeout_ms = 2000;
+	if (h->o.retries == 0)
+		h->o.retries = 3;
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL && rc == 0;
+	    tok = strtok_r(NULL, ", \t", &save))
+		rc = add_server(h, tok);
+	if (rc == 0 && h->n == 0)
+		rc = DRAC_E_INVAL;
+	if (rc < 0) {
+		free(h);
+		return rc;
+	}
+	*hp = h;
+	return 0;
+}
+
+/* drac_close - release a handle (NULL is fine) */
+EXPORT void
+drac_close(drac_t *h)
+{
+	free(h);
+}
+
+/* drac_call - one procedure on all servers (or the first that answers) */
+int
+drac_call(drac_t *h, const struct rpc_req *rq, void *res, int *status,
+    int first)
+{
+	int64_t deadline = rpcc_now_ms() + h->o.timeout_ms;
+
+	return rpcc_call(h->t, h->n, h->o.transport, rq, res, status, deadline,
+	    h->o.retries, first);
+}
+
+/* drac_nservers - how many servers the handle calls */
+size_t
+drac_nservers(const drac_t *h)
+{
+	return h->n;
+}
+
+/* stat_code - a v3 status as a DRAC_E_* code (0 for DRAC_OK) */
+static int
+stat_code(drac_stat st)
+{
+	switch (st) {
+	case DRAC_OK:
+		return 0;
+	case DRAC_PERM:
+		return DRAC_E_PERM;
+	case DRAC_BADARG:
+		return DRAC_E_BADARG;
+	case DRAC_NOTFOUND:
+		return DRAC_E_NOTFOUND;
+	case DRAC_SYSERR:
+		return DRAC_E_SERVER;
+	default:
+		return DRAC_E_RPC;
+	}
+}
+
+/* to_wire - an address into its v3 form */
+static void
+to_wire(const struct addr *a, drac_addr *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (a->family == AF_INET) {
+		w->af = DRAC_AF_INET;
+		memcpy(w->drac_addr_u.v4, a->bytes, 4);
+	} else {
+		w->af = DRAC_AF_INET6;
+		memcpy(w->drac_addr_u.v6, a->bytes, 16);
+	}
+}
+
+/* from_wire - a v3 address into text */
+static void
+from_wire(const drac_addr *w, char *text)
+{
+	struct addr a;
+
+	if (addr_from_bytes(&a, w->af == DRAC_AF_INET ? AF_INET : AF_INET6,
+	    w->af == DRAC_AF_INET ? (const void *)w->drac_addr_u.v4 :
+	    (const void *)w->drac_addr_u.v6, w->af == DRAC_AF_INET ? 4 : 16)
+	    < 0)
+		snprintf(text, DRAC_ADDRMAX, "?");
+	else
+		addr_format(&a, text);
+}
+
+/* add_addr - the add of a parsed address to every server */
+static int
+add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
+    const char *user)
+{
+	struct rpc_req rq = {DRACPROG, DRACVERS3, DRACPROC3_ADD,
+	    (xdrproc_t)xdr_add3_args, (xdrproc_t)xdr_add3_res, NULL,
+	    sizeof(add3_res)};
+	add3_res res[MAXSERVERS];
+	int status[MAXSERVERS], rc = 0;
+	add3_args args;
+	size_t i;
+
+	if (user != NULL && strlen(user) > DRAC_USERMAX)
+		return DRAC_E_INVAL;
+	to_wire(a, &args.addr);
+	args.ttl = ttl;
+	args.user = (char *)(uintptr_t)(user != NULL ? user : "");
+	rq.arg = &args;
+	drac_call(h, &rq, res, status, 0);
+	for (i = 0; i < h->n; i++) {
+		int r = status[i] != 0 ? status[i] : stat_code(res[i].stat);
+
+		if (rc == 0)
+			rc = r;
+	}
+	return rc;
+}
+
+/* drac_add - grant addr on every server; the first failure, or 0 */
+EXPORT int
+drac_add(drac_t *h, const char *addr, unsigned int ttl, const char *user)
+{
+	struct addr a;
+
+	if (h == NULL || addr == NULL || addr_parse(&a, addr) < 0)
+		return DRAC_E_INVAL;
+	return add_addr(h, &a, ttl, user);
+}
+
+/* drac_add_sa - drac_add for a socket address (a peer's, say) */
+EXPORT int
+drac_add_sa(drac_t *h, const struct sockaddr *sa, unsigned int ttl,
+    const char *user)
+{
+	struct addr a;
+
+	if (h == NULL || sa == NULL || addr_from_sockaddr(&a, sa,
+	    sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6)) < 0)
+		return DRAC_E_INVAL;
+	return add_addr(h, &a, ttl, user);
+}
+
+/* first_error - the status of the first server, for a failed first-call */
+static int
+first_error(const drac_t *h, const int *status)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (status[i] != DRAC_E_TIMEOUT)
+			return status[i];
+	return DRAC_E_TIMEOUT;
+}
+
+/* drac_check - may addr relay?  1 yes, 0 no, or an error */
+EXPORT int
+drac_check(drac_t *h, const char *addr, struct drac_entry *out)
+{
+	struct rpc_req rq = {DRACPROG, DRACVERS3, DRACPROC3_CHECK,
+	    (xdrproc_t)xdr_drac_addr, (xdrproc_t)xdr_check3_res, NULL,
+	    sizeof(check3_res)};
+	check3_res res[MAXSERVERS];
+	int status[MAXSERVERS], i, rc;
+	drac_addr w;
+	struct addr a;
+
+	if (h == NULL || addr == NULL || addr_parse(&a, addr) < 0)
+		return DRAC_E_INVAL;
+	to_wire(&a, &w);
+	rq.arg = &w;
+	if ((i = drac_call(h, &rq, res, status, 1)) < 0)
+		return first_error(h, status);
+	rc = res[i].stat == DRAC_OK ? 1 : res[i].stat == DRAC_NOTFOUND ? 0 :
+	    stat_code(res[i].stat);
+	if (rc == 1 && out != NULL) {
+		memset(out, 0, sizeof(*out));
+		addr_format(&a, out->addr);
+		out->expires = res[i].expires;
+		snprintf(out->user, sizeof(out->user), "%s",
+		    res[i].user != NULL ? res[i].user : "");
+	}
+	xdr_free((xdrproc_t)xdr_check3_res, (char *)&res[i]);
+	return rc;
+}
+
+/* simple - a v3 procedure returning a drac_stat, on every server */
+static int
+simple(drac_t *h, uint32_t proc, xdrproc_t xarg, void *arg)
+{
+	struct rpc_req rq = {DRACPROG, DRACVERS3, proc, xarg,
+	    (xdrproc_t)xdr_drac_stat, arg, sizeof(drac_stat)};
+	drac_stat res[MAXSERVERS];
+	int status[MAXSERVERS], rc = 0;
+	size_t i;
+
+	drac_call(h, &rq, res, status, 0);
+	for (i = 0; i < h->n && rc == 0; i++)
+		rc = status[i] != 0 ? status[i] : stat_code(res[i]);
+	return rc;
+}
+
+/* drac_del - remove addr from every server (admin) */
+EXPORT int
+drac_del(drac_t *h, const char *addr)
+{
+	struct addr a;
+	drac_addr w;
+
+	if (h == NULL || addr == NULL || addr_parse(&a, addr) < 0)
+		return DRAC_E_INVAL;
+	to_wire(&a, &w);
+	return simple(h, DRACPROC3_DEL, (xdrproc_t)xdr_drac_addr, &w);
+}
+
+/* xdr_nothing - an empty argument */
+static bool_t
+xdr_nothing(XDR *x, void *p)
+{
+	(void)x, (void)p;
+	return TRUE;
+}
+
+/* drac_flush - empty every server's table (admin) */
+EXPORT int
+drac_flush(drac_t *h)
+{
+	if (h == NULL)
+		return DRAC_E_INVAL;
+	return simple(h, DRACPROC3_FLUSH, (xdrproc_t)xdr_nothing, NULL);
+}
+
+/* drac_ping - the NULL procedure of version 3 on every server */
+EXPORT int
+drac_ping(drac_t *h)
+{
+	struct rpc_req rq = {DRACPROG, DRACVERS3, 0, (xdrproc_t)xdr_nothing,
+	    (xdrproc_t)xdr_nothing, NULL, 1};
+	uint8_t res[MAXSERVERS];
+	int status[MAXSERVERS], rc = 0;
+	size_t i;
+
+	if (h == NULL)
+		return DRAC_E_INVAL;
+	drac_call(h, &rq, res, status, 0);
+	for (i = 0; i < h->n && rc == 0; i++)
+		rc = status[i];
+	return rc;
+}
+
+/* drac_stats - the first answering server's counters (admin) */
+EXPORT int
+drac_stats(drac_t *h, struct drac_stats *out)
+{
+	struct rpc_req rq = {DRACPROG, DRACVERS3, DRACPROC3_STATS,
+	    (xdrproc_t)xdr_nothing, (xdrproc_t)xdr_stats3_res, NULL,
+	    sizeof(stats3_res)};
+	stats3_res res[MAXSERVERS];
+	int status[MAXSERVERS], i;
+
+	if (h == NULL || out == NULL)
+		return DRAC_E_INVAL;
+	if ((i = drac_call(h, &rq, res, status, 1)) < 0)
+		return first_error(h, status);
+	if (res[i].stat != DRAC_OK)
+		return stat_code(res[i].stat);
+	out->entries = res[i].entries;
+	out->adds = res[i].adds;
+	out->checks = res[i].checks;
+	out->hits = res[i].hits;
+	out->denials = res[i].denials;
+	out->expirations = res[i].expirations;
+	out->deletions = res[i].deletions;
+	out->uptime = res[i].uptime;
+	return 0;
+}
+
+/* drac_list_open - start walking the first server's table (admin) */
+EXPORT int
+drac_list_open(drac_t *h, drac_list_t **lp)
+{
+	drac_list_t *l;
+
+	if (h == NULL || lp == NULL)
+		return DRAC_E_INVAL;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return DRAC_E_NOMEM;
+	l->h = h;
+	*lp = l;
+	return 0;
+}
+
+/* fetch - the next page from the first server */
+static int
+fetch(drac_list_t *l)
+{
+	struct rpc_req rq = {DRACPROG, DRACVERS3, DRACPROC3_LIST,
+	    (xdrproc_t)xdr_list3_args, (xdrproc_t)xdr_list3_res, NULL,
+	    sizeof(list3_res)};
+	int status[1];
+	list3_args a;
+	drac_t one = *l->h;
+	int rc;
+
+	xdr_free((xdrproc_t)xdr_list3_res, (char *)&l->page);
+	memset(&l->page, 0, sizeof(l->page));
+	a.cursor = l->cursor;
+	a.max = PAGE;
+	rq.arg = &a;
+	one.n = 1;
+	if (drac_call(&one, &rq, &l->page, status, 1) < 0)
+		return status[0];
+	l->h->t[0] = one.t[0];	/* keep a port rpcbind told us */
+	if ((rc = stat_code(l->page.stat)) < 0)
+		return rc;
+	l->next = 0;
+	l->cursor = l->page.cursor;
+	l->started = 1;
+	l->done = l->cursor == 0;
+	return 0;
+}
+
+/* drac_list_next - 1 and the next entry, 0 at the end, or an error */
+EXPORT int
+drac_list_next(drac_list_t *l, struct drac_entry *e)
+{
+	entry3 *w;
+	int rc;
+
+	if (l == NULL || e == NULL)
+		return DRAC_E_INVAL;
+	while (!l->started || l->next >= l->page.entries.entries_len) {
+		if (l->started && l->done)
+			return 0;
+		if ((rc = fetch(l)) < 0)
+			return rc;
+	}
+	w = &l->page.entries.entries_val[l->next++];
+	memset(e, 0, sizeof(*e));
+	from_wire(&w->addr, e->addr);
+	e->expires = w->expires;
+	e->first_seen = w->first_seen;
+	e->adds = w->adds;
+	snprintf(e->user, sizeof(e->user), "%s", w->user != NULL ? w->user :
+	    "");
+	return 1;
+}
+
+/* drac_list_close - end a walk */
+EXPORT void
+drac_list_close(drac_list_t *l)
+{
+	if (l == NULL)
+		return;
+	xdr_free((xdrproc_t)xdr_list3_res, (char *)&l->page);
+	free(l);
+}
+
+/* drac_strerror - a message for a DRAC_E_* code (static text) */
+EXPORT const char *
+drac_strerror(int code)
+{
+	static const char *const msg[] = {
+		"success",
+		"invalid argument",
+		"out of memory",
+		"server name does not resolve",
+		"server not running (connection refused)",
+		"no answer from the server (timeout)",
+		"RPC failure",
+		"server does not speak dracd protocol version 3",
+		"permission denied by the server",
+		"the server refused the argument",
+		"server error (store full or cannot write)",
+		"no such entry",
+		"local system error",
+		"server unreachable (no route)",
+	};
+
+	if (code > 0 || -code >= (int)(sizeof(msg) / sizeof(msg[0])))
+		return "unknown error";
+	return msg[-code];
+}
