@@ -58,7 +58,7 @@ RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
 CHECK_PKGS := $(RUN_PKGS) check mandoc clang
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
-        lint-man
+        lint-man check-tsan check-asan
 
 all: $(B)/dracd $(B)/drac-cli $(B)/libdrac.a $(B)/$(SOLIB)
 
@@ -156,6 +156,23 @@ check: deps-check
 	$(MAKE) $(B)/oldpatch
 	DRACD=$(CURDIR)/$(B)/dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
 	  OLDPATCH=$(CURDIR)/$(B)/oldpatch $(B)/check_dracd
+
+# the whole suite again, daemon and tests built with a sanitizer
+SAN_RUN = DRACD=$(CURDIR)/$(SB)/dracd DRAC_CLI=$(CURDIR)/$(SB)/drac-cli \
+  OLDPATCH=$(CURDIR)/$(B)/oldpatch $(SB)/check_dracd
+
+check-tsan: SB = $(B)/tsan
+check-tsan: deps-check $(B)/oldpatch
+	$(MAKE) B=$(SB) CC=clang CFLAGS="-O1 -g -fsanitize=thread" \
+	  LDFLAGS=-fsanitize=thread check-build >/dev/null
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" $(SAN_RUN)
+
+check-asan: SB = $(B)/asan
+check-asan: deps-check $(B)/oldpatch
+	$(MAKE) B=$(SB) CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" check-build >/dev/null
+	ASAN_OPTIONS=detect_leaks=1 $(SAN_RUN)
 
 # an old DRAC patch, built the old way against an installed copy
 $(B)/oldpatch: tests/compat/oldpatch.c all

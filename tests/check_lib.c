@@ -342,13 +342,15 @@ START_TEST(threads_with_own_handles)
 	struct worker w[4];
 	pthread_t t[4];
 	struct drac_stats st;
+	char srv[32];
 	drac_t *h;
 	int i;
 
 	daemon_init(&d, "127.0.0.1\n");
 	ck_assert_int_eq(daemon_start(&d, NULL), 0);
+	snprintf(srv, sizeof(srv), "%s", server(&d));
 	for (i = 0; i < 4; i++) {
-		w[i].server = server(&d);
+		w[i].server = srv;
 		w[i].id = i + 1;
 		w[i].failures = 0;
 		ck_assert_int_eq(pthread_create(&t[i], NULL, work, &w[i]), 0);
