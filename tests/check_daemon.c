@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "drac.h"
 #include "drac_prot.h"
 #include "helpers.h"
 #include "suites.h"
@@ -20,11 +22,14 @@
 #define ALLOW_LO "127.0.0.1\n"
 
 static struct daemon d;
+static pid_t detached;	/* a dracd that daemonized: not our child */
 
 static void
 teardown(void)
 {
 	daemon_kill(&d);
+	if (detached > 0)
+		kill(detached, SIGKILL);
 }
 
 /* start - a daemon with the given allow file and extra options */
@@ -636,6 +641,133 @@ START_TEST(drac_command_line)
 }
 END_TEST
 
+START_TEST(ipv6_listener)
+{
+	const char *const both[] = {"-l", "127.0.0.1,::1", NULL};
+	struct drac_entry e;
+	char spec[40];
+	drac_t *h;
+	int tr;
+
+	start("127.0.0.1\n::1\n", both);
+	snprintf(spec, sizeof(spec), "[::1]:%u", d.port);
+	for (tr = DRAC_UDP; tr <= DRAC_TCP; tr++) {
+		struct drac_options o = {2000, 0, tr};
+
+		ck_assert_int_eq(drac_open(&h, spec, &o), 0);
+		ck_assert_int_eq(drac_ping(h), 0);
+		ck_assert_int_eq(drac_add(h, "2001:db8::66", 0, "v6"), 0);
+		ck_assert_int_eq(drac_check(h, "2001:db8::66", &e), 1);
+		ck_assert_str_eq(e.user, "v6");
+		drac_close(h);
+	}
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	ck_assert_int_eq(map_get(d.db, "2001:db8::66", 12, NULL, 0), 1);
+}
+END_TEST
+
+static char pidpath[400];
+
+static int
+pidfile_there(void *arg)
+{
+	(void)arg;
+	return access(pidpath, F_OK) == 0;
+}
+
+START_TEST(daemon_mode_and_pidfile)
+{
+	const char *const extra[] = {"-P", pidpath, NULL};
+	uint8_t req[64], rep[64];
+	char out[256];
+	pid_t pid = 0;
+	FILE *fp;
+	size_t n;
+	int rc;
+
+	daemon_init(&d, ALLOW_LO);
+	snprintf(pidpath, sizeof(pidpath), "%s/dracd.pid", d.dir);
+	/* the same command line as the tests use, less -f */
+	{
+		const char *bin = getenv("DRACD");
+		char port[16];
+		const char *argv[] = {bin != NULL ? bin : "build/dracd", "-c",
+		    "/dev/null", "-l", "127.0.0.1", "-p", port, "-a", d.allow,
+		    extra[0], extra[1], d.db, NULL};
+
+		snprintf(port, sizeof(port), "%u", d.port);
+		rc = run_prog(argv, NULL, out, sizeof(out), WAIT_MS);
+	}
+	ck_assert_int_eq(rc, 0);	/* the parent returns at once */
+	ck_assert(wait_until(pidfile_there, NULL, WAIT_MS));
+	ck_assert_ptr_nonnull(fp = fopen(pidpath, "r"));
+	ck_assert_int_eq(fscanf(fp, "%d", &pid), 1);
+	fclose(fp);
+	detached = pid;	/* not our child: stop it by its pidfile's PID */
+	n = rpc_header(req, 5, 900101, 3, 0);
+	ck_assert_int_eq(reply_status(rep, udp_exchange("127.0.0.1", d.port,
+	    req, n, rep, sizeof(rep), 2000), 5, NULL), SUCCESS);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	{
+		int64_t end = now_ms() + WAIT_MS;
+
+		while (kill(pid, 0) == 0 && now_ms() < end)
+			usleep(10000);
+		ck_assert_int_ne(kill(pid, 0), 0);
+	}
+	detached = 0;
+	ck_assert_int_eq(access(pidpath, F_OK), -1);	/* removed */
+}
+END_TEST
+
+START_TEST(drops_privileges)
+{
+	const char *const extra[] = {"-u", "nobody", NULL};
+	struct passwd *pw = getpwnam("nobody");
+	char path[64], line[256];
+	unsigned int uid = 0;
+	uint32_t res;
+	FILE *fp;
+
+	if (geteuid() != 0 || pw == NULL) {
+		fprintf(stderr, "-u test skipped: needs root and user nobody\n");
+		return;
+	}
+	daemon_init(&d, ALLOW_LO);
+	ck_assert_int_eq(chown(d.dir, pw->pw_uid, pw->pw_gid), 0);
+	ck_assert_int_eq(daemon_start(&d, extra), 0);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)d.pid);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "Uid: %u", &uid) == 1)
+			break;
+	fclose(fp);
+	ck_assert_uint_eq(uid, pw->pw_uid);
+	/* and it can still write its files */
+	ck_assert_int_eq(v1_add("127.0.0.1", "192.0.2.200", &res), SUCCESS);
+	ck_assert_uint_eq(res, ADD_SUCCESS);
+	wait_map("192.0.2.200", 1, 1500);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+START_TEST(db_dump_reads_the_map)
+{
+	const char *argv[] = {"/usr/bin/db5.3_dump", "-p", d.db, NULL};
+	char out[4096];
+	uint32_t res;
+
+	start(ALLOW_LO, NULL);
+	argv[2] = d.db;
+	ck_assert_int_eq(v1_add("127.0.0.1", "192.0.2.123", &res), SUCCESS);
+	wait_map("192.0.2.123", 1, 1500);
+	ck_assert_int_eq(run_prog(argv, NULL, out, sizeof(out), 5000), 0);
+	ck_assert_msg(strstr(out, "type=btree") != NULL &&
+	    strstr(out, "\n 192.0.2.123\n 1") != NULL, "%s", out);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_daemon_suite(void)
 {
@@ -659,6 +791,10 @@ make_daemon_suite(void)
 	tcase_add_test(tc, check_mode_and_bad_files);
 	tcase_add_test(tc, corrupt_store_refused);
 	tcase_add_test(tc, drac_command_line);
+	tcase_add_test(tc, ipv6_listener);
+	tcase_add_test(tc, daemon_mode_and_pidfile);
+	tcase_add_test(tc, drops_privileges);
+	tcase_add_test(tc, db_dump_reads_the_map);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -476,8 +476,10 @@ run_prog(const char *const *argv, const char *input, char *out,
 		dup2(in[0], 0);
 		dup2(o[1], 1);
 		dup2(o[1], 2);
+		close(in[0]);
 		close(in[1]);
 		close(o[0]);
+		close(o[1]);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
