@@ -320,7 +320,7 @@ main(int argc, char **argv)
 	so.udp_threads = (int)c.udp_threads;
 	so.tcp_max_connections = (int)c.tcp_max_connections;
 	so.tcp_idle_timeout_ms = c.tcp_idle_timeout_ms;
-	if ((svc = svc_start(&so, socks, n)) == NULL)
+	if ((svc = svc_start(&so, socks, n, NULL, 0)) == NULL)
 		fatalx("cannot start the server threads");
 	log_info("dracd %s serving program %d on port %u (%s), map %s",
 	    DRACD_VERSION, DRACPROG, socks[0].port, registered ?

@@ -1,12 +1,11 @@
 /*
- * svc.c - RPC message handling and the UDP and TCP server loops.
+ * svc.c - RPC message handling and the UDP and TCP server threads.
  *
  * Threading: svc_dispatch has no state of its own and runs in every
  * server thread at once; procedures must be thread-safe.  Each UDP thread
- * polls all UDP sockets and serves whatever datagram it reads.  One TCP
- * thread owns every TCP connection: records are bounded (SVC_RECMAX),
- * connections are capped and time out when idle, and a client that does
- * not read its replies is not read from until it does.
+ * polls all UDP sockets and serves whatever datagram it reads.  One
+ * thread runs stream.c over every TCP listener: RPC records (bounded by
+ * SVC_RECMAX) and the extra listeners main hands in (policy, socketmap).
  */
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -15,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "stream.h"
 #include "svc.h"
 
 #define SVC_UDPMAX	65536		/* largest datagram read */
@@ -314,42 +313,19 @@ toolong:
 
 /* ---- the server threads ---- */
 
-struct conn {
-	int fd;
-	struct addr peer;
-	int64_t last;			/* monotonic ms of last activity */
-	uint8_t hdr[4];
-	size_t hdrlen;			/* bytes of the fragment header read */
-	size_t fraglen, fragread;	/* current fragment: size, got */
-	int lastfrag;
-	uint8_t *rec;			/* the record so far */
-	size_t reclen;
-	uint8_t *out;			/* replies not yet written */
-	size_t outlen, outoff;
-};
-
 struct svc {
 	struct svc_opts o;
 	struct svc_sock socks[SVC_MAXSOCK];
 	size_t nsocks;
+	struct stream_listener *ls;	/* RPC over TCP, then the extras */
+	size_t nls;
 	int stopfd;			/* eventfd: readable once stopping */
 	pthread_t *udp;
 	size_t nudp;
 	pthread_t tcp;
 	int tcp_started;
-	struct conn *conns;		/* the TCP thread's alone */
-	size_t nconns;
+	uint8_t *rec, *out;		/* the stream thread's buffers */
 };
-
-/* mono_now - monotonic milliseconds */
-static int64_t
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* udp_serve - read and answer what is waiting on one UDP socket */
 static void
@@ -413,217 +389,87 @@ udp_thread(void *arg)
 	return NULL;
 }
 
-/* conn_close - drop connection i (the last one moves into its place) */
-static void
-conn_close(struct svc *s, size_t i)
+/*
+ * rpc_consume - RPC over TCP: dispatch one whole record (all its
+ * fragments), queue the reply with its record mark; 0 until it is whole.
+ */
+static ssize_t
+rpc_consume(void *ctx, struct stream_conn *c, const uint8_t *in, size_t len)
 {
-	struct conn *c = &s->conns[i];
-
-	close(c->fd);
-	free(c->rec);
-	free(c->out);
-	s->conns[i] = s->conns[--s->nconns];
-}
-
-/* conn_flush - write pending replies; -1 when the peer is gone */
-static int
-conn_flush(struct conn *c)
-{
-	while (c->outoff < c->outlen) {
-		ssize_t w = send(c->fd, c->out + c->outoff,
-		    c->outlen - c->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (w < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		c->outoff += (size_t)w;
-	}
-	c->outoff = c->outlen = 0;
-	return 0;
-}
-
-/* conn_record - a whole record arrived: dispatch it, queue the reply */
-static int
-conn_record(struct svc *s, struct conn *c)
-{
-	uint8_t *p;
+	struct svc *s = ctx;
+	size_t off = 0, reclen = 0, frag, n;
 	uint32_t mark;
-	size_t n;
+	int last;
 
-	if (c->outlen + SVC_REPLYMAX + 4 > 4 * SVC_REPLYMAX)
-		return -1;	/* the peer does not read its replies */
-	if ((p = realloc(c->out, c->outlen + SVC_REPLYMAX + 4)) == NULL)
-		return -1;
-	c->out = p;
-	n = svc_dispatch(&s->o, c->rec, c->reclen, &c->peer, 1,
-	    c->out + c->outlen + 4, SVC_REPLYMAX);
-	c->reclen = 0;
+	do {
+		if (len - off < 4)
+			return 0;
+		memcpy(&mark, in + off, 4);
+		mark = ntohl(mark);
+		last = (mark & 0x80000000U) != 0;
+		frag = mark & 0x7fffffffU;
+		if (frag > SVC_RECMAX - reclen)
+			return -1;	/* an absurd record mark */
+		if (len - off - 4 < frag)
+			return 0;
+		memcpy(s->rec + reclen, in + off + 4, frag);
+		reclen += frag;
+		off += 4 + frag;
+	} while (!last);
+	n = svc_dispatch(&s->o, s->rec, reclen, stream_peer(c), 1, s->out + 4,
+	    SVC_REPLYMAX);
 	if (n == 0)
-		return 0;
+		return (ssize_t)off;
 	mark = htonl(0x80000000U | (uint32_t)n);
-	memcpy(c->out + c->outlen, &mark, 4);
-	c->outlen += n + 4;
-	return 0;
+	memcpy(s->out, &mark, 4);
+	return stream_reply(c, s->out, n + 4) < 0 ? -1 : (ssize_t)off;
 }
 
-/* conn_input - consume bytes read: fragment headers, bodies, records */
-static int
-conn_input(struct svc *s, struct conn *c, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		size_t take;
+static const struct stream_proto rpc_proto = {
+	"rpc", SVC_RECMAX + 1024, rpc_consume,
+};
 
-		if (c->hdrlen < 4) {
-			c->hdr[c->hdrlen++] = *p++;
-			len--;
-			if (c->hdrlen < 4)
-				continue;
-			c->lastfrag = (c->hdr[0] & 0x80) != 0;
-			c->fraglen = ((size_t)(c->hdr[0] & 0x7f) << 24) |
-			    ((size_t)c->hdr[1] << 16) | ((size_t)c->hdr[2] << 8) |
-			    c->hdr[3];
-			c->fragread = 0;
-			if (c->reclen + c->fraglen > SVC_RECMAX)
-				return -1;	/* absurd record mark */
-		}
-		take = c->fraglen - c->fragread;
-		if (take > len)
-			take = len;
-		memcpy(c->rec + c->reclen, p, take);
-		c->reclen += take;
-		c->fragread += take;
-		p += take;
-		len -= take;
-		if (c->fragread < c->fraglen)
-			continue;
-		c->hdrlen = 0;
-		if (c->lastfrag && conn_record(s, c) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* conn_read - read what the peer sent; -1 when the connection is done */
-static int
-conn_read(struct svc *s, struct conn *c)
-{
-	uint8_t buf[8192];
-	ssize_t got = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-
-	if (got == 0)
-		return -1;
-	if (got < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	c->last = mono_now();
-	if (conn_input(s, c, buf, (size_t)got) < 0)
-		return -1;
-	return conn_flush(c);
-}
-
-/* tcp_accept - take a new connection, or refuse it when at the cap */
-static void
-tcp_accept(struct svc *s, int lfd)
-{
-	static struct log_limit lim = {0, 60, 1, 0, 0};
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	unsigned int dropped;
-	struct conn *c;
-	int fd, one = 1;
-
-	fd = accept4(lfd, (struct sockaddr *)&ss, &len,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (s->nconns >= (size_t)s->o.tcp_max_connections) {
-		if (log_limit_pass(&lim, &dropped))
-			log_warnx("TCP connection limit (%d) reached; "
-			    "refusing connections", s->o.tcp_max_connections);
-		close(fd);
-		return;
-	}
-	c = &s->conns[s->nconns];
-	memset(c, 0, sizeof(*c));
-	c->fd = fd;
-	if (addr_from_sockaddr(&c->peer, (struct sockaddr *)&ss, len) < 0 ||
-	    (c->rec = malloc(SVC_RECMAX)) == NULL) {
-		close(fd);
-		return;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->last = mono_now();
-	s->nconns++;
-}
-
-/* tcp_round - one poll over listeners and connections */
-static int
-tcp_round(struct svc *s, struct pollfd *pfd, size_t nl, const int *lfd)
-{
-	size_t i, n = nl + 1 + s->nconns;
-	int64_t t;
-
-	for (i = 0; i < s->nconns; i++) {
-		pfd[nl + 1 + i].fd = s->conns[i].fd;
-		pfd[nl + 1 + i].events = s->conns[i].outlen > 0 ? POLLOUT :
-		    POLLIN;
-	}
-	if (poll(pfd, n, 1000) < 0 && errno != EINTR)
-		fatal("poll");
-	if (pfd[nl].revents)
-		return -1;
-	t = mono_now();
-	/* walk backwards: conn_close moves the last connection down */
-	for (i = s->nconns; i-- > 0;) {
-		short ev = pfd[nl + 1 + i].revents;
-		struct conn *c = &s->conns[i];
-		int rc = 0;
-
-		if (ev & (POLLERR | POLLNVAL))
-			rc = -1;
-		else if (ev & POLLOUT)
-			rc = conn_flush(c);
-		else if (ev & (POLLIN | POLLHUP))
-			rc = conn_read(s, c);
-		else if (t - c->last > s->o.tcp_idle_timeout_ms)
-			rc = -1;
-		if (rc < 0)
-			conn_close(s, i);
-	}
-	for (i = 0; i < nl; i++)
-		if (pfd[i].revents & POLLIN)
-			tcp_accept(s, lfd[i]);
-	return 0;
-}
-
-/* tcp_thread - serve every TCP listener and connection until stopped */
+/* tcp_thread - every stream listener and connection, until stopped */
 static void *
 tcp_thread(void *arg)
 {
 	struct svc *s = arg;
-	size_t i, nl = 0, max = (size_t)s->o.tcp_max_connections;
-	struct pollfd *pfd = calloc(SVC_MAXSOCK + 1 + max, sizeof(*pfd));
-	int lfd[SVC_MAXSOCK];
+	struct stream_opts so;
 
-	if (pfd == NULL)
-		fatalx("tcp thread: out of memory");
-	for (i = 0; i < s->nsocks; i++)
-		if (s->socks[i].tcp) {
-			lfd[nl] = s->socks[i].fd;
-			pfd[nl].fd = lfd[nl];
-			pfd[nl++].events = POLLIN;
-		}
-	pfd[nl].fd = s->stopfd;
-	pfd[nl].events = POLLIN;
-	while (tcp_round(s, pfd, nl, lfd) == 0)
-		;
-	while (s->nconns > 0)
-		conn_close(s, s->nconns - 1);
-	free(pfd);
+	so.max_connections = s->o.tcp_max_connections;
+	so.idle_timeout_ms = s->o.tcp_idle_timeout_ms;
+	so.stopfd = s->stopfd;
+	stream_run(&so, s->ls, s->nls);
 	return NULL;
 }
 
-/* svc_start - serve socks from new threads; the sockets stay the caller's */
+/* add_listeners - the RPC TCP sockets, then the extra listeners */
+static int
+add_listeners(struct svc *s, const struct stream_listener *extra,
+    size_t nextra)
+{
+	size_t i;
+
+	if ((s->ls = calloc(s->nsocks + nextra, sizeof(*s->ls))) == NULL)
+		return -1;
+	for (i = 0; i < s->nsocks; i++)
+		if (s->socks[i].tcp) {
+			s->ls[s->nls].fd = s->socks[i].fd;
+			s->ls[s->nls].proto = &rpc_proto;
+			s->ls[s->nls++].ctx = s;
+		}
+	for (i = 0; i < nextra; i++)
+		s->ls[s->nls++] = extra[i];
+	return 0;
+}
+
+/*
+ * svc_start - serve socks, and the extra stream listeners, from new
+ * threads; the sockets stay the caller's.
+ */
 struct svc *
-svc_start(const struct svc_opts *o, const struct svc_sock *socks, size_t n)
+svc_start(const struct svc_opts *o, const struct svc_sock *socks, size_t n,
+    const struct stream_listener *extra, size_t nextra)
 {
 	struct svc *s;
 	size_t i;
@@ -634,9 +480,11 @@ svc_start(const struct svc_opts *o, const struct svc_sock *socks, size_t n)
 	memcpy(s->socks, socks, n * sizeof(*socks));
 	s->nsocks = n;
 	s->stopfd = eventfd(0, EFD_CLOEXEC);
-	s->conns = calloc((size_t)o->tcp_max_connections, sizeof(*s->conns));
 	s->udp = calloc((size_t)o->udp_threads, sizeof(*s->udp));
-	if (s->stopfd < 0 || s->conns == NULL || s->udp == NULL)
+	s->rec = malloc(SVC_RECMAX);
+	s->out = malloc(SVC_REPLYMAX + 4);
+	if (s->stopfd < 0 || s->udp == NULL || s->rec == NULL ||
+	    s->out == NULL || add_listeners(s, extra, nextra) < 0)
 		goto fail;
 	for (i = 0; i < (size_t)o->udp_threads; i++, s->nudp++)
 		if (pthread_create(&s->udp[i], NULL, udp_thread, s) != 0)
@@ -667,7 +515,9 @@ svc_stop(struct svc *s)
 		pthread_join(s->tcp, NULL);
 	if (s->stopfd >= 0)
 		close(s->stopfd);
-	free(s->conns);
+	free(s->ls);
+	free(s->rec);
+	free(s->out);
 	free(s->udp);
 	free(s);
 }

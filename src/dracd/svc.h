@@ -16,6 +16,7 @@
 #include <rpc/rpc.h>
 
 #include "addr.h"
+#include "stream.h"
 
 #define SVC_MAXSOCK 16
 
@@ -60,7 +61,7 @@ struct svc;
 int svc_bind(const char *listen, uint16_t port, struct svc_sock *, size_t max,
     size_t *n, char *err, size_t errlen);
 struct svc *svc_start(const struct svc_opts *, const struct svc_sock *,
-    size_t n);
+    size_t n, const struct stream_listener *extra, size_t nextra);
 void svc_stop(struct svc *);
 size_t svc_dispatch(const struct svc_opts *, const uint8_t *req, size_t len,
     const struct addr *peer, int tcp, uint8_t *reply, size_t cap);

@@ -1,0 +1,49 @@
+/*
+ * stream.h - the connection-oriented servers: RPC over TCP, the Postfix
+ * policy service and the socketmap service.
+ *
+ * One thread owns every listener and connection.  A protocol only parses:
+ * stream hands it the bytes that arrived, it consumes whole requests and
+ * queues replies with stream_reply.  stream bounds each request
+ * (the protocol's maxreq), caps the connections, closes idle ones, and
+ * stops reading from a peer that does not read its replies.
+ */
+#ifndef DRACD_STREAM_H
+#define DRACD_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "addr.h"
+
+struct stream_conn;
+
+struct stream_proto {
+	const char *name;
+	size_t maxreq;		/* largest request, framing included */
+	/* Consume whole requests from in; the bytes used, 0 when no whole
+	 * request is there yet, -1 to close the connection. */
+	ssize_t (*consume)(void *ctx, struct stream_conn *, const uint8_t *in,
+	    size_t len);
+};
+
+struct stream_listener {
+	int fd;
+	const struct stream_proto *proto;
+	void *ctx;
+};
+
+struct stream_opts {
+	int max_connections;
+	int64_t idle_timeout_ms;
+	int stopfd;		/* readable once the server stops */
+};
+
+const struct addr *stream_peer(const struct stream_conn *);
+int stream_reply(struct stream_conn *, const void *, size_t);
+int stream_run(const struct stream_opts *, const struct stream_listener *,
+    size_t n);
+int stream_listen(const char *spec, int *fd, char *err, size_t errlen);
+
+#endif
