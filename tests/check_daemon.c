@@ -28,6 +28,12 @@ static void
 teardown(void)
 {
 	daemon_kill(&d);
+}
+
+/* kill_detached - at exit, failed assertions included */
+static void
+kill_detached(void)
+{
 	if (detached > 0)
 		kill(detached, SIGKILL);
 }
@@ -704,6 +710,7 @@ START_TEST(daemon_mode_and_pidfile)
 	ck_assert_int_eq(fscanf(fp, "%d", &pid), 1);
 	fclose(fp);
 	detached = pid;	/* not our child: stop it by its pidfile's PID */
+	atexit(kill_detached);
 	n = rpc_header(req, 5, 900101, 3, 0);
 	ck_assert_int_eq(reply_status(rep, udp_exchange("127.0.0.1", d.port,
 	    req, n, rep, sizeof(rep), 2000), 5, NULL), SUCCESS);

@@ -264,8 +264,8 @@ START_TEST(compat_api)
 	ck_assert_int_eq(dracsend(inet_addr("192.0.2.46"), NULL), 0);
 	ck_assert_int_eq(dracdisc(&msg), 0);
 	ck_assert_int_eq(dracsend(inet_addr("192.0.2.47"), &msg), -1);
-	ck_assert_int_eq(dracauth("no-such-host.invalid",
-	    inet_addr("192.0.2.48"), &msg), -1);
+	/* a server spec that cannot be used (no DNS lookups in tests) */
+	ck_assert_int_eq(dracauth("[::1", inet_addr("192.0.2.48"), &msg), -1);
 	h = open_h(server(&d), DRAC_UDP, 2000);
 	ck_assert_int_eq(drac_check(h, "192.0.2.44", NULL), 1);
 	ck_assert_int_eq(drac_check(h, "2001:db8::44", NULL), 1);

@@ -28,6 +28,7 @@
 
 static char made[8][64];	/* directories this test process made */
 static size_t nmade;
+static pid_t maker;		/* the process that made them */
 
 /* rm_one - nftw callback: remove one file or directory */
 static int
@@ -42,6 +43,8 @@ rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 static void
 rm_made(void)
 {
+	if (getpid() != maker)
+		return;	/* a forked test: the maker cleans up */
 	while (nmade > 0)
 		nftw(made[--nmade], rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
@@ -54,8 +57,11 @@ tmpdir(void)
 	snprintf(made[nmade], sizeof(made[0]), "/tmp/dracd-test.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(made[nmade]));
 	chmod(made[nmade], 0755);
-	if (nmade == 0)
+	if (nmade == 0 || maker != getpid()) {
+		nmade = 0;	/* a fork starts a list of its own */
+		maker = getpid();
 		atexit(rm_made);
+	}
 	return made[nmade++];
 }
 
@@ -100,7 +106,7 @@ wait_until(int (*cond)(void *), void *arg, int64_t ms)
 }
 
 /* free_port - a port free for both UDP and TCP on 127.0.0.1 just now */
-static uint16_t
+uint16_t
 free_port(void)
 {
 	struct sockaddr_in sa;

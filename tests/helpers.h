@@ -23,6 +23,7 @@ struct daemon {
 };
 
 char *tmpdir(void);
+uint16_t free_port(void);
 void write_file(const char *path, const char *text);
 int64_t now_ms(void);
 int wait_until(int (*cond)(void *), void *arg, int64_t ms);

@@ -12,5 +12,7 @@ Suite *make_daemon_suite(void);
 Suite *make_rpcbind_suite(void);
 Suite *make_lib_suite(void);
 Suite *make_cli_suite(void);
+Suite *make_lookup_suite(void);
+Suite *make_mta_suite(void);
 
 #endif

@@ -22,6 +22,9 @@ struct config {
 	char listen[CONFIG_PATHMAX];	/* "*" or a list of addresses */
 	char user[64];
 	char pidfile[CONFIG_PATHMAX];
+	char policy_listen[CONFIG_PATHMAX];	/* "" off, inet:..., unix:... */
+	char socketmap_listen[CONFIG_PATHMAX];
+	char policy_action[256];
 	int64_t port;
 	int64_t expire_ms;		/* default lifetime of a grant */
 	int64_t max_ttl_ms;

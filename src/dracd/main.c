@@ -20,6 +20,7 @@
 #include "config.h"
 #include "drac_prot.h"
 #include "log.h"
+#include "lookup.h"
 #include "proc.h"
 #include "rpcreg.h"
 #include "store.h"
@@ -124,6 +125,13 @@ load_policy(const struct options *op, const struct config *c,
 	p->acl = acl_load(c->allow_file, op->allow_given, err, errlen);
 	if (p->acl == NULL)
 		return -1;
+	if (c->policy_action[0] == '\0' ||
+	    strpbrk(c->policy_action, "\r\n") != NULL) {
+		snprintf(err, errlen, "policy_action: must be one line of text");
+		acl_free(p->acl);
+		return -1;
+	}
+	snprintf(p->action, sizeof(p->action), "%s", c->policy_action);
 	p->expire_s = c->expire_ms / 1000;
 	p->max_ttl_s = c->max_ttl_ms / 1000;
 	if (p->expire_s > p->max_ttl_s)
@@ -248,6 +256,30 @@ register_rpcbind(const struct config *c, const struct svc_sock *socks,
 	return 0;
 }
 
+/* open_lookups - the policy and socketmap listeners that are configured */
+static size_t
+open_lookups(const struct config *c, struct server *sv,
+    struct stream_listener *ls)
+{
+	const struct { const char *spec; const struct stream_proto *p; } l[] = {
+		{c->policy_listen, &lookup_policy_proto},
+		{c->socketmap_listen, &lookup_socketmap_proto},
+	};
+	char err[CONFIG_PATHMAX + 128];
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
+		if (l[i].spec[0] == '\0')
+			continue;
+		if (stream_listen(l[i].spec, &ls[n].fd, err, sizeof(err)) < 0)
+			fatalx("%s_listen %s", l[i].p->name, err);
+		ls[n].proto = l[i].p;
+		ls[n++].ctx = sv;
+		log_info("%s service on %s", l[i].p->name, l[i].spec);
+	}
+	return n;
+}
+
 /* wait_signals - serve until SIGTERM or SIGINT */
 static void
 wait_signals(const sigset_t *set, const struct options *op,
@@ -278,8 +310,9 @@ main(int argc, char **argv)
 	struct store *st;
 	struct svc *svc;
 	struct svc_opts so;
+	struct stream_listener lookups[2];
 	sigset_t set;
-	size_t n;
+	size_t n, nlookups;
 	int registered;
 
 	parse_args(argc, argv, &op);
@@ -296,6 +329,7 @@ main(int argc, char **argv)
 	if (svc_bind(c.listen, (uint16_t)c.port, socks, SVC_MAXSOCK, &n, err,
 	    sizeof(err)) < 0)
 		fatalx("%s", err);
+	nlookups = open_lookups(&c, &sv, lookups);
 	if (!op.foreground)
 		daemonize();
 	write_pidfile(c.pidfile);
@@ -320,7 +354,7 @@ main(int argc, char **argv)
 	so.udp_threads = (int)c.udp_threads;
 	so.tcp_max_connections = (int)c.tcp_max_connections;
 	so.tcp_idle_timeout_ms = c.tcp_idle_timeout_ms;
-	if ((svc = svc_start(&so, socks, n, NULL, 0)) == NULL)
+	if ((svc = svc_start(&so, socks, n, lookups, nlookups)) == NULL)
 		fatalx("cannot start the server threads");
 	log_info("dracd %s serving program %d on port %u (%s), map %s",
 	    DRACD_VERSION, DRACPROG, socks[0].port, registered ?
@@ -332,6 +366,8 @@ main(int argc, char **argv)
 		rpcreg_unset(DRACPROG, DRACVERS, DRACVERS3);
 	while (n > 0)
 		close(socks[--n].fd);
+	while (nlookups > 0)
+		close(lookups[--nlookups].fd);
 	proc_fini(&sv);
 	if (c.pidfile[0] != '\0')
 		unlink(c.pidfile);

@@ -7,6 +7,7 @@
  * call->scratch (LIST entries), which svc frees after the reply.
  */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,15 +24,16 @@ policy_of(struct server *sv, const struct addr *peer, struct policy *p)
 
 	pthread_rwlock_rdlock(&sv->policy_lock);
 	r = acl_rights(sv->policy.acl, peer);
-	p->expire_s = sv->policy.expire_s;
-	p->max_ttl_s = sv->policy.max_ttl_s;
+	*p = sv->policy;
+	p->acl = NULL;	/* only valid under the lock */
 	pthread_rwlock_unlock(&sv->policy_lock);
 	return r;
 }
 
-/* deny - count and log (rate-limited) a refused call */
+/* deny - count and log (rate-limited) a refused request */
 static void
-deny(struct server *sv, const struct svc_call *c, const char *right)
+deny(struct server *sv, const struct addr *who, const char *right,
+    const char *what)
 {
 	char peer[ADDR_TEXTMAX];
 	unsigned int dropped;
@@ -43,11 +45,17 @@ deny(struct server *sv, const struct svc_call *c, const char *right)
 	pthread_mutex_unlock(&sv->counters_lock);
 	if (!pass)
 		return;
-	addr_format(c->peer, peer);
+	addr_format(who, peer);
 	if (dropped > 0)
 		log_warnx("%u denials not logged in the last period", dropped);
-	log_warnx("denied %s (version %u procedure %u) to %s", right,
-	    c->vers, c->proc, peer);
+	log_warnx("denied %s (%s) to %s", right, what, peer);
+}
+
+/* rpc_what - an RPC call described for the log */
+static void
+rpc_what(const struct svc_call *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "RPC version %u procedure %u", c->vers, c->proc);
 }
 
 /* allowed - does the caller hold right?  Logs and counts when not. */
@@ -56,10 +64,12 @@ allowed(struct svc_call *c, unsigned int right, struct policy *p)
 {
 	struct server *sv = c->ctx;
 	static const char *const names[] = {"", "add", "check", "", "admin"};
+	char what[48];
 
 	if (policy_of(sv, c->peer, p) & right)
 		return 1;
-	deny(sv, c, names[right]);
+	rpc_what(c, what, sizeof(what));
+	deny(sv, c->peer, names[right], what);
 	return 0;
 }
 
@@ -191,6 +201,53 @@ p_add3(struct svc_call *c, void *arg, void *res)
 	return 0;
 }
 
+/* expand - the answer action with %u (user), %a (address) and %% */
+static void
+expand(const char *tmpl, const struct store_info *info, char *out,
+    size_t len)
+{
+	char addr[ADDR_TEXTMAX];
+	size_t n = 0;
+	const char *add;
+
+	addr_format(&info->addr, addr);
+	for (; *tmpl != '\0' && n + 1 < len; tmpl++) {
+		if (*tmpl != '%' || tmpl[1] == '\0') {
+			out[n++] = *tmpl;
+			continue;
+		}
+		tmpl++;
+		add = *tmpl == 'u' ? info->user : *tmpl == 'a' ? addr :
+		    *tmpl == '%' ? "%" : "";
+		while (*add != '\0' && n + 1 < len)
+			out[n++] = *add++;
+	}
+	out[n] = '\0';
+}
+
+/*
+ * proc_check - may client relay?  1 and its grant (and, when action is
+ * not NULL, the configured answer), 0 not, -1 when peer lacks the check
+ * right (counted and logged).  what names the service, for the log.
+ */
+int
+proc_check(struct server *sv, const struct addr *peer, const char *what,
+    const struct addr *client, struct store_info *info, char *action,
+    size_t actionlen)
+{
+	struct policy p;
+
+	if (!(policy_of(sv, peer, &p) & ACL_CHECK)) {
+		deny(sv, peer, "check", what);
+		return -1;
+	}
+	if (store_check(sv->store, client, info) != 1)
+		return 0;
+	if (action != NULL)
+		expand(p.action, info, action, actionlen);
+	return 1;
+}
+
 /* p_check3 - is the address allowed to relay now? */
 static int
 p_check3(struct svc_call *c, void *arg, void *res)
@@ -198,15 +255,17 @@ p_check3(struct svc_call *c, void *arg, void *res)
 	struct server *sv = c->ctx;
 	check3_res *out = res;
 	struct store_info info;
-	struct policy p;
+	char what[48];
 	struct addr a;
+	int rc;
 
 	out->user = c->user;
-	if (!allowed(c, ACL_CHECK, &p))
-		out->stat = DRAC_PERM;
-	else if (from_wire(arg, &a) < 0)
+	rpc_what(c, what, sizeof(what));
+	if (from_wire(arg, &a) < 0)
 		out->stat = DRAC_BADARG;
-	else if (store_check(sv->store, &a, &info) == 1) {
+	else if ((rc = proc_check(sv, c->peer, what, &a, &info, NULL, 0)) < 0)
+		out->stat = DRAC_PERM;
+	else if (rc == 1) {
 		out->stat = DRAC_OK;
 		out->expires = info.expires;
 		memcpy(c->user, info.user, sizeof(info.user));

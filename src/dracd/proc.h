@@ -18,10 +18,13 @@
 #include "store.h"
 #include "svc.h"
 
+#define POLICY_ACTIONMAX 256
+
 struct policy {
 	struct acl *acl;
 	int64_t expire_s;	/* the lifetime of a grant without a TTL */
 	int64_t max_ttl_s;
+	char action[POLICY_ACTIONMAX];	/* policy/socketmap answer, %u %a */
 };
 
 struct server {
@@ -38,5 +41,8 @@ int proc_init(struct server *, struct store *, const struct policy *);
 void proc_set_policy(struct server *, const struct policy *);
 void proc_fini(struct server *);
 const struct svc_proc *proc_lookup(uint32_t vers, uint32_t proc);
+int proc_check(struct server *, const struct addr *peer, const char *what,
+    const struct addr *client, struct store_info *, char *action,
+    size_t actionlen);
 
 #endif
