@@ -259,7 +259,8 @@ start_dovecot(void)
 	    "  address = 127.0.0.1\n  port = %u\n }\n}\n"
 	    "service pop3 {\n executable = pop3 pop3-postlogin\n}\n"
 	    "service pop3-postlogin {\n executable = script-login %s/postlogin\n"
-	    " user = root\n unix_listener pop3-postlogin {\n }\n}\n",
+	    " user = $default_internal_user\n"
+	    " unix_listener pop3-postlogin {\n }\n}\n",
 	    dir, dir, dir, dir, dir, pop, dir);
 	snprintf(dvconf, sizeof(dvconf), "%s/dovecot.conf", dir);
 	write_file(dvconf, text);
