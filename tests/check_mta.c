@@ -260,6 +260,8 @@ start_dovecot(void)
 	    "service pop3 {\n executable = pop3 pop3-postlogin\n}\n"
 	    "service pop3-postlogin {\n executable = script-login %s/postlogin\n"
 	    " user = $default_internal_user\n"
+	    /* a sanitizer-built drac-cli needs more than the 256M default */
+	    " vsz_limit = 0\n"
 	    " unix_listener pop3-postlogin {\n }\n}\n",
 	    dir, dir, dir, dir, dir, pop, dir);
 	snprintf(dvconf, sizeof(dvconf), "%s/dovecot.conf", dir);

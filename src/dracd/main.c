@@ -323,6 +323,7 @@ main(int argc, char **argv)
 	if (op.check_only) {
 		printf("dracd: configuration OK (%zu access rules%s)\n",
 		    p.acl->count, p.acl->from_file ? "" : ", built-in defaults");
+		acl_free(p.acl);
 		return 0;
 	}
 	st = open_store(&op, &c);
