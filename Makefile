@@ -58,7 +58,7 @@ RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
 CHECK_PKGS := $(RUN_PKGS) check mandoc clang
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
-        lint-man check-tsan check-asan
+        lint-man check-tsan check-asan bench
 
 all: $(B)/dracd $(B)/drac-cli $(B)/libdrac.a $(B)/$(SOLIB)
 
@@ -173,6 +173,13 @@ check-asan: deps-check $(B)/oldpatch
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" check-build >/dev/null
 	ASAN_OPTIONS=detect_leaks=1 $(SAN_RUN)
+
+# ---- benchmarks: numbers, never pass/fail ----
+$(B)/loadgen: tests/bench/loadgen.c
+	$(CC) -std=gnu11 $(WARN) -O2 -pthread -o $@ $<
+
+bench: deps all $(B)/loadgen
+	B=$(B) tests/bench/run.sh
 
 # an old DRAC patch, built the old way against an installed copy
 $(B)/oldpatch: tests/compat/oldpatch.c all

@@ -21,6 +21,7 @@
 #include "drac_prot.h"
 #include "log.h"
 #include "lookup.h"
+#include "mapfile.h"
 #include "proc.h"
 #include "rpcreg.h"
 #include "store.h"
@@ -342,7 +343,11 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	registered = register_rpcbind(&c, socks, n);
 	drop_privileges(c.user);
-	if (store_publish(st, err, sizeof(err)) < 0)
+	/* -i must empty the map before serving; otherwise the files on disk
+	 * already hold what was loaded, and the first rewrite (which drops
+	 * what expired meanwhile) goes to the publishing thread */
+	if ((op.truncate ? store_publish(st, err, sizeof(err)) :
+	    mapfile_writable(c.dbfile, err, sizeof(err))) < 0)
 		fatalx("cannot write the allowlist: %s", err);
 	if (store_start(st) < 0 || proc_init(&sv, st, &p) < 0)
 		fatalx("cannot start threads");
@@ -352,7 +357,10 @@ main(int argc, char **argv)
 	so.vers_hi = DRACVERS3;
 	so.lookup = proc_lookup;
 	so.ctx = &sv;
-	so.udp_threads = (int)c.udp_threads;
+	/* with sync_interval 0 each add holds its thread until the disk
+	 * write: more threads let more adds share one write */
+	so.udp_threads = c.udp_threads > 0 ? (int)c.udp_threads :
+	    c.sync_interval_ms == 0 ? 16 : 2;
 	so.tcp_max_connections = (int)c.tcp_max_connections;
 	so.tcp_idle_timeout_ms = c.tcp_idle_timeout_ms;
 	if ((svc = svc_start(&so, socks, n, lookups, nlookups)) == NULL)

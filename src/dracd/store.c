@@ -26,14 +26,16 @@
 #define MIN_BUCKETS	1024
 
 struct entry {
-	struct entry *next;		/* hash chain */
-	struct addr addr;
+	struct entry *next;		/* hash chain; the free list's link */
+	int64_t expires;
+	char *user;			/* NULL when none */
+	uint32_t first_seen;		/* epoch seconds (good until 2106) */
 	uint32_t heap_idx;
 	uint32_t adds;
-	int64_t expires;
-	int64_t first_seen;
-	char *user;			/* NULL when none */
+	struct addr addr;
 };
+
+#define SLAB_ENTRIES	4096	/* entries allocated at once */
 
 struct store {
 	struct store_opts o;
@@ -54,7 +56,47 @@ struct store {
 	int running, stopping;
 	pthread_t expiry_thr, publish_thr;
 	pthread_mutex_t publish_lock;	/* one publish at a time */
+	struct entry *free_entries;	/* unused slots of the slabs */
+	void **slabs;
+	size_t nslabs;
 };
+
+/* entry_new - a zeroed entry from the slabs; NULL when out of memory */
+static struct entry *
+entry_new(struct store *s)
+{
+	struct entry *e, *slab;
+	void **n;
+	size_t i;
+
+	if (s->free_entries == NULL) {
+		if ((n = reallocarray(s->slabs, s->nslabs + 1, sizeof(*n))) ==
+		    NULL)
+			return NULL;
+		s->slabs = n;
+		if ((slab = calloc(SLAB_ENTRIES, sizeof(*slab))) == NULL)
+			return NULL;
+		s->slabs[s->nslabs++] = slab;
+		for (i = SLAB_ENTRIES; i-- > 0;) {
+			slab[i].next = s->free_entries;
+			s->free_entries = &slab[i];
+		}
+	}
+	e = s->free_entries;
+	s->free_entries = e->next;
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+/* entry_free - back to the slabs (whose memory is kept for reuse) */
+static void
+entry_free(struct store *s, struct entry *e)
+{
+	free(e->user);
+	e->user = NULL;
+	e->next = s->free_entries;
+	s->free_entries = e;
+}
 
 /* now - the store's clock */
 static time_t
@@ -194,7 +236,7 @@ insert(struct store *s, const struct addr *a)
 		s->heap = h;
 		s->heap_cap = cap;
 	}
-	if ((e = calloc(1, sizeof(*e))) == NULL)
+	if ((e = entry_new(s)) == NULL)
 		return NULL;
 	if (s->count >= s->nbuckets)
 		grow(s);
@@ -218,8 +260,7 @@ unlink_entry(struct store *s, struct entry *e)
 	*p = e->next;
 	heap_remove(s, e);
 	s->count--;
-	free(e->user);
-	free(e);
+	entry_free(s, e);
 }
 
 /* changed - note a change for the publisher */
@@ -284,7 +325,7 @@ store_add(struct store *s, const struct addr *a, int64_t ttl,
 			rc = s->count >= s->o.max_entries ? STORE_FULL : -1;
 			goto out;
 		}
-		e->first_seen = t;
+		e->first_seen = (uint32_t)t;
 		e->expires = exp;
 		heap_up(s, e->heap_idx);
 		if (e->heap_idx == 0)
@@ -654,7 +695,7 @@ load_rec(void *arg, const struct map_rec *r)
 	if ((e = insert(s, &r->addr)) == NULL)
 		return -1;
 	e->expires = r->expires;
-	e->first_seen = r->first_seen ? r->first_seen : now(s);
+	e->first_seen = (uint32_t)(r->first_seen ? r->first_seen : now(s));
 	e->adds = r->adds;
 	heap_up(s, e->heap_idx);
 	return set_user(e, r->user);
@@ -678,6 +719,9 @@ store_free(struct store *s)
 {
 	while (s->heap_len > 0)
 		unlink_entry(s, s->heap[s->heap_len - 1]);
+	while (s->nslabs > 0)
+		free(s->slabs[--s->nslabs]);
+	free(s->slabs);
 	free(s->heap);
 	free(s->buckets);
 	pthread_mutex_destroy(&s->lock);

@@ -1,0 +1,159 @@
+#!/bin/bash
+# run.sh - dracd's benchmark (make bench).  Starts its own dracd on free
+# loopback ports with a temporary store for every scenario, runs the load
+# generator, and prints a table and one machine-readable line per scenario
+# (the median of 3 runs by calls/s).  BENCH_QUICK=1: one short run each
+# and 100,000 entries instead of 1,000,000, for a smoke check.
+set -euo pipefail
+B=${B:-build}
+DRACD=$B/dracd
+LOADGEN=$B/loadgen
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then RUNS=1; SECS=1; BIG=100000; else RUNS=3; SECS=4; BIG=1000000; fi
+WORK=$(mktemp -d /tmp/dracd-bench.XXXXXX)
+PID=""
+RESULTS=()
+
+cleanup() {
+	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+	python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])
+PY
+}
+
+# start CONF... - a fresh dracd on $PORT with the given config lines
+start() {
+	PORT=$(free_port)
+	printf '%s\n' "$@" > "$WORK/dracd.conf"
+	echo "127.0.0.1 add check admin" > "$WORK/allow"
+	T0=$(date +%s%N)
+	$DRACD -f -c "$WORK/dracd.conf" -a "$WORK/allow" -l 127.0.0.1 -p "$PORT" \
+	    "$WORK/dracd.db" 2>>"$WORK/log" &
+	PID=$!
+	for _ in $(seq 1 3000); do
+		if $LOADGEN -p "$PORT" -c 1 -d 0.001 -s up 2>/dev/null | grep -q errors=0; then
+			STARTUP_MS=$(( ($(date +%s%N) - T0) / 1000000 ))
+			return 0
+		fi
+		sleep 0.005
+	done
+	echo "dracd did not start" >&2; cat "$WORK/log" >&2; exit 1
+}
+
+stop() {
+	kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+}
+
+fresh() { rm -f "$WORK"/dracd.db*; }
+
+# preload N EXPIRES - a state file of N entries 10.0.0.0 + i, written
+# the way db5.3_load builds one (dracd reads it at start-up)
+preload() {
+	fresh
+	awk -v n="$1" -v e="$2" 'BEGIN { for (i = 0; i < n; i++) {
+		printf "%d.%d.%d.%d\n%d %d 1 \n", 10, int(i / 65536) % 256,
+		    int(i / 256) % 256, i % 256, e + (i % 3), e - 1800 } }' |
+	    db5.3_load -T -t btree "$WORK/dracd.db.state"
+}
+
+# median NAME ARGS... - run loadgen $RUNS times, keep the median line
+median() {
+	local name=$1; shift
+	for _ in $(seq 1 $RUNS); do
+		$LOADGEN -p "$PORT" -d "$SECS" -s "$name" "$@"
+	done | sort -t= -k3 -n | awk -v r=$RUNS 'NR == int((r + 1) / 2)'
+}
+
+record() { RESULTS+=("$1"); echo "$1"; }
+
+field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<< "$1"; }
+
+echo "dracd benchmark: $(nproc) cores, runs=$RUNS, ${SECS}s each, big=$BIG"
+
+# 1. the floor: NULL calls
+fresh; start
+record "$(median floor_null_udp_c1 -c 1)"
+record "$(median floor_null_udp_c4 -c 4)"
+record "$(median floor_null_tcp_c1 -T -c 1)"
+record "$(median floor_null_tcp_c4 -T -c 4)"
+NULL1=$(field "${RESULTS[0]}" calls_per_s); NULL4=$(field "${RESULTS[1]}" calls_per_s)
+NULLT4=$(field "${RESULTS[3]}" calls_per_s)
+stop
+
+# 2. adds of distinct addresses, default durability and sync-before-ack
+for sync in 1s 0; do
+	for c in 1 4; do
+		fresh; start "sync_interval = $sync"
+		record "$(median add_v1_udp_sync${sync}_c$c -m add -c $c)"
+		stop
+	done
+done
+fresh; start
+record "$(median add_v1_tcp_sync1s_c4 -m add -T -c 4)"
+stop
+
+# 3. checks against a big store; 4. the mixed load; 7. live lookups
+preload $BIG $(( $(date +%s) + 3600 ))
+POL=$(free_port); SMAP=$(free_port)
+start "policy_listen = inet:127.0.0.1:$POL" "socketmap_listen = inet:127.0.0.1:$SMAP"
+BIGSTART=$STARTUP_MS
+RSS=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+record "$(median check_v3_udp_c1 -m check -n $BIG -c 1)"
+record "$(median check_v3_udp_c4 -m check -n $BIG -c 4)"
+record "$(median mixed_1add_20checks_c4 -m mixed -n $BIG -c 4)"
+SAVE=$PORT
+PORT=$POL; record "$(median policy_c4 -m policy -n $BIG -c 4)"
+PORT=$SMAP; record "$(median socketmap_c4 -m socketmap -n $BIG -c 4)"
+PORT=$SAVE
+stop
+DBSIZE=$(stat -c %s "$WORK/dracd.db"); STATESIZE=$(stat -c %s "$WORK/dracd.db.state")
+record "scenario=startup_${BIG}_entries startup_ms=$BIGSTART rss_kb=$RSS map_bytes=$DBSIZE state_bytes=$STATESIZE"
+
+# 5. the expiry storm: $BIG entries expire within 3 s while 4 clients check
+LEAD=8
+EXP=$(( $(date +%s) + LEAD + 3 ))
+preload $BIG $EXP
+start
+while [ "$(date +%s)" -lt $(( EXP - 1 )) ]; do sleep 0.1; done
+$LOADGEN -p "$PORT" -c 4 -d 5 -m check -n $BIG -s expiry_storm_checks_c4 > "$WORK/storm" &
+LG=$!
+LAST=$(( EXP + 3 ))
+CLEAN=""
+for _ in $(seq 1 600); do
+	n=$(db5.3_dump -p "$WORK/dracd.db" 2>/dev/null | sed -n '/HEADER=END/,/DATA=END/p' | grep -c '^ ' || true)
+	if [ "$(date +%s)" -ge "$LAST" ] && [ "$n" = 0 ]; then
+		CLEAN=$(( $(date +%s%N) / 1000000 - LAST * 1000 )); break
+	fi
+	sleep 0.1
+done
+wait $LG
+record "$(cat "$WORK/storm") map_clean_ms_after_last_expiry=${CLEAN:-never}"
+stop
+
+echo
+printf '%-32s %12s %8s %8s %8s %9s\n' scenario calls/s p50_us p99_us p999_us max_us
+for r in "${RESULTS[@]}"; do
+	case $r in *calls_per_s*)
+		printf '%-32s %12s %8s %8s %8s %9s\n' "$(field "$r" scenario || true)$(sed -n 's/scenario=\([^ ]*\).*/\1/p' <<< "$r")" \
+		    "$(field "$r" calls_per_s)" "$(field "$r" p50_us)" "$(field "$r" p99_us)" \
+		    "$(field "$r" p999_us)" "$(field "$r" max_us)";;
+	esac
+done
+echo
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
+for r in "${RESULTS[@]}"; do
+	case $r in
+	scenario=add_v1_udp_sync1s_c4*) echo "add, 4 clients UDP: $(ratio "$(field "$r" calls_per_s)" "$NULL4") of the NULL rate (target 60%)";;
+	scenario=add_v1_tcp_sync1s_c4*) echo "add, 4 clients TCP: $(ratio "$(field "$r" calls_per_s)" "$NULLT4") of the TCP NULL rate";;
+	scenario=check_v3_udp_c4*) echo "check, 4 clients: $(ratio "$(field "$r" calls_per_s)" "$NULL4") of the NULL rate (target 85%)";;
+	scenario=check_v3_udp_c1*) echo "check, 1 client: $(ratio "$(field "$r" calls_per_s)" "$NULL1") of the NULL rate";;
+	scenario=startup*) echo "start-up with $BIG entries: ${BIGSTART} ms (target 1000), RSS $((RSS / 1024)) MB (target 100)";;
+	scenario=expiry_storm*) echo "expiry storm: p99 $(field "$r" p99_us) us (target 2000), max $(field "$r" max_us) us (target 50000), map clean $(field "$r" map_clean_ms_after_last_expiry) ms after the last expiry (target 5000)";;
+	esac
+done
