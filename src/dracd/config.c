@@ -28,6 +28,7 @@ struct setting {
 
 static const char *const map_types[] = {"btree", "hash", NULL};
 static const char *const map_keys[] = {"plain", "cidr", NULL};
+static const char *const add_transports[] = {"any", "tcp", NULL};
 
 #define OFF(f) offsetof(struct config, f)
 #define STR(n, f, d) {n, C_STR, OFF(f), sizeof(((struct config *)0)->f), d, 0, 0, NULL}
@@ -60,6 +61,7 @@ static const struct setting settings[] = {
 	INT("tcp_max_connections", tcp_max_connections, "256", 1, 65536),
 	DUR("tcp_idle_timeout", tcp_idle_timeout_ms, "60s", SEC, DAY),
 	BOOL("rpcbind", rpcbind, "yes"),
+	ENUM("add_transport", add_transport, "any", add_transports),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -15,6 +15,7 @@
 
 enum map_type { MAP_BTREE, MAP_HASH };
 enum map_keys { MAP_KEYS_PLAIN, MAP_KEYS_CIDR };
+enum add_transport { ADD_ANY, ADD_TCP };
 
 struct config {
 	char dbfile[CONFIG_PATHMAX];
@@ -37,6 +38,7 @@ struct config {
 	int64_t tcp_max_connections;
 	int64_t tcp_idle_timeout_ms;
 	int64_t rpcbind;		/* register with rpcbind */
+	int64_t add_transport;		/* enum add_transport */
 };
 
 void config_defaults(struct config *);

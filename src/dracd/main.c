@@ -133,6 +133,7 @@ load_policy(const struct options *op, const struct config *c,
 		return -1;
 	}
 	snprintf(p->action, sizeof(p->action), "%s", c->policy_action);
+	p->add_tcp_only = c->add_transport == ADD_TCP;
 	p->expire_s = c->expire_ms / 1000;
 	p->max_ttl_s = c->max_ttl_ms / 1000;
 	if (p->expire_s > p->max_ttl_s)

@@ -120,6 +120,10 @@ do_add(struct svc_call *c, const struct addr *a, uint32_t ttl,
 
 	if (!allowed(c, ACL_ADD, &p))
 		return DRAC_PERM;
+	if (p.add_tcp_only && !c->tcp) {
+		deny(sv, c->peer, "add over UDP", "add_transport = tcp");
+		return DRAC_PERM;
+	}
 	if (user != NULL && !user_ok(user))
 		return DRAC_BADARG;
 	rc = store_add(sv->store, a, ttl == 0 ? p.expire_s :

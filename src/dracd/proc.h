@@ -25,6 +25,7 @@ struct policy {
 	int64_t expire_s;	/* the lifetime of a grant without a TTL */
 	int64_t max_ttl_s;
 	char action[POLICY_ACTIONMAX];	/* policy/socketmap answer, %u %a */
+	int add_tcp_only;		/* refuse adds over UDP (spoofable) */
 };
 
 struct server {

@@ -1,0 +1,160 @@
+/*
+ * check_hardening.c - what a hostile network can do: forged UDP sources.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drac.h"
+#include "helpers.h"
+#include "suites.h"
+
+static struct daemon d;
+
+static void
+teardown(void)
+{
+	daemon_kill(&d);
+}
+
+/* may_forge - root, for a raw socket; skip or (CI) fail otherwise */
+static int
+may_forge(void)
+{
+	const char *ci = getenv("CI");
+
+	if (geteuid() == 0)
+		return 1;
+	ck_assert_msg(ci == NULL || strcmp(ci, "true") != 0, "CI=true but "
+	    "not root: cannot forge packets");
+	fprintf(stderr, "spoofing test skipped: needs root\n");
+	return 0;
+}
+
+/* forge_v1_add - a DRAC v1 ADD of addr that claims to come from src */
+static void
+forge_v1_add(const char *src, uint16_t port, const char *addr)
+{
+	uint8_t pkt[128];
+	struct iphdr *ip = (struct iphdr *)pkt;
+	struct udphdr *udp = (struct udphdr *)(pkt + sizeof(*ip));
+	uint8_t *body = pkt + sizeof(*ip) + sizeof(*udp);
+	struct sockaddr_in to;
+	struct in_addr a;
+	size_t n = rpc_header(body, 0x5eed, 900101, 1, 1);
+	uint32_t v;
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+
+	ck_assert_msg(fd >= 0, "raw socket");
+	inet_pton(AF_INET, addr, &a);
+	v = a.s_addr;		/* the address bytes, as one XDR word */
+	memcpy(body + n, &v, 4);
+	n += 4;
+	memset(ip, 0, sizeof(*ip) + sizeof(*udp));
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_UDP;
+	ip->tot_len = htons((uint16_t)(sizeof(*ip) + sizeof(*udp) + n));
+	inet_pton(AF_INET, src, &ip->saddr);
+	inet_pton(AF_INET, "127.0.0.1", &ip->daddr);
+	udp->source = htons(999);
+	udp->dest = htons(port);
+	udp->len = htons((uint16_t)(sizeof(*udp) + n));
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_addr.s_addr = ip->daddr;
+	ck_assert_int_eq(sendto(fd, pkt, sizeof(*ip) + sizeof(*udp) + n, 0,
+	    (struct sockaddr *)&to, sizeof(to)),
+	    (ssize_t)(sizeof(*ip) + sizeof(*udp) + n));
+	close(fd);
+}
+
+struct chk {
+	drac_t *h;
+	const char *addr;
+};
+
+static int
+allowed(void *arg)
+{
+	struct chk *k = arg;
+
+	return drac_check(k->h, k->addr, NULL) == 1;
+}
+
+static int
+log_has(void *needle)
+{
+	return log_contains(&d, needle);
+}
+
+START_TEST(forged_udp_add)
+{
+	static char conf[400];
+	const char *const tcp_only[] = {"-c", conf, NULL};
+	const char *allow = "127.0.0.5 add\n127.0.0.1 add check admin\n";
+	struct drac_options udp = {2000, 0, DRAC_UDP}, tcp = {2000, 0,
+	    DRAC_TCP};
+	struct chk k;
+	char spec[32];
+	drac_t *hu, *ht;
+
+	if (!may_forge())
+		return;
+	/* UDP adds accepted: one forged packet opens the relay */
+	daemon_init(&d, allow);
+	ck_assert_int_eq(daemon_start(&d, NULL), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&ht, spec, &tcp), 0);
+	forge_v1_add("127.0.0.5", d.port, "203.0.113.66");
+	k.h = ht;
+	k.addr = "203.0.113.66";
+	ck_assert_msg(wait_until(allowed, &k, WAIT_MS), "the forged add did "
+	    "not arrive: the test proves nothing");
+	drac_close(ht);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+
+	/* add_transport = tcp: the same packet is refused and logged */
+	daemon_init(&d, allow);
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	write_file(conf, "add_transport = tcp\n");
+	ck_assert_int_eq(daemon_start(&d, tcp_only), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&ht, spec, &tcp), 0);
+	ck_assert_int_eq(drac_open(&hu, spec, &udp), 0);
+	forge_v1_add("127.0.0.5", d.port, "203.0.113.66");
+	ck_assert(wait_until(log_has, "denied add over UDP (add_transport = "
+	    "tcp) to 127.0.0.5", WAIT_MS));
+	ck_assert_int_eq(drac_check(ht, "203.0.113.66", NULL), 0);
+	/* a real POP server adds over TCP; over UDP it is refused too */
+	ck_assert_int_eq(drac_add(ht, "198.51.100.1", 0, NULL), 0);
+	ck_assert_int_eq(drac_add(hu, "198.51.100.2", 0, NULL), DRAC_E_PERM);
+	ck_assert_int_eq(drac_check(hu, "198.51.100.1", NULL), 1);
+	ck_assert_int_eq(drac_check(hu, "198.51.100.2", NULL), 0);
+	drac_close(ht);
+	drac_close(hu);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	ck_assert_int_eq(map_get(d.db, "203.0.113.66", 12, NULL, 0), 0);
+}
+END_TEST
+
+Suite *
+make_hardening_suite(void)
+{
+	Suite *s = suite_create("hardening");
+	TCase *tc = tcase_create("spoofing");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, forged_udp_add);
+	suite_add_tcase(s, tc);
+	return s;
+}
