@@ -21,6 +21,7 @@ RPCGEN     ?= rpcgen
 RUN_PORT   ?= 8901
 
 B := build
+SHELL := /bin/bash
 
 TIRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags libtirpc 2>/dev/null)
 TIRPC_LIBS   := $(shell $(PKG_CONFIG) --libs libtirpc 2>/dev/null)
@@ -58,7 +59,7 @@ RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
 CHECK_PKGS := $(RUN_PKGS) check mandoc clang
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
-        lint-man check-tsan check-asan bench
+        lint-man check-tsan check-asan bench fuzz fuzz-build stress
 
 all: $(B)/dracd $(B)/drac-cli $(B)/libdrac.a $(B)/$(SOLIB)
 
@@ -173,6 +174,35 @@ check-asan: deps-check $(B)/oldpatch
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" check-build >/dev/null
 	ASAN_OPTIONS=detect_leaks=1 $(SAN_RUN)
+
+# the SIGKILL test with 50 kills instead of make check's 5
+stress: check-build
+	STRESS_KILLS=50 DRACD=$(CURDIR)/$(B)/dracd CK_RUN_SUITE=daemon \
+	  CK_RUN_CASE=rpc CK_TIMEOUT_MULTIPLIER=10 $(B)/check_dracd
+
+# ---- fuzzing: libFuzzer over every parser of outside input ----
+FUZZ_TARGETS := acl config addr lookup rpc
+FUZZ_SECONDS ?= 60
+FB := $(B)/fuzz
+FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+fuzz-build: deps-check
+	$(MAKE) B=$(FB) CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+	  $(FB)/libdracd.a >/dev/null
+	for t in $(FUZZ_TARGETS); do \
+	  clang -std=gnu11 $(WARN) -O1 -g $(FUZZ_SAN) -D_GNU_SOURCE \
+	    -I$(FB)/gen -Isrc/dracd $(TIRPC_CFLAGS) -o $(FB)/fuzz_$$t \
+	    tests/fuzz/fuzz_$$t.c $(FB)/libdracd.a $(LIBS) || exit 1; done
+
+# each target for FUZZ_SECONDS from the seeds in tests/fuzz/seeds (new
+# inputs go to build/fuzz/corpus); a crash stops with its input saved
+fuzz: fuzz-build
+	for t in $(FUZZ_TARGETS); do mkdir -p $(FB)/corpus/$$t; \
+	  $(FB)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FB)/crash-$$t- $(FB)/corpus/$$t \
+	    tests/fuzz/seeds/$$t 2>&1 | grep -E 'stat::number_of_executed_units|DONE|ERROR|SUMMARY' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; done
 
 # ---- benchmarks: numbers, never pass/fail ----
 $(B)/loadgen: tests/bench/loadgen.c

@@ -3,9 +3,12 @@
  * wire format built byte by byte, v3 through rpcgen's client stubs,
  * expiry, persistence, -i, SIGHUP, access rights, and garbage.
  */
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
+#include <db.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -775,6 +778,132 @@ START_TEST(db_dump_reads_the_map)
 }
 END_TEST
 
+/* reader - an outside reader of the map, as an MTA: exits 1 on an error */
+static void
+reader(const char *db)
+{
+	struct timespec ts = {0, 20 * 1000000L};
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGTERM, SIG_DFL);	/* not Check's group-killing handler */
+	for (;;) {
+		if (map_get(db, "192.0.2.1", 9, NULL, 0) < 0 &&
+		    access(db, F_OK) == 0)
+			_exit(1);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* map_open - a read handle on a map file, as an MTA opens it */
+static DB *
+map_open(const char *path)
+{
+	DB *db;
+
+	ck_assert_int_eq(db_create(&db, NULL, 0), 0);
+	ck_assert_int_eq(db->open(db, NULL, path, NULL, DB_UNKNOWN, DB_RDONLY,
+	    0), 0);
+	return db;
+}
+
+/* map_holds - is key in the open map? */
+static int
+map_holds(DB *db, const char *key)
+{
+	DBT k, v;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *)(uintptr_t)key;
+	k.size = (u_int32_t)strlen(key);
+	return db->get(db, NULL, &k, &v, 0) == 0;
+}
+
+/* verify - db5.3_verify passes on a file */
+static void
+verify(const char *path)
+{
+	const char *argv[] = {"/usr/bin/db5.3_verify", "-q", path, NULL};
+	char out[1024];
+
+	ck_assert_msg(run_prog(argv, NULL, out, sizeof(out), 30000) == 0,
+	    "db5.3_verify %s: %s", path, out);
+}
+
+START_TEST(sigkill_under_load)
+{
+	const char *env = getenv("STRESS_KILLS");
+	int kills = env != NULL ? atoi(env) : 4, k, st;
+	char text[32], state[400];
+	struct { uint32_t a; int64_t at; } *acked;
+	size_t nacked = 0, cap = 1 << 20, i, j, checked = 0;
+	uint32_t res, next = 0;
+	unsigned int seed = 42;
+	pid_t rd;
+	DB *db;
+
+	acked = calloc(cap, sizeof(*acked));
+	start(ALLOW_LO, NULL);
+	snprintf(state, sizeof(state), "%s.state", d.db);
+	if ((rd = fork()) == 0)
+		reader(d.db);
+	for (k = 0; k < kills; k++) {
+		int64_t stop_at = now_ms() + 1300 + rand_r(&seed) % 1000, killed;
+
+		while (now_ms() < stop_at && nacked < cap) {
+			uint32_t a = 0x0a000000U + next++;
+
+			snprintf(text, sizeof(text), "%u.%u.%u.%u", a >> 24,
+			    (a >> 16) & 255, (a >> 8) & 255, a & 255);
+			if (v1_add("127.0.0.1", text, &res) == SUCCESS &&
+			    res == ADD_SUCCESS) {
+				acked[nacked].a = a;
+				acked[nacked++].at = now_ms();
+			}
+		}
+		daemon_kill(&d);
+		killed = now_ms();
+		ck_assert_msg(daemon_start(&d, NULL) == 0, "no restart after "
+		    "kill %d", k);
+		daemon_kill(&d);	/* freeze the files while we look */
+		verify(d.db);
+		verify(state);
+		/* every add acknowledged one sync interval (plus one write)
+		 * before the kill is there; younger ones may be lost, and
+		 * those that were are forgotten */
+		db = map_open(d.db);
+		for (i = 0, j = 0; i < nacked; i++) {
+			int there;
+
+			snprintf(text, sizeof(text), "%u.%u.%u.%u",
+			    acked[i].a >> 24, (acked[i].a >> 16) & 255,
+			    (acked[i].a >> 8) & 255, acked[i].a & 255);
+			there = map_holds(db, text);
+			if (acked[i].at <= killed - 1250) {
+				ck_assert_msg(there, "kill %d: %s, acknowledged "
+				    "%lld ms before, is gone", k, text,
+				    (long long)(killed - acked[i].at));
+				checked++;
+			}
+			if (there)
+				acked[j++] = acked[i];
+		}
+		nacked = j;
+		db->close(db, 0);
+		ck_assert_int_eq(daemon_start(&d, NULL), 0);
+	}
+	kill(rd, SIGTERM);
+	waitpid(rd, &st, 0);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM,
+	    "the outside reader met an unreadable map");
+	ck_assert_uint_gt(checked, 0);
+	fprintf(stderr, "sigkill_under_load: %d kills, %zu adds acknowledged, "
+	    "%zu checks of durable ones\n", kills, nacked, checked);
+	free(acked);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_daemon_suite(void)
 {
@@ -802,6 +931,7 @@ make_daemon_suite(void)
 	tcase_add_test(tc, daemon_mode_and_pidfile);
 	tcase_add_test(tc, drops_privileges);
 	tcase_add_test(tc, db_dump_reads_the_map);
+	tcase_add_test(tc, sigkill_under_load);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -235,6 +235,35 @@ config_line(struct config *c, char *line, char *err, size_t errlen)
 }
 
 /*
+ * config_read - settings from an open stream; name is used in messages.
+ */
+int
+config_read(struct config *c, FILE *fp, const char *name, char *err,
+    size_t errlen)
+{
+	char line[2048], why[CONFIG_ERRMAX];
+	unsigned int lineno = 0;
+
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			snprintf(err, errlen, "%s:%u: line too long", name,
+			    lineno);
+			return -1;
+		}
+		if (config_line(c, line, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s:%u: %s", name, lineno, why);
+			return -1;
+		}
+	}
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: read error", name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * config_load - read a dracd.conf over the current settings.  A missing
  * file is fine unless must_exist; errors name the file and line.
  */
@@ -242,10 +271,8 @@ int
 config_load(struct config *c, const char *path, int must_exist,
     char *err, size_t errlen)
 {
-	char line[2048], why[CONFIG_ERRMAX];
-	unsigned int lineno = 0;
 	FILE *fp;
-	int rc = 0;
+	int rc;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT && !must_exist)
@@ -253,24 +280,7 @@ config_load(struct config *c, const char *path, int must_exist,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			snprintf(err, errlen, "%s:%u: line too long", path,
-			    lineno);
-			rc = -1;
-			break;
-		}
-		if (config_line(c, line, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
-			rc = -1;
-			break;
-		}
-	}
-	if (rc == 0 && ferror(fp)) {
-		snprintf(err, errlen, "%s: read error", path);
-		rc = -1;
-	}
+	rc = config_read(c, fp, path, err, errlen);
 	fclose(fp);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #define DRACD_CONFIG_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define CONFIG_PATHMAX 1024
 #define CONFIG_ERRMAX 1280
@@ -44,6 +45,8 @@ struct config {
 void config_defaults(struct config *);
 int config_set(struct config *, const char *key, const char *value,
     char *err, size_t errlen);
+int config_read(struct config *, FILE *, const char *name, char *err,
+    size_t errlen);
 int config_load(struct config *, const char *path, int must_exist,
     char *err, size_t errlen);
 

@@ -186,18 +186,20 @@ daemonize(void)
 	}
 }
 
-/* write_pidfile - our pid, replacing any stale file */
+/* write_pidfile - our pid, replacing any stale file all at once */
 static void
 write_pidfile(const char *path)
 {
+	char tmp[CONFIG_PATHMAX + 8];
 	FILE *fp;
 
 	if (*path == '\0')
 		return;
-	if ((fp = fopen(path, "w")) == NULL)
-		fatal("pidfile %s", path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fp = fopen(tmp, "w")) == NULL)
+		fatal("pidfile %s", tmp);
 	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) != 0)
+	if (fclose(fp) != 0 || rename(tmp, path) < 0)
 		fatal("pidfile %s", path);
 }
 

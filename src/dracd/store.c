@@ -637,6 +637,9 @@ publisher(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&s->lock);
+		/* the next write may start one interval after this one
+		 * started, so a change waits at most one interval */
+		next = t + interval;
 		if (store_publish(s, err, sizeof(err)) < 0) {
 			publish_failed(err, &failing);
 			next = mono_ms() + (interval > 1000 ? interval : 1000);
@@ -644,7 +647,6 @@ publisher(void *arg)
 			if (failing)
 				log_info("the allowlist is written again");
 			failing = 0;
-			next = mono_ms() + interval;
 		}
 		pthread_mutex_lock(&s->lock);
 	}
