@@ -270,27 +270,16 @@ start_dovecot(void)
 	sh(text);
 }
 
-/* dial - a TCP connection from src to 127.0.0.1:port, or -1 */
+/* connect_from - a TCP connection from src that gives up reading after
+ * 5 s, or -1 */
 static int
-dial(const char *src, uint16_t port)
+connect_from(const char *src, uint16_t port)
 {
-	struct sockaddr_in sa, me;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct timeval tv = {5, 0};
+	int fd = dial(src, port, SOCK_STREAM, NULL);
 
-	memset(&me, 0, sizeof(me));
-	me.sin_family = AF_INET;
-	inet_pton(AF_INET, src, &me.sin_addr);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
 }
 
@@ -331,7 +320,7 @@ static int
 rcpt(const char *src, uint16_t port)
 {
 	char buf[512];
-	int fd = dial(src, port), code = -1;
+	int fd = connect_from(src, port), code = -1;
 
 	if (fd < 0)
 		return -1;
@@ -349,7 +338,7 @@ static int
 pop_login(const char *src)
 {
 	char buf[512];
-	int fd = dial(src, pop), ok = 0;
+	int fd = connect_from(src, pop), ok = 0;
 
 	if (fd < 0)
 		return 0;
@@ -385,7 +374,7 @@ smtp_up(void *arg)
 static int
 pop_up(void *arg)
 {
-	int fd = dial("127.0.0.1", pop);
+	int fd = connect_from("127.0.0.1", pop);
 
 	(void)arg;
 	if (fd < 0)

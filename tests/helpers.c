@@ -320,27 +320,46 @@ rpc_header(uint8_t *buf, uint32_t xid, uint32_t prog, uint32_t vers,
 	return 40;
 }
 
-/* udp_exchange - send one datagram from src, await one reply */
-ssize_t
-udp_exchange(const char *src, uint16_t port, const void *req, size_t len,
-    uint8_t *reply, size_t cap, int timeout_ms)
+/*
+ * dial - a socket of the given type bound to address src and connected
+ * to 127.0.0.1:port (a UDP socket too); -1 when the connect fails.  to,
+ * if not NULL, receives the server's address.
+ */
+int
+dial(const char *src, uint16_t port, int type, struct sockaddr_in *to)
 {
 	struct sockaddr_in sa, me;
-	struct pollfd pfd;
-	ssize_t got = -1;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int fd = socket(AF_INET, type, 0);
 
 	ck_assert(fd >= 0);
 	memset(&me, 0, sizeof(me));
 	me.sin_family = AF_INET;
-	inet_pton(AF_INET, src, &me.sin_addr);
+	ck_assert_int_eq(inet_pton(AF_INET, src, &me.sin_addr), 1);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (sendto(fd, req, len, 0, (struct sockaddr *)&sa, sizeof(sa)) ==
-	    (ssize_t)len) {
+	if (to != NULL)
+		*to = sa;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* udp_exchange - send one datagram from src, await one reply */
+ssize_t
+udp_exchange(const char *src, uint16_t port, const void *req, size_t len,
+    uint8_t *reply, size_t cap, int timeout_ms)
+{
+	struct pollfd pfd;
+	ssize_t got = -1;
+	int fd = dial(src, port, SOCK_DGRAM, NULL);
+
+	ck_assert(fd >= 0);
+	if (send(fd, req, len, 0) == (ssize_t)len) {
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, timeout_ms) == 1)
@@ -379,27 +398,16 @@ reply_status(const uint8_t *r, ssize_t len, uint32_t xid, uint32_t *result)
 CLIENT *
 client_v3(const char *src, uint16_t port, int tcp)
 {
-	struct sockaddr_in sa, me;
 	struct timeval tv = {2, 0};
+	struct sockaddr_in sa;
 	CLIENT *c;
-	int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	int fd = dial(src, port, tcp ? SOCK_STREAM : SOCK_DGRAM, &sa);
 
 	ck_assert(fd >= 0);
-	memset(&me, 0, sizeof(me));
-	me.sin_family = AF_INET;
-	inet_pton(AF_INET, src, &me.sin_addr);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (tcp) {
-		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa,
-		    sizeof(sa)), 0);
+	if (tcp)
 		c = clnttcp_create(&sa, 900101, 3, &fd, 0, 0);
-	} else {
+	else
 		c = clntudp_create(&sa, 900101, 3, tv, &fd);
-	}
 	ck_assert_ptr_nonnull(c);
 	clnt_control(c, CLSET_FD_CLOSE, NULL);
 	clnt_control(c, CLSET_TIMEOUT, (char *)&tv);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <db.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -27,6 +28,7 @@
 #define WRITE_CACHE (32 * 1024 * 1024)
 
 static __thread char bdb_msg[256];	/* Berkeley DB's last complaint */
+static unsigned int tmp_serial;		/* under the writer's publish lock */
 
 /* bdb_errcall - keep Berkeley DB's message for our own error text */
 static void
@@ -187,7 +189,10 @@ mapfile_write(const char *path, const struct map_format *fmt,
 
 	if (is_state)
 		f.cidr = f.nul = 0, f.hash = 0;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
+	/* a name no earlier write used: a file left by a process killed
+	 * while creating it makes Berkeley DB wait for its creator forever */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
+	    ++tmp_serial) >= (int)sizeof(tmp) ||
 	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
@@ -350,4 +355,30 @@ mapfile_writable(const char *path, char *err, size_t errlen)
 	close(fd);
 	unlink(tmp);
 	return 0;
+}
+
+/*
+ * mapfile_clean - remove the temporary files of writes that a crash cut
+ * short: PATH.tmp.* beside path.
+ */
+void
+mapfile_clean(const char *path)
+{
+	char dir[PATH_MAX], base[PATH_MAX], full[PATH_MAX * 2];
+	struct dirent *de;
+	size_t blen;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(base, sizeof(base), "%s.tmp.", basename(dir));
+	snprintf(dir, sizeof(dir), "%s", path);
+	blen = strlen(base);
+	if ((d = opendir(dirname(dir))) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, base, blen) == 0) {
+			snprintf(full, sizeof(full), "%s/%s", dir, de->d_name);
+			unlink(full);
+		}
+	closedir(d);
 }

@@ -38,6 +38,7 @@ int mapfile_write(const char *path, const struct map_format *,
     const struct map_rec *, size_t, int is_state, char *err, size_t errlen);
 int mapfile_read(const char *path, int is_state, map_visit_fn, void *,
     char *err, size_t errlen);
+void mapfile_clean(const char *path);
 int mapfile_writable(const char *path, char *err, size_t errlen);
 int mapfile_key(const struct addr *, const struct map_format *,
     char *buf, size_t len);

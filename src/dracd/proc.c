@@ -13,6 +13,7 @@
 
 #include "drac_prot.h"
 #include "proc.h"
+#include "wire.h"
 
 #define LIST_UDP_MAX	48	/* entries that surely fit a UDP reply */
 
@@ -71,30 +72,6 @@ allowed(struct svc_call *c, unsigned int right, struct policy *p)
 	rpc_what(c, what, sizeof(what));
 	deny(sv, c->peer, names[right], what);
 	return 0;
-}
-
-/* from_wire - a v3 address; -1 for a family it does not know */
-static int
-from_wire(const drac_addr *w, struct addr *a)
-{
-	if (w->af == DRAC_AF_INET)
-		return addr_from_bytes(a, AF_INET, w->drac_addr_u.v4, 4);
-	if (w->af == DRAC_AF_INET6)
-		return addr_from_bytes(a, AF_INET6, w->drac_addr_u.v6, 16);
-	return -1;
-}
-
-/* to_wire - an address into its v3 form */
-static void
-to_wire(const struct addr *a, drac_addr *w)
-{
-	if (a->family == AF_INET) {
-		w->af = DRAC_AF_INET;
-		memcpy(w->drac_addr_u.v4, a->bytes, 4);
-	} else {
-		w->af = DRAC_AF_INET6;
-		memcpy(w->drac_addr_u.v6, a->bytes, 16);
-	}
 }
 
 /* user_ok - printable text without control characters */
@@ -197,7 +174,7 @@ p_add3(struct svc_call *c, void *arg, void *res)
 	struct addr a;
 	int64_t exp = 0;
 
-	if (from_wire(&in->addr, &a) < 0)
+	if (wire_to_addr(&in->addr, &a) < 0)
 		out->stat = DRAC_BADARG;
 	else
 		out->stat = do_add(c, &a, in->ttl, in->user, &exp);
@@ -265,7 +242,7 @@ p_check3(struct svc_call *c, void *arg, void *res)
 
 	out->user = c->user;
 	rpc_what(c, what, sizeof(what));
-	if (from_wire(arg, &a) < 0)
+	if (wire_to_addr(arg, &a) < 0)
 		out->stat = DRAC_BADARG;
 	else if ((rc = proc_check(sv, c->peer, what, &a, &info, NULL, 0)) < 0)
 		out->stat = DRAC_PERM;
@@ -288,7 +265,7 @@ p_del3(struct svc_call *c, void *arg, void *res)
 
 	if (!allowed(c, ACL_ADMIN, &p))
 		*(drac_stat *)res = DRAC_PERM;
-	else if (from_wire(arg, &a) < 0)
+	else if (wire_to_addr(arg, &a) < 0)
 		*(drac_stat *)res = DRAC_BADARG;
 	else
 		*(drac_stat *)res = store_del(sv->store, &a) ? DRAC_OK :
@@ -311,7 +288,7 @@ list_fill(struct svc_call *c, list3_res *out, struct store_info *info,
 	e = c->scratch;
 	users = (char *)(e + n);
 	for (i = 0; i < n; i++) {
-		to_wire(&info[i].addr, &e[i].addr);
+		wire_from_addr(&info[i].addr, &e[i].addr);
 		e[i].expires = info[i].expires;
 		e[i].first_seen = info[i].first_seen;
 		e[i].adds = info[i].adds;

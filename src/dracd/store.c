@@ -785,6 +785,8 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 		store_free(s);
 		return NULL;
 	}
+	mapfile_clean(s->path);
+	mapfile_clean(s->state_path);
 	if (!o->truncate && load(s, err, errlen) < 0) {
 		store_free(s);
 		return NULL;

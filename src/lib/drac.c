@@ -17,6 +17,7 @@
 #include "drac.h"
 #include "drac_prot.h"
 #include "internal.h"
+#include "wire.h"
 #define PAGE		500
 
 struct drac {
@@ -193,30 +194,13 @@ stat_code(drac_stat st)
 	}
 }
 
-/* to_wire - an address into its v3 form */
+/* wire_text - a v3 address as text ("?" for a family we do not know) */
 static void
-to_wire(const struct addr *a, drac_addr *w)
-{
-	memset(w, 0, sizeof(*w));
-	if (a->family == AF_INET) {
-		w->af = DRAC_AF_INET;
-		memcpy(w->drac_addr_u.v4, a->bytes, 4);
-	} else {
-		w->af = DRAC_AF_INET6;
-		memcpy(w->drac_addr_u.v6, a->bytes, 16);
-	}
-}
-
-/* from_wire - a v3 address into text */
-static void
-from_wire(const drac_addr *w, char *text)
+wire_text(const drac_addr *w, char *text)
 {
 	struct addr a;
 
-	if (addr_from_bytes(&a, w->af == DRAC_AF_INET ? AF_INET : AF_INET6,
-	    w->af == DRAC_AF_INET ? (const void *)w->drac_addr_u.v4 :
-	    (const void *)w->drac_addr_u.v6, w->af == DRAC_AF_INET ? 4 : 16)
-	    < 0)
+	if (wire_to_addr(w, &a) < 0)
 		snprintf(text, DRAC_ADDRMAX, "?");
 	else
 		addr_format(&a, text);
@@ -237,7 +221,7 @@ add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
 
 	if (user != NULL && strlen(user) > DRAC_USERMAX)
 		return DRAC_E_INVAL;
-	to_wire(a, &args.addr);
+	wire_from_addr(a, &args.addr);
 	args.ttl = ttl;
 	args.user = (char *)(uintptr_t)(user != NULL ? user : "");
 	rq.arg = &args;
@@ -302,7 +286,7 @@ drac_check(drac_t *h, const char *addr, struct drac_entry *out)
 
 	if (h == NULL || addr == NULL || addr_parse(&a, addr) < 0)
 		return DRAC_E_INVAL;
-	to_wire(&a, &w);
+	wire_from_addr(&a, &w);
 	rq.arg = &w;
 	if ((i = drac_call(h, &rq, res, status, 1)) < 0)
 		return first_error(h, status);
@@ -344,7 +328,7 @@ drac_del(drac_t *h, const char *addr)
 
 	if (h == NULL || addr == NULL || addr_parse(&a, addr) < 0)
 		return DRAC_E_INVAL;
-	to_wire(&a, &w);
+	wire_from_addr(&a, &w);
 	return simple(h, DRACPROC3_DEL, (xdrproc_t)xdr_drac_addr, &w);
 }
 
@@ -472,7 +456,7 @@ drac_list_next(drac_list_t *l, struct drac_entry *e)
 	}
 	w = &l->page.entries.entries_val[l->next++];
 	memset(e, 0, sizeof(*e));
-	from_wire(&w->addr, e->addr);
+	wire_text(&w->addr, e->addr);
 	e->expires = w->expires;
 	e->first_seen = w->first_seen;
 	e->adds = w->adds;
