@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,119 @@ START_TEST(forged_udp_add)
 }
 END_TEST
 
+/* rss_kb - a process's resident memory */
+static long
+rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(fp);
+	return kb;
+}
+
+/* closed_by_peer - does the server close fd (read gives 0) in time? */
+static int
+closed_by_peer(int fd, int ms)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	char buf[64];
+
+	return poll(&p, 1, ms) == 1 && read(fd, buf, sizeof(buf)) <= 0;
+}
+
+static int
+tcp_ping_ok(void *spec)
+{
+	struct drac_options o = {500, 0, DRAC_TCP};
+	drac_t *h;
+	int rc;
+
+	if (drac_open(&h, spec, &o) != 0)
+		return 0;
+	rc = drac_ping(h);
+	drac_close(h);
+	return rc == 0;
+}
+
+START_TEST(garbage_on_the_wire)
+{
+	static char conf[400];
+	const char *const limits[] = {"-c", conf, NULL};
+	struct drac_options udp = {2000, 0, DRAC_UDP};
+	uint8_t junk[1400];
+	unsigned int seed = 7;
+	int fds[40], fd, i, u;
+	long before, after;
+	char spec[32];
+	drac_t *h;
+	size_t j;
+
+	daemon_init(&d, "127.0.0.1\n");
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	write_file(conf, "tcp_max_connections = 20\ntcp_idle_timeout = 2s\n");
+	ck_assert_int_eq(daemon_start(&d, limits), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, &udp), 0);
+	before = rss_kb(d.pid);
+
+	/* 200,000 malformed datagrams, answered or dropped, never stored */
+	u = dial("127.0.0.1", d.port, SOCK_DGRAM, NULL);
+	for (i = 0; i < 200000; i++) {
+		size_t n = (size_t)(rand_r(&seed) % sizeof(junk));
+
+		for (j = 0; j < n; j++)
+			junk[j] = (uint8_t)rand_r(&seed);
+		if (n == 44 || n == 104)
+			n++;	/* never the exact size of a v1 or v2 ADD */
+		if (n >= 40)	/* often a real header over a bad body */
+			rpc_header(junk, (uint32_t)i, 900101, 1 + i % 3,
+			    (uint32_t)(i % 8));
+		(void)send(u, junk, n, MSG_DONTWAIT);
+	}
+	close(u);
+	ck_assert_int_eq(drac_ping(h), 0);
+
+	/* an absurd record mark closes that connection */
+	fd = dial("127.0.0.1", d.port, SOCK_STREAM, NULL);
+	ck_assert_int_eq(write(fd, "\x7f\xff\xff\xff", 4), 4);
+	ck_assert(closed_by_peer(fd, WAIT_MS));
+	close(fd);
+	/* half-sent records and idle connections fill the 20 slots... */
+	for (i = 0; i < 40; i++) {
+		fds[i] = dial("127.0.0.1", d.port, SOCK_STREAM, NULL);
+		ck_assert_int_ge(fds[i], 0);
+		if (i % 2 == 0)
+			ck_assert_int_eq(write(fds[i], "\x80\x00\x00\x64xyz", 7),
+			    7);
+	}
+	/* ...UDP clients are served all the while... */
+	ck_assert_int_eq(drac_ping(h), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.44", 0, NULL), 0);
+	/* ...connections past the cap are refused... */
+	ck_assert(closed_by_peer(fds[39], WAIT_MS));
+	/* ...and the idle ones time out, so TCP clients get in again */
+	ck_assert(wait_until(tcp_ping_ok, spec, WAIT_MS));
+	for (i = 0; i < 40; i++)
+		close(fds[i]);
+	after = rss_kb(d.pid);
+	ck_assert_msg(after - before < 16 * 1024, "RSS grew from %ld to %ld "
+	    "kB", before, after);
+	drac_close(h);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	/* the garbage added nothing: the map holds exactly the good add */
+	ck_assert_uint_eq(map_count(d.db), 1);
+	ck_assert_int_eq(map_get(d.db, "192.0.2.44", 10, NULL, 0), 1);
+}
+END_TEST
+
 Suite *
 make_hardening_suite(void)
 {
@@ -155,6 +269,7 @@ make_hardening_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, forged_udp_add);
+	tcase_add_test(tc, garbage_on_the_wire);
 	suite_add_tcase(s, tc);
 	return s;
 }
