@@ -33,10 +33,21 @@ teardown(void)
 	daemon_kill(&d);
 }
 
-/* kill_detached - at exit, failed assertions included */
+static char pidpath[400];
+
+/* kill_detached - at exit, failed assertions included; by the pidfile
+ * when the test did not get as far as reading it */
 static void
 kill_detached(void)
 {
+	FILE *fp;
+	int pid = 0;
+
+	if (detached == 0 && (fp = fopen(pidpath, "r")) != NULL) {
+		if (fscanf(fp, "%d", &pid) == 1)
+			detached = pid;
+		fclose(fp);
+	}
 	if (detached > 0)
 		kill(detached, SIGKILL);
 }
@@ -675,8 +686,6 @@ START_TEST(ipv6_listener)
 }
 END_TEST
 
-static char pidpath[400];
-
 static int
 pidfile_there(void *arg)
 {
@@ -696,6 +705,7 @@ START_TEST(daemon_mode_and_pidfile)
 
 	daemon_init(&d, ALLOW_LO);
 	snprintf(pidpath, sizeof(pidpath), "%s/dracd.pid", d.dir);
+	atexit(kill_detached);	/* after tmpdir's: runs before its removal */
 	/* the same command line as the tests use, less -f */
 	{
 		const char *bin = getenv("DRACD");
@@ -713,7 +723,6 @@ START_TEST(daemon_mode_and_pidfile)
 	ck_assert_int_eq(fscanf(fp, "%d", &pid), 1);
 	fclose(fp);
 	detached = pid;	/* not our child: stop it by its pidfile's PID */
-	atexit(kill_detached);
 	n = rpc_header(req, 5, 900101, 3, 0);
 	ck_assert_int_eq(reply_status(rep, udp_exchange("127.0.0.1", d.port,
 	    req, n, rep, sizeof(rep), 2000), 5, NULL), SUCCESS);
