@@ -60,15 +60,6 @@ start(const char *allow, const char *const *extra)
 	ck_assert_msg(daemon_start(&d, extra) == 0, "dracd did not start");
 }
 
-/* put32 - a big-endian word */
-static size_t
-put32(uint8_t *p, uint32_t v)
-{
-	v = htonl(v);
-	memcpy(p, &v, 4);
-	return 4;
-}
-
 /* v1_add - DRAC v1 ADD of text from src: the accept_stat, *res addstat */
 static int
 v1_add(const char *src, const char *text, uint32_t *res)

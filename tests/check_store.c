@@ -62,6 +62,20 @@ A(const char *text)
 	return a;
 }
 
+/* seq - the i-th of a run of test addresses, 10.0.x.y */
+static struct addr
+seq(size_t i)
+{
+	struct addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	a.bytes[0] = 10;
+	a.bytes[2] = (uint8_t)(i >> 8);
+	a.bytes[3] = (uint8_t)i;
+	return a;
+}
+
 static void
 publish(struct store *s)
 {
@@ -133,11 +147,7 @@ START_TEST(expiry_batches)
 	size_t i;
 
 	for (i = 0; i < 2500; i++) {
-		memset(&a, 0, sizeof(a));
-		a.family = AF_INET;
-		a.bytes[0] = 10;
-		a.bytes[2] = (uint8_t)(i >> 8);
-		a.bytes[3] = (uint8_t)i;
+		a = seq(i);
 		ck_assert_int_eq(store_add(s, &a, 50 + (int64_t)(i % 7), NULL,
 		    &exp), 1);
 	}
@@ -185,11 +195,7 @@ START_TEST(list_complete_across_growth)
 	size_t i, n, total = 0;
 
 	for (i = 0; i < 3000; i++) {
-		memset(&a, 0, sizeof(a));
-		a.family = AF_INET;
-		a.bytes[0] = 10;
-		a.bytes[2] = (uint8_t)(i >> 8);
-		a.bytes[3] = (uint8_t)i;
+		a = seq(i);
 		store_add(s, &a, 100, NULL, &exp);
 	}
 	do {
@@ -205,11 +211,7 @@ START_TEST(list_complete_across_growth)
 		/* grow the table mid-walk: old entries must still come */
 		if (total > 1000 && total < 1100)
 			for (i = 3000; i < 5000; i++) {
-				memset(&a, 0, sizeof(a));
-				a.family = AF_INET;
-				a.bytes[0] = 10;
-				a.bytes[2] = (uint8_t)(i >> 8);
-				a.bytes[3] = (uint8_t)i;
+				a = seq(i);
 				store_add(s, &a, 100, NULL, &exp);
 			}
 	} while (cursor != 0);

@@ -296,12 +296,13 @@ log_contains(const struct daemon *d, const char *needle)
 	return strstr(buf, needle) != NULL;
 }
 
-/* put32 - one big-endian XDR unit */
-static void
+/* put32 - one big-endian XDR unit at p; its length, 4 */
+size_t
 put32(uint8_t *p, uint32_t v)
 {
 	v = htonl(v);
 	memcpy(p, &v, 4);
+	return 4;
 }
 
 /*

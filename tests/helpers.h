@@ -38,6 +38,7 @@ int log_contains(const struct daemon *, const char *needle);
 
 struct sockaddr_in;
 int dial(const char *src, uint16_t port, int type, struct sockaddr_in *);
+size_t put32(uint8_t *, uint32_t);
 size_t rpc_header(uint8_t *buf, uint32_t xid, uint32_t prog, uint32_t vers,
     uint32_t proc);
 ssize_t udp_exchange(const char *src, uint16_t port, const void *req,
