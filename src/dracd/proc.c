@@ -17,7 +17,10 @@
 
 #define LIST_UDP_MAX	48	/* entries that surely fit a UDP reply */
 
-/* policy_of - the caller's rights and the lifetimes, read consistently */
+/*
+ * policy_of - the caller's rights and the scalar settings, read
+ * consistently; p->acl and p->action are not copied (hot path).
+ */
 static unsigned int
 policy_of(struct server *sv, const struct addr *peer, struct policy *p)
 {
@@ -25,8 +28,11 @@ policy_of(struct server *sv, const struct addr *peer, struct policy *p)
 
 	pthread_rwlock_rdlock(&sv->policy_lock);
 	r = acl_rights(sv->policy.acl, peer);
-	*p = sv->policy;
-	p->acl = NULL;	/* only valid under the lock */
+	p->acl = NULL;
+	p->expire_s = sv->policy.expire_s;
+	p->max_ttl_s = sv->policy.max_ttl_s;
+	p->add_tcp_only = sv->policy.add_tcp_only;
+	p->action[0] = '\0';
 	pthread_rwlock_unlock(&sv->policy_lock);
 	return r;
 }
@@ -224,8 +230,11 @@ proc_check(struct server *sv, const struct addr *peer, const char *what,
 	}
 	if (store_check(sv->store, client, info) != 1)
 		return 0;
-	if (action != NULL)
-		expand(p.action, info, action, actionlen);
+	if (action != NULL) {
+		pthread_rwlock_rdlock(&sv->policy_lock);
+		expand(sv->policy.action, info, action, actionlen);
+		pthread_rwlock_unlock(&sv->policy_lock);
+	}
 	return 1;
 }
 

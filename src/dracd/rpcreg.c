@@ -41,7 +41,6 @@ reg_sock(unsigned long prog, unsigned long lo, unsigned long hi,
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	socklen_t len = sizeof(ss);
 	int v6only = 1;
 
@@ -61,7 +60,6 @@ reg_sock(unsigned long prog, unsigned long lo, unsigned long hi,
 	memset(s4, 0, sizeof(*s4));
 	s4->sin_family = AF_INET;
 	s4->sin_port = htons(s->port);
-	(void)s6;
 	return reg_one(prog, lo, hi, s->tcp ? "tcp" : "udp",
 	    (struct sockaddr *)&ss, sizeof(*s4));
 }
