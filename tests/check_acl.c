@@ -1,8 +1,12 @@
 /* check_acl.c - allow-file parsing and matching. */
+#include <sys/stat.h>
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "acl.h"
+#include "helpers.h"
 #include "suites.h"
 
 #define RW (ACL_ADD | ACL_CHECK)
@@ -80,7 +84,7 @@ END_TEST
 
 START_TEST(defaults_and_files)
 {
-	char err[256];
+	char err[256], path[128];
 	struct acl *a;
 	struct addr lo, other;
 
@@ -98,6 +102,15 @@ START_TEST(defaults_and_files)
 	    "got \"%s\"", err);
 	a = acl_load("/", 0, err, sizeof(err));	/* a directory */
 	ck_assert_ptr_null(a);
+	/* a file anyone may write is refused, whoever reads it */
+	snprintf(path, sizeof(path), "%s/dracd.allow", tmpdir());
+	write_file(path, "192.0.2.0/24\n");
+	chmod(path, 0666);
+	ck_assert_ptr_null(a = acl_load(path, 1, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "writable by others") != NULL, "%s", err);
+	chmod(path, 0644);
+	ck_assert_ptr_nonnull(a = acl_load(path, 1, err, sizeof(err)));
+	acl_free(a);
 }
 END_TEST
 

@@ -1,9 +1,13 @@
 /*
  * check_hardening.c - what a hostile network can do: forged UDP sources.
  */
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
@@ -260,6 +264,96 @@ START_TEST(garbage_on_the_wire)
 }
 END_TEST
 
+/* count_in_log - how many times needle appears in the daemon's log */
+static int
+count_in_log(const char *needle)
+{
+	char buf[65536], *p;
+	size_t n;
+	int count = 0;
+	FILE *fp = fopen(d.log, "r");
+
+	if (fp == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	for (p = buf; (p = strstr(p, needle)) != NULL; p++)
+		count++;
+	return count;
+}
+
+struct addwait {
+	drac_t *h;
+	const char *addr;
+};
+
+static int
+add_succeeds(void *arg)
+{
+	struct addwait *w = arg;
+
+	return drac_add(w->h, w->addr, 0, NULL) == 0;
+}
+
+START_TEST(disk_full)
+{
+	static char conf[400];
+	const char *const sync0[] = {"-c", conf, NULL};
+	char state[300], filler[340], block[4096];
+	struct drac_options o = {3000, 0, DRAC_TCP};
+	struct addwait w;
+	char spec[32];
+	drac_t *h;
+	int fd, i;
+
+	if (!may_forge())	/* root, for a mount of its own */
+		return;
+	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	daemon_init(&d, "127.0.0.1\n");
+	snprintf(state, sizeof(state), "%.200s/state", d.dir);
+	ck_assert_int_eq(mkdir(state, 0755), 0);
+	ck_assert_int_eq(mount("tmpfs", state, "tmpfs", 0, "size=64k"), 0);
+	snprintf(d.db, sizeof(d.db), "%.250s/dracd.db", state);
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	write_file(conf, "sync_interval = 0\n");	/* acknowledged = on disk */
+	ck_assert_int_eq(daemon_start(&d, sync0), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, &o), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.1", 0, NULL), 0);
+
+	/* fill the disk */
+	snprintf(filler, sizeof(filler), "%s/filler", state);
+	ck_assert((fd = open(filler, O_WRONLY | O_CREAT, 0600)) >= 0);
+	memset(block, 'x', sizeof(block));
+	while (write(fd, block, sizeof(block)) > 0)
+		;
+	close(fd);
+	/* adds fail with the system-error status; checks go on */
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(drac_add(h, "192.0.2.2", 0, NULL),
+		    DRAC_E_SERVER);
+	ck_assert_int_eq(drac_check(h, "192.0.2.1", NULL), 1);
+	ck_assert_int_eq(drac_ping(h), 0);
+	/* the cause is logged once, not once per failure */
+	ck_assert_int_eq(count_in_log("cannot write the allowlist"), 1);
+	ck_assert(log_contains(&d, "No space left on device"));
+
+	/* space returns: dracd recovers by itself */
+	ck_assert_int_eq(unlink(filler), 0);
+	w.h = h;
+	w.addr = "192.0.2.3";
+	ck_assert(wait_until(add_succeeds, &w, WAIT_MS));
+	ck_assert(log_contains(&d, "the allowlist is written again"));
+	ck_assert_int_eq(map_get(d.db, "192.0.2.1", 9, NULL, 0), 1);
+	ck_assert_int_eq(map_get(d.db, "192.0.2.3", 9, NULL, 0), 1);
+	drac_close(h);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	umount2(state, MNT_DETACH);
+}
+END_TEST
+
 Suite *
 make_hardening_suite(void)
 {
@@ -270,6 +364,7 @@ make_hardening_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, forged_udp_add);
 	tcase_add_test(tc, garbage_on_the_wire);
+	tcase_add_test(tc, disk_full);
 	suite_add_tcase(s, tc);
 	return s;
 }

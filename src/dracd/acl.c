@@ -11,6 +11,8 @@
  * admin unless the file grants admin anywhere or says "none" for loopback.
  * Errors name the file and line; a bad file yields no acl at all.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <ifaddrs.h>
 #include <stdio.h>
@@ -229,10 +231,19 @@ read_all(const char *path, char *err, size_t errlen)
 {
 	char *buf = NULL, *n;
 	size_t len = 0, cap = 0, got;
+	struct stat st;
 	FILE *fp;
 
 	if ((fp = fopen(path, "r")) == NULL)
 		return NULL;
+	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & S_IWOTH)) {
+		/* anyone could grant themselves the right to add */
+		snprintf(err, errlen, "%s: writable by others; refusing it "
+		    "(chmod o-w)", path);
+		fclose(fp);
+		errno = EPERM;
+		return NULL;
+	}
 	do {
 		if (cap - len < 4096) {
 			if (cap > (1 << 24) ||
