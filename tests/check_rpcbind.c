@@ -74,6 +74,8 @@ may_run(void)
 	return 0;
 }
 
+static void start_rpcbind(void);
+
 /* private_world - new network and mount namespaces, rpcbind started */
 static void
 private_world(void)
@@ -85,6 +87,14 @@ private_world(void)
 	ck_assert_int_eq(mount("tmpfs", "/run", "tmpfs", 0, "mode=755"), 0);
 	mkdir("/run/rpcbind", 0755);
 	lo_up();
+	start_rpcbind();
+}
+
+/* start_rpcbind - a fresh rpcbind, knowing no registrations */
+static void
+start_rpcbind(void)
+{
+	unlink("/run/rpcbind.sock");
 	rpcbind_pid = fork();
 	ck_assert(rpcbind_pid >= 0);
 	if (rpcbind_pid == 0) {
@@ -246,6 +256,32 @@ START_TEST(rpcbind_absent)
 }
 END_TEST
 
+START_TEST(rpcbind_restarts)
+{
+	static char conf[400];
+	const char *const check_often[] = {"-c", conf, NULL};
+	struct reg r;
+
+	if (!may_run())
+		return;
+	private_world();
+	daemon_init(&d, "127.0.0.1\n");
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	write_file(conf, "rpcbind_check = 1s\n");
+	ck_assert_int_eq(daemon_start(&d, check_often), 0);
+	ck_assert_uint_eq(port_of(1, IPPROTO_UDP), d.port);
+	/* rpcbind restarts and forgets everyone */
+	stop_rpcbind();
+	start_rpcbind();
+	r.want = 1;
+	ck_assert_msg(wait_until(registered_is, &r, WAIT_MS), "dracd did not "
+	    "register again");
+	ck_assert_uint_eq(port_of(3, IPPROTO_TCP), d.port);
+	ck_assert(log_contains(&d, "registered with rpcbind again"));
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_rpcbind_suite(void)
 {
@@ -257,6 +293,7 @@ make_rpcbind_suite(void)
 	tcase_add_test(tc, registers_and_unregisters);
 	tcase_add_test(tc, without_fixed_port);
 	tcase_add_test(tc, rpcbind_absent);
+	tcase_add_test(tc, rpcbind_restarts);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -61,6 +61,7 @@ static const struct setting settings[] = {
 	INT("tcp_max_connections", tcp_max_connections, "256", 1, 65536),
 	DUR("tcp_idle_timeout", tcp_idle_timeout_ms, "60s", SEC, DAY),
 	BOOL("rpcbind", rpcbind, "yes"),
+	DUR("rpcbind_check", rpcbind_check_ms, "30s", SEC, DAY),
 	ENUM("add_transport", add_transport, "any", add_transports),
 };
 

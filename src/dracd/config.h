@@ -39,6 +39,7 @@ struct config {
 	int64_t tcp_max_connections;
 	int64_t tcp_idle_timeout_ms;
 	int64_t rpcbind;		/* register with rpcbind */
+	int64_t rpcbind_check_ms;	/* how often to check the registration */
 	int64_t add_transport;		/* enum add_transport */
 };
 

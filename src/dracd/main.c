@@ -284,16 +284,38 @@ open_lookups(const struct config *c, struct server *sv,
 	return n;
 }
 
-/* wait_signals - serve until SIGTERM or SIGINT */
+/* reregister - after rpcbind restarted, tell it our ports again */
+static void
+reregister(const struct config *c, const struct svc_sock *socks, size_t n,
+    int *registered)
+{
+	if (!c->rpcbind || rpcreg_present(DRACPROG, DRACVERS, socks[0].port))
+		return;
+	if (rpcreg_set(DRACPROG, DRACVERS, DRACVERS3, socks, n) == 0) {
+		log_info("registered with rpcbind again");
+		*registered = 1;
+	}
+}
+
+/*
+ * wait_signals - serve until SIGTERM or SIGINT; between signals, check
+ * every rpcbind_check that rpcbind still knows us
+ */
 static void
 wait_signals(const sigset_t *set, const struct options *op,
-    struct server *sv)
+    struct server *sv, const struct config *c, const struct svc_sock *socks,
+    size_t n, int *registered)
 {
+	struct timespec ts = {c->rpcbind_check_ms / 1000,
+	    (c->rpcbind_check_ms % 1000) * 1000000L};
 	int sig;
 
 	for (;;) {
-		if (sigwait(set, &sig) != 0)
+		if ((sig = sigtimedwait(set, NULL, &ts)) < 0) {
+			if (errno == EAGAIN)
+				reregister(c, socks, n, registered);
 			continue;
+		}
 		if (sig == SIGHUP)
 			reload(op, sv);
 		else
@@ -371,7 +393,7 @@ main(int argc, char **argv)
 	log_info("dracd %s serving program %d on port %u (%s), map %s",
 	    DRACD_VERSION, DRACPROG, socks[0].port, registered ?
 	    "registered with rpcbind" : "not registered", c.dbfile);
-	wait_signals(&set, &op, &sv);
+	wait_signals(&set, &op, &sv, &c, socks, n, &registered);
 	svc_stop(svc);
 	store_close(st);
 	if (registered)

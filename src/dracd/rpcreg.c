@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <rpc/rpc.h>
+#include <rpc/pmap_clnt.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -64,6 +65,31 @@ reg_sock(unsigned long prog, unsigned long lo, unsigned long hi,
 	    (struct sockaddr *)&ss, sizeof(*s4));
 }
 
+/* rpcbind_there - does the local rpcbind's socket exist? */
+static int
+rpcbind_there(void)
+{
+	return access("/run/rpcbind.sock", F_OK) == 0 ||
+	    access("/var/run/rpcbind.sock", F_OK) == 0;
+}
+
+/*
+ * rpcreg_present - does the local rpcbind still map prog/vers over UDP to
+ * port?  A restarted rpcbind has forgotten every registration.
+ */
+int
+rpcreg_present(unsigned long prog, unsigned long vers, uint16_t port)
+{
+	struct sockaddr_in sa;
+
+	if (!rpcbind_there())
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return pmap_getport(&sa, prog, vers, IPPROTO_UDP) == port;
+}
+
 /*
  * rpcreg_set - register prog versions lo..hi for every socket, replacing
  * what an earlier run left.  0 when rpcbind took them all, -1 otherwise.
@@ -74,8 +100,7 @@ rpcreg_set(unsigned long prog, unsigned long lo, unsigned long hi,
 {
 	size_t i;
 
-	if (access("/run/rpcbind.sock", F_OK) < 0 &&
-	    access("/var/run/rpcbind.sock", F_OK) < 0)
+	if (!rpcbind_there())
 		return -1;	/* no rpcbind: don't wait for its timeouts */
 	rpcreg_unset(prog, lo, hi);
 	for (i = 0; i < n; i++)
