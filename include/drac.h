@@ -60,6 +60,7 @@ int dracdisc6(char **errmsg);
 #define DRAC_E_NOTFOUND	(-11)	/* no such entry (del) */
 #define DRAC_E_SYS	(-12)	/* a local system call failed */
 #define DRAC_E_UNREACH	(-13)	/* no route to the server */
+#define DRAC_E_BUSY	(-14)	/* the server's add rate limit: retry */
 
 #define DRAC_UDP	0
 #define DRAC_TCP	1

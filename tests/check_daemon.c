@@ -850,7 +850,7 @@ START_TEST(sigkill_under_load)
 	 * 300,000 entries, where one whole write takes well under a second */
 	daemon_init(&d, ALLOW_LO);
 	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
-	write_file(conf, "expire = 60s\n");
+	write_file(conf, "expire = 60s\nadd_rate = 0\n");
 	ck_assert_int_eq(daemon_start(&d, short_grants), 0);
 	snprintf(state, sizeof(state), "%s.state", d.db);
 	if ((rd = fork()) == 0)

@@ -18,10 +18,25 @@
 #include <unistd.h>
 
 #include "drac.h"
+#include "drac_prot.h"
 #include "helpers.h"
 #include "suites.h"
 
 static struct daemon d;
+
+/* udp_v1_add - a DRAC v1 ADD from src; accept_stat, and *res addstat */
+static int
+udp_v1_add(const char *src, const char *text, uint32_t *res)
+{
+	uint8_t req[64], rep[128];
+	struct in_addr ia;
+	size_t n = rpc_header(req, 77, 900101, 1, 1);
+
+	inet_pton(AF_INET, text, &ia);
+	n += put32(req + n, ntohl(ia.s_addr));
+	return reply_status(rep, udp_exchange(src, d.port, req, n, rep,
+	    sizeof(rep), 2000), 77, res);
+}
 
 static void
 teardown(void)
@@ -354,6 +369,57 @@ START_TEST(disk_full)
 }
 END_TEST
 
+START_TEST(add_rate_limit)
+{
+	static char conf[400];
+	const char *const limited[] = {"-c", conf, NULL};
+	struct drac_options tcp = {2000, 0, DRAC_TCP};
+	char spec[32], text[32];
+	int i, ok = 0, busy = 0;
+	uint32_t res;
+	drac_t *h;
+	CLIENT *other;
+	add3_args a;
+	add3_res r;
+
+	daemon_init(&d, "127.0.0.1\n127.0.0.2 add\n");
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	write_file(conf, "add_rate = 10\n");	/* bursts of 20 */
+	ck_assert_int_eq(daemon_start(&d, limited), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, &tcp), 0);
+	for (i = 0; i < 100; i++) {
+		int rc;
+
+		snprintf(text, sizeof(text), "198.51.100.%d", i);
+		rc = drac_add(h, text, 0, NULL);
+		ok += rc == 0;
+		busy += rc == DRAC_E_BUSY;
+	}
+	/* the burst, plus what refilled while the loop ran */
+	ck_assert_msg(ok >= 20 && ok <= 30 && ok + busy == 100, "ok %d, "
+	    "busy %d", ok, busy);
+	ck_assert_int_eq(drac_check(h, "198.51.100.99", NULL), 0);
+	/* DRAC's clients hear "system error": try again later */
+	ck_assert_int_eq(udp_v1_add("127.0.0.1", "198.51.100.200", &res),
+	    SUCCESS);
+	ck_assert_uint_eq(res, 2);
+	/* another client is not held back */
+	other = client_v3("127.0.0.2", d.port, 1);
+	memset(&a, 0, sizeof(a));
+	a.addr.af = DRAC_AF_INET;
+	inet_pton(AF_INET, "203.0.113.9", a.addr.drac_addr_u.v4);
+	a.user = (char *)"";
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(dracproc3_add_3(&a, &r, other), RPC_SUCCESS);
+	ck_assert_int_eq(r.stat, DRAC_OK);
+	clnt_destroy(other);
+	ck_assert(log_contains(&d, "denied add (rate limit)"));
+	drac_close(h);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_hardening_suite(void)
 {
@@ -365,6 +431,7 @@ make_hardening_suite(void)
 	tcase_add_test(tc, forged_udp_add);
 	tcase_add_test(tc, garbage_on_the_wire);
 	tcase_add_test(tc, disk_full);
+	tcase_add_test(tc, add_rate_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }

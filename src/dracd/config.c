@@ -63,6 +63,7 @@ static const struct setting settings[] = {
 	BOOL("rpcbind", rpcbind, "yes"),
 	DUR("rpcbind_check", rpcbind_check_ms, "30s", SEC, DAY),
 	ENUM("add_transport", add_transport, "any", add_transports),
+	INT("add_rate", add_rate, "1000", 0, 1000000),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

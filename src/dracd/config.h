@@ -41,6 +41,7 @@ struct config {
 	int64_t rpcbind;		/* register with rpcbind */
 	int64_t rpcbind_check_ms;	/* how often to check the registration */
 	int64_t add_transport;		/* enum add_transport */
+	int64_t add_rate;		/* adds a second per client; 0: no limit */
 };
 
 void config_defaults(struct config *);

@@ -90,6 +90,16 @@ user_ok(const char *u)
 	return 1;
 }
 
+/* mono_ms - monotonic milliseconds */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* do_add - the add shared by every version */
 static drac_stat
 do_add(struct svc_call *c, const struct addr *a, uint32_t ttl,
@@ -109,6 +119,10 @@ do_add(struct svc_call *c, const struct addr *a, uint32_t ttl,
 	}
 	if (user != NULL && !user_ok(user))
 		return DRAC_BADARG;
+	if (sv->adds != NULL && !ratelimit_take(sv->adds, c->peer, mono_ms())) {
+		deny(sv, c->peer, "add (rate limit)", "add_rate");
+		return DRAC_BUSY;
+	}
 	rc = store_add(sv->store, a, ttl == 0 ? p.expire_s :
 	    (ttl > p.max_ttl_s ? p.max_ttl_s : ttl), user, expires);
 	if (rc == 1)
@@ -132,6 +146,7 @@ add_status(drac_stat st)
 	case DRAC_PERM:
 		return ADD_PERM;
 	case DRAC_SYSERR:
+	case DRAC_BUSY:		/* DRAC's "try again" */
 		return ADD_SYSERR;
 	default:
 		return ADD_UNKNOWN;
@@ -465,6 +480,7 @@ proc_set_policy(struct server *sv, const struct policy *p)
 void
 proc_fini(struct server *sv)
 {
+	ratelimit_free(sv->adds);
 	acl_free(sv->policy.acl);
 	pthread_rwlock_destroy(&sv->policy_lock);
 	pthread_mutex_destroy(&sv->counters_lock);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "acl.h"
+#include "ratelimit.h"
 #include "log.h"
 #include "store.h"
 #include "svc.h"
@@ -36,6 +37,7 @@ struct server {
 	uint64_t denials;
 	struct log_limit deny_log;
 	time_t started;
+	struct ratelimit *adds;		/* NULL: no per-client limit */
 };
 
 int proc_init(struct server *, struct store *, const struct policy *);

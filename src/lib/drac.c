@@ -189,6 +189,8 @@ stat_code(drac_stat st)
 		return DRAC_E_NOTFOUND;
 	case DRAC_SYSERR:
 		return DRAC_E_SERVER;
+	case DRAC_BUSY:
+		return DRAC_E_BUSY;
 	default:
 		return DRAC_E_RPC;
 	}
@@ -494,6 +496,7 @@ drac_strerror(int code)
 		"no such entry",
 		"local system error",
 		"server unreachable (no route)",
+		"too many adds from this client (rate limit); try later",
 	};
 
 	if (code > 0 || -code >= (int)(sizeof(msg) / sizeof(msg[0])))

@@ -30,7 +30,7 @@ PY
 # start CONF... - a fresh dracd on $PORT with the given config lines
 start() {
 	PORT=$(free_port)
-	printf '%s\n' "$@" > "$WORK/dracd.conf"
+	printf '%s\n' "add_rate = 0" "$@" > "$WORK/dracd.conf"
 	echo "127.0.0.1 add check admin" > "$WORK/allow"
 	T0=$(date +%s%N)
 	$DRACD -f -c "$WORK/dracd.conf" -a "$WORK/allow" -l 127.0.0.1 -p "$PORT" \
