@@ -44,7 +44,8 @@ DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o) $(B)/gen/drac_prot_xdr.o
 # libdrac: its own sources plus the address code and XDR routines it
 # shares with the daemon, compiled position-independent with every symbol
 # hidden but the public API
-LIB_SRC    := $(wildcard src/lib/*.c) src/dracd/addr.c src/dracd/wire.c
+LIB_SRC    := $(wildcard src/lib/*.c) src/dracd/addr.c src/dracd/wire.c \
+              src/dracd/auth.c src/dracd/hmac.c
 LIB_OBJ    := $(LIB_SRC:src/%.c=$(B)/pic/%.o) $(B)/pic/gen/drac_prot_xdr.o
 SONAME     := libdrac.so.1
 SOLIB      := libdrac.so.1.0.0

@@ -61,6 +61,8 @@ int dracdisc6(char **errmsg);
 #define DRAC_E_SYS	(-12)	/* a local system call failed */
 #define DRAC_E_UNREACH	(-13)	/* no route to the server */
 #define DRAC_E_BUSY	(-14)	/* the server's add rate limit: retry */
+#define DRAC_E_AUTH	(-15)	/* the server refused our authenticator */
+#define DRAC_E_KEY	(-16)	/* the key file is unusable */
 
 #define DRAC_UDP	0
 #define DRAC_TCP	1
@@ -72,6 +74,7 @@ struct drac_options {
 	unsigned int timeout_ms;	/* whole call; 0: 2000 */
 	unsigned int retries;		/* UDP resends within it; 0: 3 */
 	int transport;			/* DRAC_UDP or DRAC_TCP */
+	const char *add_key_file;	/* NULL, or the server's add key */
 };
 
 struct drac_entry {

@@ -663,7 +663,7 @@ START_TEST(ipv6_listener)
 	start("127.0.0.1\n::1\n", both);
 	snprintf(spec, sizeof(spec), "[::1]:%u", d.port);
 	for (tr = DRAC_UDP; tr <= DRAC_TCP; tr++) {
-		struct drac_options o = {2000, 0, tr};
+		struct drac_options o = {2000, 0, tr, NULL};
 
 		ck_assert_int_eq(drac_open(&h, spec, &o), 0);
 		ck_assert_int_eq(drac_ping(h), 0);

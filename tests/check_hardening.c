@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "drac.h"
 #include "drac_prot.h"
+#include "auth.h"
 #include "helpers.h"
 #include "suites.h"
 
@@ -121,8 +123,8 @@ START_TEST(forged_udp_add)
 	static char conf[400];
 	const char *const tcp_only[] = {"-c", conf, NULL};
 	const char *allow = "127.0.0.5 add\n127.0.0.1 add check admin\n";
-	struct drac_options udp = {2000, 0, DRAC_UDP}, tcp = {2000, 0,
-	    DRAC_TCP};
+	struct drac_options udp = {2000, 0, DRAC_UDP, NULL}, tcp = {2000, 0,
+	    DRAC_TCP, NULL};
 	struct chk k;
 	char spec[32];
 	drac_t *hu, *ht;
@@ -197,7 +199,7 @@ closed_by_peer(int fd, int ms)
 static int
 tcp_ping_ok(void *spec)
 {
-	struct drac_options o = {500, 0, DRAC_TCP};
+	struct drac_options o = {500, 0, DRAC_TCP, NULL};
 	drac_t *h;
 	int rc;
 
@@ -212,7 +214,7 @@ START_TEST(garbage_on_the_wire)
 {
 	static char conf[400];
 	const char *const limits[] = {"-c", conf, NULL};
-	struct drac_options udp = {2000, 0, DRAC_UDP};
+	struct drac_options udp = {2000, 0, DRAC_UDP, NULL};
 	uint8_t junk[1400];
 	unsigned int seed = 7;
 	int fds[40], fd, i, u;
@@ -316,7 +318,7 @@ START_TEST(disk_full)
 	static char conf[400];
 	const char *const sync0[] = {"-c", conf, NULL};
 	char state[300], filler[340], block[4096];
-	struct drac_options o = {3000, 0, DRAC_TCP};
+	struct drac_options o = {3000, 0, DRAC_TCP, NULL};
 	struct addwait w;
 	char spec[32];
 	drac_t *h;
@@ -373,7 +375,7 @@ START_TEST(add_rate_limit)
 {
 	static char conf[400];
 	const char *const limited[] = {"-c", conf, NULL};
-	struct drac_options tcp = {2000, 0, DRAC_TCP};
+	struct drac_options tcp = {2000, 0, DRAC_TCP, NULL};
 	char spec[32], text[32];
 	int i, ok = 0, busy = 0;
 	uint32_t res;
@@ -420,6 +422,136 @@ START_TEST(add_rate_limit)
 }
 END_TEST
 
+START_TEST(hmac_vectors)
+{
+	/* RFC 4231 test cases 1, 2 and 6; FIPS 180-2's "abc" */
+	static const char *const want[] = {
+	    "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+	    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+	    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	};
+	uint8_t k1[20], k6[131], out[32];
+	char hex[65];
+	int t, i;
+
+	memset(k1, 0x0b, sizeof(k1));
+	memset(k6, 0xaa, sizeof(k6));
+	for (t = 0; t < 4; t++) {
+		if (t == 0)
+			hmac_sha256(k1, 20, "Hi There", 8, out);
+		else if (t == 1)
+			hmac_sha256("Jefe", 4, "what do ya want for nothing?",
+			    28, out);
+		else if (t == 2)
+			hmac_sha256(k6, 131, "Test Using Larger Than Block-"
+			    "Size Key - Hash Key First", 54, out);
+		else
+			sha256("abc", 3, out);
+		for (i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", out[i]);
+		ck_assert_str_eq(hex, want[t]);
+	}
+}
+END_TEST
+
+/* raw_auth_add - an ADD_AUTH datagram for addr at time t with nonce n,
+ * signed under key; the reply's drac_stat (or -1) */
+static int
+raw_auth_add(const uint8_t *key, size_t keylen, const char *addr,
+    uint64_t t, uint8_t fill)
+{
+	uint8_t req[512], rep[256];
+	add3_auth_args a;
+	uint32_t st;
+	size_t n = rpc_header(req, 4242, 900101, 3, 7);
+	ssize_t got;
+	XDR x;
+
+	memset(&a, 0, sizeof(a));
+	a.add.addr.af = DRAC_AF_INET;
+	inet_pton(AF_INET, addr, a.add.addr.drac_addr_u.v4);
+	a.add.user = (char *)"";
+	a.time = t;
+	memset(a.nonce, fill, sizeof(a.nonce));
+	ck_assert_int_eq(auth_mac(key, keylen, &a, (uint8_t *)a.mac), 0);
+	xdrmem_create(&x, (char *)req + n, (u_int)(sizeof(req) - n),
+	    XDR_ENCODE);
+	ck_assert(xdr_add3_auth_args(&x, &a));
+	n += xdr_getpos(&x);
+	xdr_destroy(&x);
+	got = udp_exchange("127.0.0.1", d.port, req, n, rep, sizeof(rep), 2000);
+	if (reply_status(rep, got, 4242, &st) != SUCCESS)
+		return -1;
+	return (int)st;
+}
+
+START_TEST(authenticated_adds)
+{
+	static char conf[400], keyfile[400], badkey[400];
+	const char *const with_key[] = {"-c", conf, NULL};
+	const char *const check[] = {"-n", "-c", conf, NULL};
+	uint8_t key[32];
+	char spec[32], out[2048];
+	struct drac_options o = {2000, 0, DRAC_UDP, NULL};
+	drac_t *plain, *keyed, *wrong;
+	uint64_t now = (uint64_t)time(NULL);
+	int i;
+
+	for (i = 0; i < 32; i++)
+		key[i] = (uint8_t)(i * 37 + 11);
+	daemon_init(&d, "127.0.0.1\n");
+	snprintf(keyfile, sizeof(keyfile), "%.300s/add.key", d.dir);
+	snprintf(badkey, sizeof(badkey), "%.300s/bad.key", d.dir);
+	{
+		FILE *fp = fopen(keyfile, "w");
+
+		ck_assert_ptr_nonnull(fp);
+		ck_assert_uint_eq(fwrite(key, 1, 32, fp), 32);
+		fclose(fp);
+	}
+	ck_assert_int_eq(chmod(keyfile, 0600), 0);
+	write_file(badkey, "another key of enough length\n");
+	chmod(badkey, 0600);
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	/* a key file others may read is refused */
+	chmod(keyfile, 0644);
+	snprintf(out, sizeof(out), "add_key_file = %s\n", keyfile);
+	write_file(conf, out);
+	ck_assert_int_eq(daemon_run(&d, check, WAIT_MS, out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "chmod 600") != NULL, "%s", out);
+	chmod(keyfile, 0600);
+	ck_assert_int_eq(daemon_start(&d, with_key), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+
+	/* without the key: refused; with it: granted; a wrong key: refused */
+	ck_assert_int_eq(drac_open(&plain, spec, &o), 0);
+	ck_assert_int_eq(drac_add(plain, "192.0.2.10", 0, NULL), DRAC_E_PERM);
+	o.add_key_file = keyfile;
+	ck_assert_int_eq(drac_open(&keyed, spec, &o), 0);
+	ck_assert_int_eq(drac_add(keyed, "192.0.2.11", 0, "alice"), 0);
+	o.add_key_file = badkey;
+	ck_assert_int_eq(drac_open(&wrong, spec, &o), 0);
+	ck_assert_int_eq(drac_add(wrong, "192.0.2.12", 0, NULL), DRAC_E_AUTH);
+	ck_assert_int_eq(drac_check(plain, "192.0.2.11", NULL), 1);
+	ck_assert_int_eq(drac_check(plain, "192.0.2.12", NULL), 0);
+
+	/* the same request twice: the replay is refused */
+	ck_assert_int_eq(raw_auth_add(key, 32, "192.0.2.13", now, 1), DRAC_OK);
+	ck_assert_int_eq(raw_auth_add(key, 32, "192.0.2.13", now, 1),
+	    DRAC_AUTH);
+	/* a stale request (or a far-off clock) is refused */
+	ck_assert_int_eq(raw_auth_add(key, 32, "192.0.2.14", now - 120, 2),
+	    DRAC_AUTH);
+	ck_assert_int_eq(drac_check(plain, "192.0.2.14", NULL), 0);
+	ck_assert(log_contains(&d, "wrong, stale or replayed authenticator"));
+	drac_close(plain);
+	drac_close(keyed);
+	drac_close(wrong);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_hardening_suite(void)
 {
@@ -432,6 +564,8 @@ make_hardening_suite(void)
 	tcase_add_test(tc, garbage_on_the_wire);
 	tcase_add_test(tc, disk_full);
 	tcase_add_test(tc, add_rate_limit);
+	tcase_add_test(tc, hmac_vectors);
+	tcase_add_test(tc, authenticated_adds);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -32,7 +32,7 @@ usage(FILE *fp, int status)
 {
 	fprintf(fp,
 	    "usage: drac-cli [-s host[:port][,...]] [-t seconds] [--tcp] "
-	    "command\n"
+	    "[-k keyfile] command\n"
 	    "commands:\n"
 	    "  add ADDR [--ttl SECONDS] [--user NAME]   grant ADDR\n"
 	    "  add -                                    grant each \"ADDR "
@@ -339,6 +339,7 @@ main(int argc, char **argv)
 		{"server", required_argument, NULL, 's'},
 		{"timeout", required_argument, NULL, 't'},
 		{"tcp", no_argument, NULL, 'T'},
+		{"key", required_argument, NULL, 'k'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -351,11 +352,12 @@ main(int argc, char **argv)
 	c.servers = getenv("DRAC_SERVER");
 	if (c.servers == NULL || *c.servers == '\0')
 		c.servers = "localhost";
-	while ((ch = getopt_long(argc, argv, "+s:t:hV", opts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "+s:t:k:hV", opts, NULL)) != -1)
 		switch (ch) {
 		case 's': c.servers = optarg; break;
 		case 't': c.o.timeout_ms = parse_timeout(optarg); break;
 		case 'T': c.o.transport = DRAC_TCP; break;
+		case 'k': c.o.add_key_file = optarg; break;
 		case 'h': usage(stdout, 0); break;
 		case 'V': printf("drac-cli %s\n", DRACD_VERSION); return 0;
 		default: usage(stderr, EX_ERR);
@@ -370,7 +372,8 @@ main(int argc, char **argv)
 	if (i == sizeof(commands) / sizeof(commands[0]))
 		errx(EX_ERR, "unknown command \"%s\" (try --help)", argv[0]);
 	if ((rc = drac_open(&c.h, c.servers, &c.o)) < 0)
-		fail(c.servers, rc);
+		fail(c.o.add_key_file != NULL && rc == DRAC_E_KEY ?
+		    c.o.add_key_file : c.servers, rc);
 	rc = commands[i].fn(&c, argc, argv);
 	drac_close(c.h);
 	return rc;

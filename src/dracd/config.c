@@ -49,6 +49,7 @@ static const struct setting settings[] = {
 	STR("policy_listen", policy_listen, ""),
 	STR("socketmap_listen", socketmap_listen, ""),
 	STR("policy_action", policy_action, "OK"),
+	STR("add_key_file", add_key_file, ""),
 	INT("port", port, "0", 0, 65535),
 	DUR("expire", expire_ms, "30m", SEC, 365 * DAY),
 	DUR("max_ttl", max_ttl_ms, "1d", SEC, 365 * DAY),

@@ -134,6 +134,12 @@ load_policy(const struct options *op, const struct config *c,
 	}
 	snprintf(p->action, sizeof(p->action), "%s", c->policy_action);
 	p->add_tcp_only = c->add_transport == ADD_TCP;
+	p->keylen = 0;
+	if (c->add_key_file[0] != '\0' && auth_key_load(c->add_key_file,
+	    p->key, &p->keylen, err, errlen) < 0) {
+		acl_free(p->acl);
+		return -1;
+	}
 	p->expire_s = c->expire_ms / 1000;
 	p->max_ttl_s = c->max_ttl_ms / 1000;
 	if (p->expire_s > p->max_ttl_s)

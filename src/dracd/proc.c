@@ -32,6 +32,7 @@ policy_of(struct server *sv, const struct addr *peer, struct policy *p)
 	p->expire_s = sv->policy.expire_s;
 	p->max_ttl_s = sv->policy.max_ttl_s;
 	p->add_tcp_only = sv->policy.add_tcp_only;
+	p->keylen = sv->policy.keylen;	/* the key itself stays put */
 	p->action[0] = '\0';
 	pthread_rwlock_unlock(&sv->policy_lock);
 	return r;
@@ -100,10 +101,10 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* do_add - the add shared by every version */
+/* do_add - the add shared by every version; authed: ADD_AUTH checked */
 static drac_stat
 do_add(struct svc_call *c, const struct addr *a, uint32_t ttl,
-    const char *user, int64_t *expires)
+    const char *user, int64_t *expires, int authed)
 {
 	static struct log_limit lim = {0, 60, 1, 0, 0};
 	struct server *sv = c->ctx;
@@ -115,6 +116,10 @@ do_add(struct svc_call *c, const struct addr *a, uint32_t ttl,
 		return DRAC_PERM;
 	if (p.add_tcp_only && !c->tcp) {
 		deny(sv, c->peer, "add over UDP", "add_transport = tcp");
+		return DRAC_PERM;
+	}
+	if (p.keylen > 0 && !authed) {
+		deny(sv, c->peer, "add without authenticator", "add_key_file");
 		return DRAC_PERM;
 	}
 	if (user != NULL && !user_ok(user))
@@ -170,7 +175,7 @@ p_add1(struct svc_call *c, void *arg, void *res)
 	int64_t exp;
 
 	addr_from_bytes(&a, AF_INET, &be, 4);
-	*(addstat *)res = add_status(do_add(c, &a, 0, NULL, &exp));
+	*(addstat *)res = add_status(do_add(c, &a, 0, NULL, &exp, 0));
 	return 0;
 }
 
@@ -182,7 +187,7 @@ p_add2(struct svc_call *c, void *arg, void *res)
 	int64_t exp;
 
 	addr_from_bytes(&a, AF_INET6, ((dracadd6 *)arg)->ip_addr6, 16);
-	*(addstat *)res = add_status(do_add(c, &a, 0, NULL, &exp));
+	*(addstat *)res = add_status(do_add(c, &a, 0, NULL, &exp, 0));
 	return 0;
 }
 
@@ -198,7 +203,7 @@ p_add3(struct svc_call *c, void *arg, void *res)
 	if (wire_to_addr(&in->addr, &a) < 0)
 		out->stat = DRAC_BADARG;
 	else
-		out->stat = do_add(c, &a, in->ttl, in->user, &exp);
+		out->stat = do_add(c, &a, in->ttl, in->user, &exp, 0);
 	out->expires = out->stat == DRAC_OK ? exp : 0;
 	return 0;
 }
@@ -251,6 +256,80 @@ proc_check(struct server *sv, const struct addr *peer, const char *what,
 		pthread_rwlock_unlock(&sv->policy_lock);
 	}
 	return 1;
+}
+
+/* nonce_fresh - remember a nonce; 0 if seen within the window (replay)
+ * or if no slot is free (a flood: refuse rather than forget) */
+static int
+nonce_fresh(struct server *sv, const uint8_t *nonce, int64_t now)
+{
+	uint32_t h;
+	size_t i, slot, take = NONCE_SLOTS;
+	int fresh = 1;
+
+	memcpy(&h, nonce, sizeof(h));
+	pthread_mutex_lock(&sv->nonce_lock);
+	for (i = 0; i < 16; i++) {
+		struct nonce_seen *n;
+
+		slot = (h + i) % NONCE_SLOTS;
+		n = &sv->nonces[slot];
+		if (n->time > now - 2 * AUTH_WINDOW &&
+		    memcmp(n->nonce, nonce, DRAC_NONCE) == 0) {
+			fresh = 0;
+			break;
+		}
+		if (take == NONCE_SLOTS && n->time <= now - 2 * AUTH_WINDOW)
+			take = slot;
+	}
+	if (fresh && take == NONCE_SLOTS)
+		fresh = 0;
+	if (fresh) {
+		memcpy(sv->nonces[take].nonce, nonce, DRAC_NONCE);
+		sv->nonces[take].time = now;
+	}
+	pthread_mutex_unlock(&sv->nonce_lock);
+	return fresh;
+}
+
+/* auth_ok - a correct authenticator, a recent time, a new nonce */
+static int
+auth_ok(struct server *sv, const add3_auth_args *in)
+{
+	uint8_t mac[HMAC_LEN];
+	int64_t now = time(NULL), t = (int64_t)in->time;
+	int ok;
+
+	pthread_rwlock_rdlock(&sv->policy_lock);
+	ok = sv->policy.keylen > 0 && auth_mac(sv->policy.key,
+	    sv->policy.keylen, in, mac) == 0;
+	pthread_rwlock_unlock(&sv->policy_lock);
+	if (!ok || !hmac_equal(mac, (const uint8_t *)in->mac, HMAC_LEN))
+		return 0;
+	if (t < now - AUTH_WINDOW || t > now + AUTH_WINDOW)
+		return 0;
+	return nonce_fresh(sv, (const uint8_t *)in->nonce, now);
+}
+
+/* p_add3auth - v3 ADD with a shared-secret authenticator */
+static int
+p_add3auth(struct svc_call *c, void *arg, void *res)
+{
+	add3_auth_args *in = arg;
+	add3_res *out = res;
+	struct addr a;
+	int64_t exp = 0;
+
+	if (wire_to_addr(&in->add.addr, &a) < 0)
+		out->stat = DRAC_BADARG;
+	else if (!auth_ok(c->ctx, in)) {
+		deny(c->ctx, c->peer, "add (wrong, stale or replayed "
+		    "authenticator)", "add_key_file");
+		out->stat = DRAC_AUTH;
+	} else
+		out->stat = do_add(c, &a, in->add.ttl, in->add.user, &exp, 1);
+	out->expires = out->stat == DRAC_OK ? exp : 0;
+	return 0;
 }
 
 /* p_check3 - is the address allowed to relay now? */
@@ -428,6 +507,8 @@ static const struct svc_proc v3[] = {
 	P(xdr_list3_args, list3_args, xdr_list3_res, list3_res, p_list3),
 	P(xdr_none, char, xdr_stats3_res, stats3_res, p_stats3),
 	P(xdr_none, char, xdr_drac_stat, drac_stat, p_flush3),
+	P(xdr_add3_auth_args, add3_auth_args, xdr_add3_res, add3_res,
+	    p_add3auth),
 };
 
 /* proc_lookup - the procedure for vers/proc, or NULL */
@@ -458,7 +539,9 @@ proc_init(struct server *sv, struct store *st, const struct policy *p)
 	sv->deny_log.period = 10;
 	sv->deny_log.burst = 10;
 	if (pthread_rwlock_init(&sv->policy_lock, NULL) != 0 ||
-	    pthread_mutex_init(&sv->counters_lock, NULL) != 0)
+	    pthread_mutex_init(&sv->counters_lock, NULL) != 0 ||
+	    pthread_mutex_init(&sv->nonce_lock, NULL) != 0 ||
+	    (sv->nonces = calloc(NONCE_SLOTS, sizeof(*sv->nonces))) == NULL)
 		return -1;
 	return 0;
 }
@@ -481,6 +564,8 @@ void
 proc_fini(struct server *sv)
 {
 	ratelimit_free(sv->adds);
+	free(sv->nonces);
+	pthread_mutex_destroy(&sv->nonce_lock);
 	acl_free(sv->policy.acl);
 	pthread_rwlock_destroy(&sv->policy_lock);
 	pthread_mutex_destroy(&sv->counters_lock);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "acl.h"
+#include "auth.h"
 #include "ratelimit.h"
 #include "log.h"
 #include "store.h"
@@ -27,6 +28,15 @@ struct policy {
 	int64_t max_ttl_s;
 	char action[POLICY_ACTIONMAX];	/* policy/socketmap answer, %u %a */
 	int add_tcp_only;		/* refuse adds over UDP (spoofable) */
+	uint8_t key[AUTH_KEYMAX];	/* adds need ADD_AUTH under this key */
+	size_t keylen;			/* 0: no key */
+};
+
+#define NONCE_SLOTS 65536
+
+struct nonce_seen {
+	uint8_t nonce[DRAC_NONCE];
+	int64_t time;			/* 0: free */
 };
 
 struct server {
@@ -38,6 +48,8 @@ struct server {
 	struct log_limit deny_log;
 	time_t started;
 	struct ratelimit *adds;		/* NULL: no per-client limit */
+	pthread_mutex_t nonce_lock;	/* guards nonces */
+	struct nonce_seen *nonces;	/* authenticated adds' recent nonces */
 };
 
 int proc_init(struct server *, struct store *, const struct policy *);

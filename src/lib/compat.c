@@ -49,7 +49,8 @@ message(int rc, char **errmsg)
 static int
 connect_locked(char *server)
 {
-	struct drac_options o = {COMPAT_TIMEOUT_MS, COMPAT_RETRIES, DRAC_UDP};
+	struct drac_options o = {COMPAT_TIMEOUT_MS, COMPAT_RETRIES, DRAC_UDP,
+	    NULL};
 
 	drac_close(conn);
 	conn = NULL;

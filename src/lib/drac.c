@@ -7,23 +7,30 @@
  * past it.  Results are copied out into the caller's structures; nothing
  * returned points into the handle.
  */
+#include <sys/random.h>
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
 #include "drac.h"
 #include "drac_prot.h"
 #include "internal.h"
+#include "auth.h"
 #include "wire.h"
 #define PAGE		500
+#define CONFIG_ERR	1200
 
 struct drac {
 	struct rpc_target t[MAXSERVERS];
 	size_t n;
 	struct drac_options o;
+	uint8_t key[AUTH_KEYMAX];	/* adds are authenticated under it */
+	size_t keylen;
 };
 
 struct drac_list {
@@ -136,6 +143,16 @@ drac_open(drac_t **hp, const char *servers, const struct drac_options *o)
 		h->o.timeout_ms = 2000;
 	if (h->o.retries == 0)
 		h->o.retries = 3;
+	if (h->o.add_key_file != NULL) {
+		char err[CONFIG_ERR];
+
+		if (auth_key_load(h->o.add_key_file, h->key, &h->keylen, err,
+		    sizeof(err)) < 0) {
+			free(h);
+			return DRAC_E_KEY;
+		}
+		h->o.add_key_file = NULL;	/* the caller's string */
+	}
 	for (tok = strtok_r(buf, ", \t", &save); tok != NULL && rc == 0;
 	    tok = strtok_r(NULL, ", \t", &save))
 		rc = add_server(h, tok);
@@ -191,6 +208,8 @@ stat_code(drac_stat st)
 		return DRAC_E_SERVER;
 	case DRAC_BUSY:
 		return DRAC_E_BUSY;
+	case DRAC_AUTH:
+		return DRAC_E_AUTH;
 	default:
 		return DRAC_E_RPC;
 	}
@@ -208,6 +227,19 @@ wire_text(const drac_addr *w, char *text)
 		addr_format(&a, text);
 }
 
+/* sign - turn an add into an authenticated one; -1 on failure */
+static int
+sign(const drac_t *h, const add3_args *add, add3_auth_args *auth)
+{
+	memset(auth, 0, sizeof(*auth));
+	auth->add = *add;
+	auth->time = (u_quad_t)time(NULL);
+	if (getrandom(auth->nonce, sizeof(auth->nonce), 0) !=
+	    sizeof(auth->nonce))
+		return -1;
+	return auth_mac(h->key, h->keylen, auth, (uint8_t *)auth->mac);
+}
+
 /* add_addr - the add of a parsed address to every server */
 static int
 add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
@@ -218,6 +250,7 @@ add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
 	    sizeof(add3_res)};
 	add3_res res[MAXSERVERS];
 	int status[MAXSERVERS], rc = 0;
+	add3_auth_args auth;
 	add3_args args;
 	size_t i;
 
@@ -227,6 +260,14 @@ add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
 	args.ttl = ttl;
 	args.user = (char *)(uintptr_t)(user != NULL ? user : "");
 	rq.arg = &args;
+	if (h->keylen > 0) {
+		/* one nonce for every server: each checks it once */
+		if (sign(h, &args, &auth) < 0)
+			return DRAC_E_SYS;
+		rq.proc = DRACPROC3_ADD_AUTH;
+		rq.xarg = (xdrproc_t)xdr_add3_auth_args;
+		rq.arg = &auth;
+	}
 	drac_call(h, &rq, res, status, 0);
 	for (i = 0; i < h->n; i++) {
 		int r = status[i] != 0 ? status[i] : stat_code(res[i].stat);
@@ -497,6 +538,9 @@ drac_strerror(int code)
 		"local system error",
 		"server unreachable (no route)",
 		"too many adds from this client (rate limit); try later",
+		"the server refused the authenticator (wrong key or clock)",
+		"the add key file is unusable (missing, short, or readable "
+		    "by others)",
 	};
 
 	if (code > 0 || -code >= (int)(sizeof(msg) / sizeof(msg[0])))
