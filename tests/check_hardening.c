@@ -552,6 +552,42 @@ START_TEST(authenticated_adds)
 }
 END_TEST
 
+START_TEST(store_full)
+{
+	static char conf[400];
+	const char *const small[] = {"-c", conf, NULL};
+	char spec[32], text[32];
+	drac_t *h;
+	int i;
+
+	daemon_init(&d, "127.0.0.1\n");
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	write_file(conf, "max_entries = 5\n");
+	ck_assert_int_eq(daemon_start(&d, small), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	for (i = 1; i <= 5; i++) {
+		snprintf(text, sizeof(text), "192.0.2.%d", i);
+		ck_assert_int_eq(drac_add(h, text, 0, NULL), 0);
+	}
+	/* full: a new address is refused, with the system-error status */
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(drac_add(h, "192.0.2.6", 0, NULL),
+		    DRAC_E_SERVER);
+	/* no live grant was evicted, and those can still be refreshed */
+	for (i = 1; i <= 5; i++) {
+		snprintf(text, sizeof(text), "192.0.2.%d", i);
+		ck_assert_int_eq(drac_check(h, text, NULL), 1);
+		ck_assert_int_eq(drac_add(h, text, 0, NULL), 0);
+	}
+	ck_assert_int_eq(drac_check(h, "192.0.2.6", NULL), 0);
+	/* said once, not once per refusal */
+	ck_assert_int_eq(count_in_log("the store is full"), 1);
+	drac_close(h);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_hardening_suite(void)
 {
@@ -566,6 +602,7 @@ make_hardening_suite(void)
 	tcase_add_test(tc, add_rate_limit);
 	tcase_add_test(tc, hmac_vectors);
 	tcase_add_test(tc, authenticated_adds);
+	tcase_add_test(tc, store_full);
 	suite_add_tcase(s, tc);
 	return s;
 }
