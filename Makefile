@@ -57,10 +57,11 @@ TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 # what `make run` needs; `make check` adds the test tools
 RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
               rpcbind pkg-config db5.3-util
-CHECK_PKGS := $(RUN_PKGS) check mandoc clang
+CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
-        lint-man check-tsan check-asan bench fuzz fuzz-build stress
+        lint-man check-tsan check-asan check-valgrind bench fuzz fuzz-build \
+        stress
 
 all: $(B)/dracd $(B)/drac-cli $(B)/libdrac.a $(B)/$(SOLIB)
 
@@ -211,6 +212,19 @@ $(B)/loadgen: tests/bench/loadgen.c
 
 bench: deps all $(B)/loadgen
 	B=$(B) tests/bench/run.sh
+
+# valgrind: the unit suites in-process, then everything with dracd under
+# valgrind (tests/valgrind-dracd); any error or definite leak fails
+VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
+  --errors-for-leak-kinds=definite --suppressions=tests/valgrind.supp
+
+check-valgrind: deps-check check-build $(B)/oldpatch
+	for s in addr acl config store; do \
+	  CK_FORK=no CK_RUN_SUITE=$$s $(VALGRIND) $(B)/check_dracd || exit 1; done
+	DRACD_UNDER_VALGRIND=1 DRACD_BIN=$(CURDIR)/$(B)/dracd \
+	  DRACD=$(CURDIR)/tests/valgrind-dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
+	  OLDPATCH=$(CURDIR)/$(B)/oldpatch CK_TIMEOUT_MULTIPLIER=5 \
+	  $(B)/check_dracd
 
 # an old DRAC patch, built the old way against an installed copy
 $(B)/oldpatch: tests/compat/oldpatch.c all

@@ -300,6 +300,8 @@ START_TEST(garbage_then_good_call)
 	uint32_t res;
 	size_t i, j, n;
 
+	if (slow_daemon("garbage_then_good_call"))
+		return;
 	start(ALLOW_LO, NULL);
 	for (i = 0; i < 3000; i++) {
 		n = (size_t)(rand_r(&seed) % sizeof(req));
@@ -694,6 +696,8 @@ START_TEST(daemon_mode_and_pidfile)
 	size_t n;
 	int rc;
 
+	if (slow_daemon("daemon_mode_and_pidfile"))
+		return;
 	daemon_init(&d, ALLOW_LO);
 	snprintf(pidpath, sizeof(pidpath), "%s/dracd.pid", d.dir);
 	atexit(kill_detached);	/* after tmpdir's: runs before its removal */

@@ -223,6 +223,8 @@ START_TEST(garbage_on_the_wire)
 	drac_t *h;
 	size_t j;
 
+	if (slow_daemon("garbage_on_the_wire"))
+		return;
 	daemon_init(&d, "127.0.0.1\n");
 	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
 	write_file(conf, "tcp_max_connections = 20\ntcp_idle_timeout = 2s\n");
