@@ -539,8 +539,7 @@ drac_strerror(int code)
 		"server unreachable (no route)",
 		"too many adds from this client (rate limit); try later",
 		"the server refused the authenticator (wrong key or clock)",
-		"the add key file is unusable (missing, short, or readable "
-		    "by others)",
+		"the add key file is unusable (missing, short, or shared)",
 	};
 
 	if (code > 0 || -code >= (int)(sizeof(msg) / sizeof(msg[0])))
