@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "drac_prot.h"
+#include "mono.h"
 #include "proc.h"
 #include "wire.h"
 
@@ -89,16 +90,6 @@ user_ok(const char *u)
 		if ((unsigned char)*u < 0x20 || *u == 0x7f)
 			return 0;
 	return 1;
-}
-
-/* mono_ms - monotonic milliseconds */
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* do_add - the add shared by every version; authed: ADD_AUTH checked */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mono.h"
 #include "store.h"
 
 #define EXPIRE_BATCH	1000
@@ -588,16 +589,6 @@ deadline(clockid_t clk, int64_t ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	return ts;
-}
-
-/* mono_ms - monotonic milliseconds */
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* publish_failed - log a failed write, once a minute at most */

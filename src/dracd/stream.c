@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mono.h"
 #include "stream.h"
 
 #define READMAX	8192
@@ -69,16 +70,6 @@ stream_reply(struct stream_conn *c, const void *p, size_t len)
 	return 0;
 }
 
-/* mono - monotonic milliseconds */
-static int64_t
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* flush - write queued replies; -1 when the peer is gone */
 static int
 flush(struct stream_conn *c)
@@ -110,7 +101,7 @@ input(struct stream_conn *c)
 	if (got < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	c->inlen += (size_t)got;
-	c->last = mono();
+	c->last = mono_ms();
 	while (c->inlen > 0 && c->outlen < OUTMAX / 2) {
 		if ((used = p->consume(c->l->ctx, c, c->in, c->inlen)) < 0)
 			return -1;
@@ -182,7 +173,7 @@ accept_one(struct loop *lp, const struct stream_listener *l)
 	}
 	if (ss.ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->last = mono();
+	c->last = mono_ms();
 	lp->n++;
 }
 
@@ -202,7 +193,7 @@ round_(struct loop *lp, struct pollfd *pfd)
 		fatal("poll");
 	if (pfd[nl].revents)
 		return -1;
-	t = mono();
+	t = mono_ms();
 	for (i = lp->n; i-- > 0;) {
 		short ev = pfd[nl + 1 + i].revents;
 		struct stream_conn *c = &lp->conns[i];
