@@ -354,6 +354,28 @@ START_TEST(corrupt_file_refused)
 }
 END_TEST
 
+START_TEST(crash_leftovers_removed)
+{
+	char tmp[600], bdb[600], other[600], dir[512];
+	struct store *s;
+
+	/* what a kill during a write leaves, and a bystander */
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	snprintf(tmp, sizeof(tmp), "%s.state.tmp.123.4", path);
+	snprintf(bdb, sizeof(bdb), "%s/__db.dracd.db.tmp.123.5", dir);
+	snprintf(other, sizeof(other), "%s/unrelated", dir);
+	write_file(tmp, "x");
+	write_file(bdb, "x");
+	write_file(other, "x");
+	s = open_at(1, NULL, 0);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	ck_assert_int_eq(access(bdb, F_OK), -1);
+	ck_assert_int_eq(access(other, F_OK), 0);
+	store_close(s);
+}
+END_TEST
+
 Suite *
 make_store_suite(void)
 {
@@ -372,6 +394,7 @@ make_store_suite(void)
 	tcase_add_test(tc, formats);
 	tcase_add_test(tc, mtime_moves_every_write);
 	tcase_add_test(tc, corrupt_file_refused);
+	tcase_add_test(tc, crash_leftovers_removed);
 	suite_add_tcase(s, tc);
 	return s;
 }

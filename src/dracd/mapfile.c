@@ -189,8 +189,9 @@ mapfile_write(const char *path, const struct map_format *fmt,
 
 	if (is_state)
 		f.cidr = f.nul = 0, f.hash = 0;
-	/* a name no earlier write used: a file left by a process killed
-	 * while creating it makes Berkeley DB wait for its creator forever */
+	/* a name no earlier write used: Berkeley DB creates a file as
+	 * __db.NAME first, and one left by a process killed meanwhile makes
+	 * the next create of NAME wait for its creator forever */
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
 	    ++tmp_serial) >= (int)sizeof(tmp) ||
 	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
@@ -359,24 +360,29 @@ mapfile_writable(const char *path, char *err, size_t errlen)
 
 /*
  * mapfile_clean - remove the temporary files of writes that a crash cut
- * short: PATH.tmp.* beside path.
+ * short: PATH.tmp.* beside path, and Berkeley DB's own __db.PATH.tmp.*
+ * (the name it creates a new file under before renaming it).
  */
 void
 mapfile_clean(const char *path)
 {
-	char dir[PATH_MAX], base[PATH_MAX], full[PATH_MAX * 2];
+	char dir[PATH_MAX], base[PATH_MAX], bdb[PATH_MAX + 8];
+	char full[PATH_MAX * 2];
 	struct dirent *de;
-	size_t blen;
+	size_t blen, dlen;
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	snprintf(base, sizeof(base), "%s.tmp.", basename(dir));
+	snprintf(bdb, sizeof(bdb), "__db.%s", base);
 	snprintf(dir, sizeof(dir), "%s", path);
 	blen = strlen(base);
+	dlen = strlen(bdb);
 	if ((d = opendir(dirname(dir))) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, base, blen) == 0) {
+		if (strncmp(de->d_name, base, blen) == 0 ||
+		    strncmp(de->d_name, bdb, dlen) == 0) {
 			snprintf(full, sizeof(full), "%s/%s", dir, de->d_name);
 			unlink(full);
 		}
