@@ -283,25 +283,6 @@ START_TEST(garbage_on_the_wire)
 }
 END_TEST
 
-/* count_in_log - how many times needle appears in the daemon's log */
-static int
-count_in_log(const char *needle)
-{
-	char buf[65536], *p;
-	size_t n;
-	int count = 0;
-	FILE *fp = fopen(d.log, "r");
-
-	if (fp == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	buf[n] = '\0';
-	fclose(fp);
-	for (p = buf; (p = strstr(p, needle)) != NULL; p++)
-		count++;
-	return count;
-}
-
 struct addwait {
 	drac_t *h;
 	const char *addr;
@@ -356,7 +337,7 @@ START_TEST(disk_full)
 	ck_assert_int_eq(drac_check(h, "192.0.2.1", NULL), 1);
 	ck_assert_int_eq(drac_ping(h), 0);
 	/* the cause is logged once, not once per failure */
-	ck_assert_int_eq(count_in_log("cannot write the allowlist"), 1);
+	ck_assert_int_eq(log_count(&d, "cannot write the allowlist"), 1);
 	ck_assert(log_contains(&d, "No space left on device"));
 
 	/* space returns: dracd recovers by itself */
@@ -420,7 +401,7 @@ START_TEST(add_rate_limit)
 	clnt_destroy(other);
 	ck_assert(log_contains(&d, "denied add (rate limit)"));
 	/* 70-odd refusals, at most ten lines: a flood cannot fill the disk */
-	ck_assert_int_le(count_in_log("denied add (rate limit)"), 10);
+	ck_assert_int_le(log_count(&d, "denied add (rate limit)"), 10);
 	drac_close(h);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 }
@@ -586,7 +567,7 @@ START_TEST(store_full)
 	}
 	ck_assert_int_eq(drac_check(h, "192.0.2.6", NULL), 0);
 	/* said once, not once per refusal */
-	ck_assert_int_eq(count_in_log("the store is full"), 1);
+	ck_assert_int_eq(log_count(&d, "the store is full"), 1);
 	drac_close(h);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 }

@@ -280,11 +280,12 @@ daemon_kill(struct daemon *d)
 	d->pid = 0;
 }
 
-/* log_contains - does the daemon's output contain needle? */
+/* log_count - how many times needle appears in the daemon's output */
 int
-log_contains(const struct daemon *d, const char *needle)
+log_count(const struct daemon *d, const char *needle)
 {
-	char buf[65536];
+	char buf[65536], *p;
+	int count = 0;
 	size_t n;
 	FILE *fp;
 
@@ -293,7 +294,16 @@ log_contains(const struct daemon *d, const char *needle)
 	n = fread(buf, 1, sizeof(buf) - 1, fp);
 	buf[n] = '\0';
 	fclose(fp);
-	return strstr(buf, needle) != NULL;
+	for (p = buf; (p = strstr(p, needle)) != NULL; p++)
+		count++;
+	return count;
+}
+
+/* log_contains - does the daemon's output contain needle? */
+int
+log_contains(const struct daemon *d, const char *needle)
+{
+	return log_count(d, needle) > 0;
 }
 
 /* put32 - one big-endian XDR unit at p; its length, 4 */

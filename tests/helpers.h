@@ -34,6 +34,7 @@ int daemon_run(struct daemon *, const char *const *extra, int64_t ms,
     char *out, size_t outlen);
 int daemon_stop(struct daemon *);
 void daemon_kill(struct daemon *);
+int log_count(const struct daemon *, const char *needle);
 int log_contains(const struct daemon *, const char *needle);
 
 struct sockaddr_in;
