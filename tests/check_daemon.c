@@ -35,8 +35,8 @@ teardown(void)
 
 static char pidpath[400];
 
-/* kill_detached - at exit, failed assertions included; by the pidfile
- * when the test did not get as far as reading it */
+/* kill_detached - from an on_death guard: the detached dracd, by its
+ * pidfile when the test did not get as far as reading it */
 static void
 kill_detached(void)
 {
@@ -700,7 +700,7 @@ START_TEST(daemon_mode_and_pidfile)
 		return;
 	daemon_init(&d, ALLOW_LO);
 	snprintf(pidpath, sizeof(pidpath), "%s/dracd.pid", d.dir);
-	atexit(kill_detached);	/* after tmpdir's: runs before its removal */
+	on_death(kill_detached);
 	/* the same command line as the tests use, less -f */
 	{
 		const char *bin = getenv("DRACD");

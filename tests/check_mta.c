@@ -62,9 +62,9 @@ stop_pid(pid_t pid)
 }
 
 /*
- * stop_servers - at the test process's exit, which a failed assertion
- * also reaches: Postfix and Dovecot by the PIDs in their pidfiles (they
- * detach, so they are not our children).  dracd dies with the test.
+ * stop_servers - Postfix and Dovecot by the PIDs in their pidfiles (they
+ * detach, so they are not our children): at the end of the test, and
+ * from an on_death guard if it fails first.  dracd dies with the test.
  */
 static void
 stop_servers(void)
@@ -232,8 +232,7 @@ start_dovecot(void)
 	ck_assert_ptr_nonnull(out = open_memstream(&script, &len));
 	while (fgets(line, sizeof(line), in) != NULL)
 		if (strncmp(line, "DRAC_CLI=", 9) == 0)
-			fprintf(out, "DRAC_CLI=%s\n", cli != NULL ? cli :
-			    "build/drac-cli");
+			fprintf(out, "DRAC_CLI=%s/drac-cli\n", dir);
 		else if (strncmp(line, "DRAC_SERVER=", 12) == 0)
 			fprintf(out, "DRAC_SERVER=127.0.0.1:%u\n", d.port);
 		else
@@ -242,6 +241,11 @@ start_dovecot(void)
 	fclose(out);
 	snprintf(path, sizeof(path), "%s/postlogin", dir);
 	write_file(path, script);
+	/* the hook runs as Dovecot's service user, who may not reach into
+	 * the build tree (a clone under a 0700 directory): give it a copy */
+	snprintf(text, sizeof(text), "install -m 755 %s %s/drac-cli",
+	    cli != NULL ? cli : "build/drac-cli", dir);
+	sh(text);
 	free(script);
 	chmod(path, 0755);
 	snprintf(path, sizeof(path), "%s/passwd", dir);
@@ -412,7 +416,7 @@ START_TEST(pop_before_smtp_end_to_end)
 	if (!may_run())
 		return;
 	paths_and_ports();
-	atexit(stop_servers);	/* after tmpdir's: runs before its removal */
+	on_death(stop_servers);
 	start_dracd();
 	start_postfix();
 	start_dovecot();
@@ -445,6 +449,7 @@ START_TEST(pop_before_smtp_end_to_end)
 	}
 	expect("127.0.0.2", 554, "after the grant expired");
 	drac_close(h);
+	stop_servers();
 	ck_assert_int_eq(daemon_stop(&d), 0);
 }
 END_TEST

@@ -556,3 +556,32 @@ slow_daemon(const char *test)
 	fprintf(stderr, "%s: skipped under valgrind (timing)\n", test);
 	return 1;
 }
+
+/*
+ * on_death - run fn in a guard process once this test process is gone,
+ * however it ends: Check leaves a failed test without running atexit
+ * handlers, so servers that detach (and are nobody's child) are stopped
+ * from here.  The guard leaves the process group, which Check kills on
+ * a timeout, and waits for the end of a pipe only this process holds.
+ */
+void
+on_death(void (*fn)(void))
+{
+	int p[2];
+	char c;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		close(p[1]);
+		setpgid(0, 0);
+		signal(SIGTERM, SIG_DFL);
+		while (read(p[0], &c, 1) > 0)
+			;
+		fn();
+		_exit(0);
+	}
+	close(p[0]);	/* p[1] stays open until this process ends */
+}

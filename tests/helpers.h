@@ -50,6 +50,7 @@ int reply_status(const uint8_t *reply, ssize_t len, uint32_t xid,
 CLIENT *client_v3(const char *src, uint16_t port, int tcp);
 
 int slow_daemon(const char *test);
+void on_death(void (*)(void));
 int run_prog(const char *const *argv, const char *input, char *out,
     size_t outlen, int64_t ms);
 
