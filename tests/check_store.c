@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "journal.h"
 #include "mapfile.h"
 #include "store.h"
 #include "suites.h"
@@ -260,10 +261,23 @@ START_TEST(persistence)
 }
 END_TEST
 
+/* one_rec - a map_fill_fn giving the record at arg once */
+static size_t
+one_rec(void *arg, struct map_rec *recs, size_t max)
+{
+	struct map_rec *r = arg;
+
+	if (max == 0 || r->expires == 0)
+		return 0;
+	recs[0] = *r;
+	r->expires = 0;
+	return 1;
+}
+
 START_TEST(drac_map_without_state)
 {
 	char state[600], err[256];
-	struct map_rec r;
+	struct map_rec r, w;
 	struct map_format f = {0, 0, 0};
 	struct store_info info;
 	struct store *s;
@@ -272,15 +286,225 @@ START_TEST(drac_map_without_state)
 	memset(&r, 0, sizeof(r));
 	r.addr = A("198.51.100.9");
 	r.expires = fake_now + 600;
-	r.user = "";
-	ck_assert_int_eq(mapfile_write(path, &f, &r, 1, 0, err, sizeof(err)),
-	    0);
+	w = r;
+	ck_assert_int_eq(mapfile_write(path, &f, one_rec, &w, err,
+	    sizeof(err)), 0);
 	snprintf(state, sizeof(state), "%s.state", path);
 	ck_assert_int_eq(access(state, F_OK), -1);
 	s = open_at(0, NULL, 0);
 	ck_assert_int_eq(store_check(s, &r.addr, &info), 1);
 	ck_assert_int_eq(info.expires, fake_now + 600);
 	store_close(s);
+	/* closing wrote dracd's own snapshot, which the next start reads */
+	ck_assert_int_eq(access(state, F_OK), 0);
+	unlink(path);
+	s = open_at(0, NULL, 0);
+	ck_assert_int_eq(store_check(s, &r.addr, &info), 1);
+	store_close(s);
+}
+END_TEST
+
+/* segment - the name of journal segment n beside path */
+static const char *
+segment(uint64_t n)
+{
+	static char seg[700];
+
+	ck_assert_int_eq(journal_segment_path(path, n, seg, sizeof(seg)), 0);
+	return seg;
+}
+
+/* file_size - the size of a file, -1 if none */
+static off_t
+file_size(const char *f)
+{
+	struct stat st;
+
+	return stat(f, &st) == 0 ? st.st_size : -1;
+}
+
+START_TEST(journal_replay)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct store_info info;
+	struct addr a = A("192.0.2.1"), b = A("192.0.2.2"), c = A("10.9.9.9");
+	int64_t exp;
+
+	store_close(s);		/* -i: an empty snapshot, no segment */
+	ck_assert_int_eq(file_size(segment(1)), -1);
+	s = open_at(0, NULL, 0);
+	store_add(s, &a, 100, "alice", &exp);
+	store_add(s, &a, 200, NULL, &exp);	/* keeps alice, adds = 2 */
+	store_add(s, &b, 100, "bob", &exp);
+	store_add(s, &c, 100, NULL, &exp);
+	ck_assert_int_eq(store_del(s, &b), 1);
+	store_close(s);		/* the journal only: no new snapshot */
+	ck_assert_int_gt(file_size(segment(2)), 16);
+
+	fake_now += 150;	/* c past its time; a refreshed to 200 */
+	s = open_at(0, NULL, 0);
+	ck_assert_int_eq(store_check(s, &a, &info), 1);
+	ck_assert_str_eq(info.user, "alice");
+	ck_assert_uint_eq(info.adds, 2);
+	ck_assert_int_eq(info.expires, 1700000200);
+	ck_assert_int_eq(info.first_seen, 1700000000);
+	ck_assert_int_eq(store_check(s, &b, &info), 0);
+	ck_assert_int_eq(store_check(s, &c, &info), 0);
+	store_flush(s);
+	store_close(s);
+	s = open_at(0, NULL, 0);
+	ck_assert_int_eq(store_check(s, &a, &info), 0);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(torn_journal_end)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct store_info info;
+	struct addr a = A("192.0.2.1"), b = A("192.0.2.2");
+	off_t whole;
+	int64_t exp;
+	FILE *f;
+
+	store_close(s);
+	s = open_at(0, NULL, 0);
+	store_add(s, &a, 100, NULL, &exp);
+	store_close(s);
+	/* a kill in the middle of an append leaves part of a record */
+	whole = file_size(segment(2));
+	ck_assert((f = fopen(segment(2), "a")) != NULL);
+	fputs("\x17half a record", f);
+	fclose(f);
+	s = open_at(0, NULL, 0);
+	ck_assert_int_eq(store_check(s, &a, &info), 1);
+	/* the next append goes where the torn record began */
+	store_add(s, &b, 100, NULL, &exp);
+	store_close(s);
+	ck_assert_int_eq(file_size(segment(2)), whole + 40);
+	s = open_at(0, NULL, 0);
+	ck_assert_int_eq(store_check(s, &a, &info), 1);
+	ck_assert_int_eq(store_check(s, &b, &info), 1);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(compaction)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct store_info info;
+	struct addr a, extra = A("10.1.0.0");
+	char err[1400], stale[600];
+	unsigned char rec[JREC_MAX];
+	struct jrec r;
+	int64_t exp;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < 3000; i++) {
+		a = seq(i);
+		ck_assert_int_eq(store_add(s, &a, 100, "u", &exp), 1);
+	}
+	ck_assert_msg(store_compact(s, err, sizeof(err)) == 0, "%s", err);
+	/* the snapshot names segment 2; segment 1 is gone */
+	ck_assert_int_eq(file_size(segment(1)), -1);
+	ck_assert_int_eq(file_size(path), -1);	/* no map write asked */
+	store_add(s, &extra, 100, NULL, &exp);
+	store_close(s);
+	/* a segment older than the snapshot, as a crash between writing the
+	 * snapshot and removing it would leave, is not replayed */
+	snprintf(stale, sizeof(stale), "%s", segment(1));
+	ck_assert((fd = journal_create(stale, 0, 1)) >= 0);
+	memset(&r, 0, sizeof(r));
+	r.type = JREC_FLUSH;
+	ck_assert_int_eq(journal_append(fd, 16, rec, jrec_encode(&r, rec)), 0);
+	close(fd);
+	s = open_at(0, NULL, 0);
+	for (i = 0; i < 3000; i++) {
+		a = seq(i);
+		ck_assert_int_eq(store_check(s, &a, &info), 1);
+	}
+	ck_assert_int_eq(store_check(s, &extra, &info), 1);
+	ck_assert_str_eq(info.user, "");
+	store_close(s);
+}
+END_TEST
+
+START_TEST(damaged_snapshot_refused)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct store_opts o;
+	char state[600], err[1400];
+	struct addr a = A("192.0.2.1");
+	int64_t exp;
+	FILE *f;
+
+	store_add(s, &a, 100, NULL, &exp);
+	store_close(s);
+	snprintf(state, sizeof(state), "%s.state", path);
+	ck_assert_int_eq(truncate(state, file_size(state) - 3), 0);
+	memset(&o, 0, sizeof(o));
+	o.path = path;
+	o.max_entries = 10;
+	o.clock = fake_clock;
+	ck_assert_ptr_null(store_open(&o, err, sizeof(err)));
+	ck_assert_msg(strstr(err, state) != NULL && strstr(err, "damaged"),
+	    "got \"%s\"", err);
+	ck_assert((f = fopen(state, "w")) != NULL);
+	fputs("an old or foreign file", f);
+	fclose(f);
+	ck_assert_ptr_null(store_open(&o, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "not a dracd state file"), "got \"%s\"",
+	    err);
+}
+END_TEST
+
+static const struct map_format every_format[] = {
+	{0, 0, 0}, {0, 1, 1}, {1, 0, 0}, {1, 1, 1},
+};
+
+START_TEST(map_holds_every_key)
+{
+	const struct map_format *f = &every_format[_i];
+	struct store *s = open_at(1, f, 0);
+	struct store_stats st;
+	struct addr *a = calloc(3000, sizeof(*a));
+	char key[80], val[32], want[32];
+	unsigned int seed = 7;
+	int64_t exp;
+	size_t i;
+	int kl;
+
+	/* IPv4 of every octet length, and IPv6, in one map: the writer
+	 * sorts them into Berkeley DB's key order before inserting */
+	for (i = 0; i < 3000; i++) {
+		uint32_t r = (uint32_t)rand_r(&seed) * 2654435761U;
+
+		a[i].family = i % 10 == 0 ? AF_INET6 : AF_INET;
+		memcpy(a[i].bytes, &r, 4);
+		if (a[i].family == AF_INET6) {
+			a[i].bytes[0] = 0x20;
+			a[i].bytes[1] = 0x01;
+			a[i].bytes[15] = (uint8_t)i;
+		}
+		store_add(s, &a[i], 100 + (int64_t)(i % 50), NULL, &exp);
+	}
+	publish(s);
+	store_get_stats(s, &st);
+	ck_assert_uint_eq(map_count(path), st.entries);
+	for (i = 0; i < 3000; i++) {
+		struct store_info info;
+
+		ck_assert_int_eq(store_check(s, &a[i], &info), 1);
+		kl = mapfile_key(&a[i], f, key, sizeof(key));
+		ck_assert_int_gt(kl, 0);
+		ck_assert_msg(map_get(path, key, (size_t)kl, val, sizeof(val)) ==
+		    1, "format %d: %s is not in the map", _i, key);
+		snprintf(want, sizeof(want), "%lld", (long long)info.expires);
+		ck_assert_str_eq(val, want);
+	}
+	store_close(s);
+	free(a);
 }
 END_TEST
 
@@ -391,7 +615,12 @@ make_store_suite(void)
 	tcase_add_test(tc, list_complete_across_growth);
 	tcase_add_test(tc, persistence);
 	tcase_add_test(tc, drac_map_without_state);
+	tcase_add_test(tc, journal_replay);
+	tcase_add_test(tc, torn_journal_end);
+	tcase_add_test(tc, compaction);
+	tcase_add_test(tc, damaged_snapshot_refused);
 	tcase_add_test(tc, formats);
+	tcase_add_loop_test(tc, map_holds_every_key, 0, 4);
 	tcase_add_test(tc, mtime_moves_every_write);
 	tcase_add_test(tc, corrupt_file_refused);
 	tcase_add_test(tc, crash_leftovers_removed);

@@ -242,11 +242,12 @@ open_store(const struct options *op, const struct config *c)
 	so.format.nul = (int)c->map_nul;
 	so.sync_interval_ms = c->sync_interval_ms;
 	so.max_entries = (size_t)c->max_entries;
+	so.journal_size = (uint64_t)c->journal_size;
 	so.truncate = op->truncate;
 	if ((st = store_open(&so, err, sizeof(err))) == NULL)
 		fatalx("cannot open the allowlist: %s; start with -i to begin "
-		    "with an empty one, or salvage it with \"db5.3_dump -r "
-		    "%s\"", err, c->dbfile);
+		    "with an empty one (a damaged map can be salvaged with "
+		    "\"db5.3_dump -r %s\")", err, c->dbfile);
 	return st;
 }
 

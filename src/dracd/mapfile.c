@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@
 
 #include "mapfile.h"
 
-#define WRITE_CACHE (32 * 1024 * 1024)
+#define WRITE_CACHE	(2 * 1024 * 1024)	/* enough for keys in order */
+#define FILL_CHUNK	1024
 
 static __thread char bdb_msg[256];	/* Berkeley DB's last complaint */
 static unsigned int tmp_serial;		/* under the writer's publish lock */
@@ -78,23 +80,6 @@ mapfile_key(const struct addr *a, const struct map_format *f, char *buf,
 	return n + (f->nul ? 1 : 0);	/* snprintf left the NUL */
 }
 
-/* value_text - the stored value of a record; its length */
-static int
-value_text(const struct map_rec *r, const struct map_format *f,
-    int is_state, char *buf, size_t len)
-{
-	int n;
-
-	if (is_state)
-		n = snprintf(buf, len, "%" PRId64 " %" PRId64 " %" PRIu32 " %s",
-		    r->expires, r->first_seen, r->adds, r->user);
-	else
-		n = snprintf(buf, len, "%" PRId64, r->expires);
-	if (n < 0 || (size_t)n + 1 > len)
-		return -1;
-	return n + (f->nul ? 1 : 0);
-}
-
 /* sync_path - fsync a file or directory by name */
 static int
 sync_path(const char *path, int dir)
@@ -127,68 +112,266 @@ bump_mtime(const char *tmp, const char *prev)
 	return utimensat(AT_FDCWD, tmp, ts, 0);
 }
 
-/* put_all - store every record into an open database */
-static int
-put_all(DB *db, const struct map_format *f, const struct map_rec *recs,
-    size_t n, int is_state)
-{
-	char kbuf[ADDR_TEXTMAX + 8], vbuf[128 + MAPFILE_USERMAX];
-	DBT k, v;
-	size_t i;
-	int kl, vl, rc;
+/*
+ * Key order.  Berkeley DB builds a B-tree fastest, in the fewest pages and
+ * with the smallest cache when keys arrive in its order (bytewise), so
+ * the records are sorted first.  An IPv4 key sorts as a 32-bit number
+ * whose octets are replaced by their rank among the decimal strings
+ * "0".."255" in string order: text order is decided octet by octet, and a
+ * shorter octet that is a prefix of a longer one sorts first, since what
+ * follows an octet ('.', '/', NUL or nothing) sorts before any digit.  IPv6
+ * keys, rarer, are sorted as text.
+ */
+struct v6key {
+	char key[ADDR_TEXTMAX + 8];
+	uint32_t expires;
+};
 
-	for (i = 0; i < n; i++) {
-		kl = mapfile_key(&recs[i].addr, f, kbuf, sizeof(kbuf));
-		vl = value_text(&recs[i], f, is_state, vbuf, sizeof(vbuf));
-		if (kl < 0 || vl < 0)
-			return EINVAL;
-		memset(&k, 0, sizeof(k));
-		memset(&v, 0, sizeof(v));
-		k.data = kbuf;
-		k.size = (u_int32_t)kl;
-		v.data = vbuf;
-		v.size = (u_int32_t)vl;
-		if ((rc = db->put(db, NULL, &k, &v, 0)) != 0)
-			return rc;
+struct keyset {
+	uint64_t *v4;		/* rank << 32 | expiry */
+	struct v6key *v6;
+	size_t n4, n6, cap4, cap6;
+};
+
+static uint8_t octet_rank[256], rank_octet[256];
+static pthread_once_t rank_once = PTHREAD_ONCE_INIT;
+
+/* cmp_octet_text - two octets as their decimal strings, for qsort */
+static int
+cmp_octet_text(const void *a, const void *b)
+{
+	char x[4], y[4];
+
+	snprintf(x, sizeof(x), "%u", *(const uint8_t *)a);
+	snprintf(y, sizeof(y), "%u", *(const uint8_t *)b);
+	return strcmp(x, y);
+}
+
+/* rank_init - both directions of the octet ranking */
+static void
+rank_init(void)
+{
+	int i;
+
+	for (i = 0; i < 256; i++)
+		rank_octet[i] = (uint8_t)i;
+	qsort(rank_octet, 256, 1, cmp_octet_text);
+	for (i = 0; i < 256; i++)
+		octet_rank[rank_octet[i]] = (uint8_t)i;
+}
+
+/* cmp_u64 - for qsort */
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* sort_v4 - sort by the upper 32 bits (the key): a radix sort, 8 bits a
+ * pass, or qsort when there is no memory for the second buffer */
+static void
+sort_v4(uint64_t *v, size_t n)
+{
+	uint64_t *tmp, *from = v, *to, *t;
+	size_t count[256], i, sum, c;
+	int shift;
+
+	if ((tmp = reallocarray(NULL, n, sizeof(*tmp))) == NULL) {
+		qsort(v, n, sizeof(*v), cmp_u64);
+		return;
 	}
+	to = tmp;
+	for (shift = 32; shift < 64; shift += 8) {
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[(from[i] >> shift) & 0xff]++;
+		for (i = 0, sum = 0; i < 256; i++) {
+			c = count[i];
+			count[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			to[count[(from[i] >> shift) & 0xff]++] = from[i];
+		t = from;
+		from = to;
+		to = t;
+	}
+	free(tmp);	/* four passes: the result is back in v */
+}
+
+/* cmp_v6 - for qsort */
+static int
+cmp_v6(const void *a, const void *b)
+{
+	return strcmp(((const struct v6key *)a)->key,
+	    ((const struct v6key *)b)->key);
+}
+
+/* grow_array - room for one more element; -1 when out of memory */
+static int
+grow_array(void **p, size_t n, size_t *cap, size_t size)
+{
+	void *np;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap + *cap / 2 : 4096;
+	if ((np = reallocarray(*p, ncap, size)) == NULL)
+		return -1;
+	*p = np;
+	*cap = ncap;
 	return 0;
+}
+
+/* keyset_add - one record, as a sort key */
+static int
+keyset_add(struct keyset *ks, const struct map_rec *r,
+    const struct map_format *f)
+{
+	uint32_t exp = r->expires > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)r->expires;
+	struct map_format text = *f;
+	const uint8_t *b = r->addr.bytes;
+
+	if (r->addr.family == AF_INET) {
+		if (grow_array((void **)&ks->v4, ks->n4, &ks->cap4,
+		    sizeof(*ks->v4)) < 0)
+			return ENOMEM;
+		ks->v4[ks->n4++] = (uint64_t)((uint32_t)octet_rank[b[0]] << 24 |
+		    (uint32_t)octet_rank[b[1]] << 16 |
+		    (uint32_t)octet_rank[b[2]] << 8 | octet_rank[b[3]]) << 32 |
+		    exp;
+		return 0;
+	}
+	if (grow_array((void **)&ks->v6, ks->n6, &ks->cap6,
+	    sizeof(*ks->v6)) < 0)
+		return ENOMEM;
+	text.nul = 0;
+	if (mapfile_key(&r->addr, &text, ks->v6[ks->n6].key,
+	    sizeof(ks->v6[ks->n6].key)) < 0)
+		return EINVAL;
+	ks->v6[ks->n6++].expires = exp;
+	return 0;
+}
+
+/* keyset_fill - every record fill gives, sorted */
+static int
+keyset_fill(struct keyset *ks, const struct map_format *f, map_fill_fn fill,
+    void *arg)
+{
+	struct map_rec recs[FILL_CHUNK];
+	size_t i, n;
+	int rc;
+
+	pthread_once(&rank_once, rank_init);
+	while ((n = fill(arg, recs, FILL_CHUNK)) > 0)
+		for (i = 0; i < n; i++)
+			if ((rc = keyset_add(ks, &recs[i], f)) != 0)
+				return rc;
+	if (ks->n4 > 0)
+		sort_v4(ks->v4, ks->n4);
+	if (ks->n6 > 0)
+		qsort(ks->v6, ks->n6, sizeof(*ks->v6), cmp_v6);
+	return 0;
+}
+
+/* v4_key - the map key of a sorted IPv4 entry, without any NUL */
+static void
+v4_key(uint64_t v, const struct map_format *f, char *buf, size_t len)
+{
+	struct map_format text = *f;
+	struct addr a;
+	int i;
+
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	for (i = 0; i < 4; i++)
+		a.bytes[i] = rank_octet[(v >> (56 - 8 * i)) & 0xff];
+	text.nul = 0;
+	(void)mapfile_key(&a, &text, buf, len);
+}
+
+/* put_one - one key and expiry into an open database */
+static int
+put_one(DB *db, const struct map_format *f, const char *key, uint32_t exp)
+{
+	char vbuf[32];
+	DBT k, v;
+	int vl;
+
+	vl = snprintf(vbuf, sizeof(vbuf), "%" PRIu32, exp);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *)(uintptr_t)key;
+	k.size = (u_int32_t)(strlen(key) + (f->nul ? 1 : 0));
+	v.data = vbuf;
+	v.size = (u_int32_t)(vl + (f->nul ? 1 : 0));
+	return db->put(db, NULL, &k, &v, 0);
+}
+
+/* put_all - store the sorted keys in order, merging the two families */
+static int
+put_all(DB *db, const struct map_format *f, const struct keyset *ks)
+{
+	char k4[ADDR_TEXTMAX + 8];
+	size_t i4 = 0, i6 = 0;
+	int rc = 0;
+
+	if (ks->n4 > 0)
+		v4_key(ks->v4[0], f, k4, sizeof(k4));
+	while (rc == 0 && (i4 < ks->n4 || i6 < ks->n6)) {
+		if (i6 == ks->n6 || (i4 < ks->n4 &&
+		    strcmp(k4, ks->v6[i6].key) < 0)) {
+			rc = put_one(db, f, k4, (uint32_t)ks->v4[i4]);
+			if (++i4 < ks->n4)
+				v4_key(ks->v4[i4], f, k4, sizeof(k4));
+		} else {
+			rc = put_one(db, f, ks->v6[i6].key,
+			    ks->v6[i6].expires);
+			i6++;
+		}
+	}
+	return rc;
 }
 
 /* write_db - a complete new database file at tmp */
 static int
-write_db(const char *tmp, const struct map_format *f,
-    const struct map_rec *recs, size_t n, int is_state)
+write_db(const char *tmp, const struct map_format *f, map_fill_fn fill,
+    void *arg)
 {
+	struct keyset ks;
 	DB *db;
 	int rc, rc2;
 
-	if ((rc = db_new(&db)) != 0)
-		return rc;
+	memset(&ks, 0, sizeof(ks));
+	if ((rc = keyset_fill(&ks, f, fill, arg)) != 0 ||
+	    (rc = db_new(&db)) != 0)
+		goto out;
 	db->set_cachesize(db, 0, WRITE_CACHE, 1);
 	rc = db->open(db, NULL, tmp, NULL, f->hash ? DB_HASH : DB_BTREE,
 	    DB_CREATE | DB_EXCL, 0644);
 	if (rc == 0)
-		rc = put_all(db, f, recs, n, is_state);
+		rc = put_all(db, f, &ks);
 	rc2 = db->close(db, 0);
-	return rc != 0 ? rc : rc2;
+	if (rc == 0)
+		rc = rc2;
+out:
+	free(ks.v4);
+	free(ks.v6);
+	return rc;
 }
 
-/*
- * mapfile_write - replace path with a file holding recs.  The state file
- * ignores the format's cidr and nul choices: only dracd reads it.
- */
+/* mapfile_write - replace path with a file holding what fill gives */
 int
-mapfile_write(const char *path, const struct map_format *fmt,
-    const struct map_rec *recs, size_t n, int is_state, char *err,
-    size_t errlen)
+mapfile_write(const char *path, const struct map_format *f,
+    map_fill_fn fill, void *arg, char *err, size_t errlen)
 {
-	struct map_format f = *fmt;
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	const char *step;
 	int rc;
-
-	if (is_state)
-		f.cidr = f.nul = 0, f.hash = 0;
 	/* a name no earlier write used: Berkeley DB creates a file as
 	 * __db.NAME first, and one left by a process killed meanwhile makes
 	 * the next create of NAME wait for its creator forever */
@@ -202,7 +385,7 @@ mapfile_write(const char *path, const struct map_format *fmt,
 		rc = errno, step = "unlink";
 		goto fail;
 	}
-	if ((rc = write_db(tmp, &f, recs, n, is_state)) != 0) {
+	if ((rc = write_db(tmp, f, fill, arg)) != 0) {
 		step = "write";
 		goto fail;
 	}
@@ -248,11 +431,11 @@ parse_key(const DBT *k, struct addr *a)
 	    "32" : "128") == 0 ? 0 : -1;
 }
 
-/* parse_value - expiry, and for the state file first-seen, adds, user */
+/* parse_value - the expiry: epoch seconds in ASCII */
 static int
-parse_value(const DBT *v, int is_state, struct map_rec *r, char *user)
+parse_value(const DBT *v, struct map_rec *r)
 {
-	char buf[128 + MAPFILE_USERMAX], *p;
+	char buf[32];
 	size_t len = v->size;
 	int used = 0;
 
@@ -262,32 +445,19 @@ parse_value(const DBT *v, int is_state, struct map_rec *r, char *user)
 		return -1;
 	memcpy(buf, v->data, len);
 	buf[len] = '\0';
-	r->first_seen = 0;
-	r->adds = 0;
-	user[0] = '\0';
-	if (!is_state)
-		return sscanf(buf, "%" SCNd64 "%n", &r->expires, &used) == 1 &&
-		    (size_t)used == len && buf[0] != '-' ? 0 : -1;
-	if (sscanf(buf, "%" SCNd64 " %" SCNd64 " %" SCNu32 "%n", &r->expires,
-	    &r->first_seen, &r->adds, &used) != 3 || buf[used] != ' ')
-		return -1;
-	p = buf + used + 1;
-	if (strlen(p) > MAPFILE_USERMAX)
-		return -1;
-	strcpy(user, p);
-	return 0;
+	return sscanf(buf, "%" SCNd64 "%n", &r->expires, &used) == 1 &&
+	    (size_t)used == len && buf[0] != '-' ? 0 : -1;
 }
 
 /*
- * mapfile_read - visit every record of a map or state file.  Returns 1
+ * mapfile_read - visit every record of a map.  Returns 1
  * when read, 0 when the file does not exist, -1 on any error (a corrupt
  * file, a key or value not in our format) with a message.
  */
 int
-mapfile_read(const char *path, int is_state, map_visit_fn fn, void *arg,
-    char *err, size_t errlen)
+mapfile_read(const char *path, map_visit_fn fn, void *arg, char *err,
+    size_t errlen)
 {
-	char user[MAPFILE_USERMAX + 1];
 	struct map_rec r;
 	DB *db = NULL;
 	DBC *c = NULL;
@@ -305,7 +475,7 @@ mapfile_read(const char *path, int is_state, map_visit_fn fn, void *arg,
 	memset(&v, 0, sizeof(v));
 	while ((rc = c->get(c, &k, &v, DB_NEXT)) == 0) {
 		if (parse_key(&k, &r.addr) < 0 ||
-		    parse_value(&v, is_state, &r, user) < 0) {
+		    parse_value(&v, &r) < 0) {
 			snprintf(err, errlen, "%s: a record not in dracd's "
 			    "format (key \"%.*s\")", path,
 			    (int)(k.size > 60 ? 60 : k.size),
@@ -313,7 +483,6 @@ mapfile_read(const char *path, int is_state, map_visit_fn fn, void *arg,
 			rc = -1;
 			goto out;
 		}
-		r.user = user;
 		if (fn(arg, &r) < 0) {
 			snprintf(err, errlen, "%s: out of memory or store "
 			    "full while loading", path);

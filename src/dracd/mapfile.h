@@ -1,11 +1,10 @@
 /*
- * mapfile.h - the Berkeley DB files on disk.
+ * mapfile.h - the map: the Berkeley DB file mail servers read.
  *
- * Two files: the map (DBFILE), exactly DRAC's format, read by MTAs; and the
- * state file (DBFILE.state), dracd's own, which adds first-seen time, add
- * count and user.  Both are replaced whole and atomically (write a new file,
- * fsync, rename), so a reader or a crash never meets a half-written file.
- * No state; the caller serialises writers of one path.
+ * Exactly DRAC's format (DBFILE), replaced whole and atomically (write a
+ * new file, fsync, rename), so a reader or a crash never meets a
+ * half-written file.  dracd's own record of the list, with user names, is
+ * journal.h's.  No state; the caller serialises writers of one path.
  */
 #ifndef DRACD_MAPFILE_H
 #define DRACD_MAPFILE_H
@@ -26,18 +25,17 @@ struct map_format {
 struct map_rec {
 	struct addr addr;
 	int64_t expires;	/* epoch seconds */
-	int64_t first_seen;
-	uint32_t adds;
-	const char *user;	/* "" when none */
 };
 
 /* Called for each record read; a negative return stops the read. */
 typedef int (*map_visit_fn)(void *, const struct map_rec *);
+/* Fills up to max records for a write; 0 when there are no more. */
+typedef size_t (*map_fill_fn)(void *, struct map_rec *, size_t max);
 
-int mapfile_write(const char *path, const struct map_format *,
-    const struct map_rec *, size_t, int is_state, char *err, size_t errlen);
-int mapfile_read(const char *path, int is_state, map_visit_fn, void *,
-    char *err, size_t errlen);
+int mapfile_write(const char *path, const struct map_format *, map_fill_fn,
+    void *, char *err, size_t errlen);
+int mapfile_read(const char *path, map_visit_fn, void *, char *err,
+    size_t errlen);
 void mapfile_clean(const char *path);
 int mapfile_writable(const char *path, char *err, size_t errlen);
 int mapfile_key(const struct addr *, const struct map_format *,

@@ -3,12 +3,15 @@
  *
  * The live table is in memory (a hash by address plus a min-heap by
  * expiry) behind one mutex; every call below takes it, so any thread may
- * call any function.  Two threads of the store's own keep the disk in
+ * call any function.  Four threads of the store's own keep the disk in
  * step: the expiry thread removes entries as their time passes, in
- * bounded batches, and the publisher writes the state and map files at
- * most once per sync interval (at once when the interval is 0, and then
- * store_add's caller waits for it: one write serves every add that
- * arrived meanwhile).
+ * bounded batches; the sync thread appends each change to the journal
+ * (journal.h) at most once per sync interval; the map thread rewrites the
+ * map mail servers read, at most once per sync interval; the compaction
+ * thread folds the journal into a new snapshot when it grows.  With a sync
+ * interval of 0 the journal and the map are written at once, and
+ * store_add's caller waits for both: one write serves every add that
+ * arrived meanwhile.
  */
 #ifndef DRACD_STORE_H
 #define DRACD_STORE_H
@@ -27,6 +30,7 @@ struct store_opts {
 	struct map_format format;
 	int64_t sync_interval_ms;
 	size_t max_entries;
+	uint64_t journal_size;		/* bytes before a new snapshot */
 	int truncate;			/* -i: start empty */
 	time_t (*clock)(void);		/* NULL: time(2); tests inject */
 };
@@ -60,5 +64,6 @@ void store_get_stats(struct store *, struct store_stats *);
 
 size_t store_expire(struct store *, size_t batch);
 int store_publish(struct store *, char *err, size_t errlen);
+int store_compact(struct store *, char *err, size_t errlen);
 
 #endif

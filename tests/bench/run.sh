@@ -52,14 +52,22 @@ stop() {
 
 fresh() { rm -f "$WORK"/dracd.db*; }
 
-# preload N EXPIRES - a state file of N entries 10.0.0.0 + i, written
-# the way db5.3_load builds one (dracd reads it at start-up)
+# preload N EXPIRES - N entries 10.0.0.0 + i: a map as DRAC would leave
+# it (built by db5.3_load), which a first dracd reads and folds into its
+# own snapshot; the scenario's dracd then starts from that snapshot
 preload() {
 	fresh
 	awk -v n="$1" -v e="$2" 'BEGIN { for (i = 0; i < n; i++) {
-		printf "%d.%d.%d.%d\n%d %d 1 \n", 10, int(i / 65536) % 256,
-		    int(i / 256) % 256, i % 256, e + (i % 3), e - 1800 } }' |
-	    db5.3_load -T -t btree "$WORK/dracd.db.state"
+		printf "%d.%d.%d.%d\n%d\n", 10, int(i / 65536) % 256,
+		    int(i / 256) % 256, i % 256, e + (i % 3) } }' |
+	    db5.3_load -T -t btree "$WORK/dracd.db"
+	start
+	for _ in $(seq 1 1200); do
+		[ -s "$WORK/dracd.db.state" ] && break
+		sleep 0.05
+	done
+	[ -s "$WORK/dracd.db.state" ] || { echo "no snapshot written" >&2; exit 1; }
+	stop
 }
 
 # median NAME ARGS... - run loadgen $RUNS times, keep the median line
@@ -84,13 +92,15 @@ record "$(median floor_null_tcp_c1 -T -c 1)"
 record "$(median floor_null_tcp_c4 -T -c 4)"
 NULL1=$(field "${RESULTS[0]}" calls_per_s); NULL4=$(field "${RESULTS[1]}" calls_per_s)
 NULLT4=$(field "${RESULTS[3]}" calls_per_s)
+S0C1=""
 stop
 
 # 2. adds of distinct addresses, default durability and sync-before-ack
 for sync in 1s 0; do
-	for c in 1 4; do
+	for c in 1 4 $([ $sync = 0 ] && echo 16); do
 		fresh; start "sync_interval = $sync"
 		record "$(median add_v1_udp_sync${sync}_c$c -m add -c $c)"
+		[ "$sync$c" = 01 ] && S0C1=$(field "${RESULTS[-1]}" calls_per_s)
 		stop
 	done
 done
@@ -111,9 +121,11 @@ SAVE=$PORT
 PORT=$POL; record "$(median policy_c4 -m policy -n $BIG -c 4)"
 PORT=$SMAP; record "$(median socketmap_c4 -m socketmap -n $BIG -c 4)"
 PORT=$SAVE
+# the peak over start-up, serving, map rewrites and snapshots
+PEAK=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 stop
 DBSIZE=$(stat -c %s "$WORK/dracd.db"); STATESIZE=$(stat -c %s "$WORK/dracd.db.state")
-record "scenario=startup_${BIG}_entries startup_ms=$BIGSTART rss_kb=$RSS map_bytes=$DBSIZE state_bytes=$STATESIZE"
+record "scenario=startup_${BIG}_entries startup_ms=$BIGSTART rss_kb=$RSS rss_peak_kb=$PEAK map_bytes=$DBSIZE state_bytes=$STATESIZE"
 
 # 5. the expiry storm: $BIG entries expire within 3 s while 4 clients check
 LEAD=8
@@ -153,7 +165,8 @@ for r in "${RESULTS[@]}"; do
 	scenario=add_v1_tcp_sync1s_c4*) echo "add, 4 clients TCP: $(ratio "$(field "$r" calls_per_s)" "$NULLT4") of the TCP NULL rate";;
 	scenario=check_v3_udp_c4*) echo "check, 4 clients: $(ratio "$(field "$r" calls_per_s)" "$NULL4") of the NULL rate (target 85%)";;
 	scenario=check_v3_udp_c1*) echo "check, 1 client: $(ratio "$(field "$r" calls_per_s)" "$NULL1") of the NULL rate";;
-	scenario=startup*) echo "start-up with $BIG entries: ${BIGSTART} ms (target 1000), RSS $((RSS / 1024)) MB (target 100)";;
+	scenario=startup*) echo "start-up with $BIG entries: ${BIGSTART} ms (target 1000), RSS $((RSS / 1024)) MB serving, $((PEAK / 1024)) MB at its peak (target 100)";;
+	scenario=add_v1_udp_sync0_c16*) echo "sync before ack: $(field "$r" calls_per_s) adds/s with 16 clients vs $S0C1 with 1 (group commit)";;
 	scenario=expiry_storm*) echo "expiry storm: p99 $(field "$r" p99_us) us (target 2000), max $(field "$r" max_us) us (target 50000), map clean $(field "$r" map_clean_ms_after_last_expiry) ms after the last expiry (target 5000)";;
 	esac
 done
