@@ -381,18 +381,3 @@ journal_append(int fd, off_t at, const void *p, size_t len)
 	}
 	return 0;
 }
-
-/* journal_sync_dir - fsync the directory holding file */
-int
-journal_sync_dir(const char *file)
-{
-	char dir[PATH_MAX];
-	int fd, rc;
-
-	snprintf(dir, sizeof(dir), "%s", file);
-	if ((fd = open(dirname(dir), O_DIRECTORY | O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}

@@ -53,6 +53,5 @@ int journal_read(const char *file, int snapshot, uint64_t *seq, jrec_fn,
 int journal_segments(const char *path, uint64_t **seqs, size_t *n);
 int journal_create(const char *file, int snapshot, uint64_t seq);
 int journal_append(int fd, off_t at, const void *, size_t);
-int journal_sync_dir(const char *file);
 
 #endif

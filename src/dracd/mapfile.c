@@ -26,7 +26,10 @@
 
 #include "mapfile.h"
 
-#define WRITE_CACHE	(2 * 1024 * 1024)	/* enough for keys in order */
+/* Berkeley DB's cache while writing: keys in order need little, and a
+ * small list gets a small cache (it is set up anew for every write) */
+#define WRITE_CACHE_MAX	(2 * 1024 * 1024)
+#define WRITE_CACHE_MIN	(64 * 1024)
 #define FILL_CHUNK	1024
 
 static __thread char bdb_msg[256];	/* Berkeley DB's last complaint */
@@ -80,33 +83,41 @@ mapfile_key(const struct addr *a, const struct map_format *f, char *buf,
 	return n + (f->nul ? 1 : 0);	/* snprintf left the NUL */
 }
 
-/* sync_path - fsync a file or directory by name */
-static int
-sync_path(const char *path, int dir)
+/* mapfile_sync_dir - fsync the directory holding file */
+int
+mapfile_sync_dir(const char *file)
 {
+	char dir[PATH_MAX];
 	int fd, rc;
 
-	if ((fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY |
-	    O_CLOEXEC)) < 0)
+	snprintf(dir, sizeof(dir), "%s", file);
+	if ((fd = open(dirname(dir), O_DIRECTORY | O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
 	rc = fsync(fd);
 	close(fd);
 	return rc;
 }
 
-/* bump_mtime - make path's mtime later than prev's, in whole seconds */
+/*
+ * bump_mtime - make tmp's mtime later than prev's in whole seconds, so an
+ * MTA comparing mtimes sees the change; but never more than a second
+ * ahead of the clock, or many writes a second (sync interval 0) would
+ * push it ever further into the future: those share one second.
+ */
 static int
 bump_mtime(const char *tmp, const char *prev)
 {
 	struct timespec ts[2];
 	struct stat st;
+	time_t cap;
 
 	if (stat(prev, &st) < 0)
 		return errno == ENOENT ? 0 : -1;
 	clock_gettime(CLOCK_REALTIME, &ts[0]);
 	if (ts[0].tv_sec > st.st_mtim.tv_sec)
 		return 0;
-	ts[0].tv_sec = st.st_mtim.tv_sec + 1;
+	cap = ts[0].tv_sec + 1;
+	ts[0].tv_sec = st.st_mtim.tv_sec < cap ? st.st_mtim.tv_sec + 1 : cap;
 	ts[0].tv_nsec = 0;
 	ts[1] = ts[0];
 	return utimensat(AT_FDCWD, tmp, ts, 0);
@@ -337,6 +348,16 @@ put_all(DB *db, const struct map_format *f, const struct keyset *ks)
 	return rc;
 }
 
+/* cache_size - Berkeley DB's cache for writing n records */
+static u_int32_t
+cache_size(size_t n)
+{
+	size_t want = n * 64;
+
+	return (u_int32_t)(want < WRITE_CACHE_MIN ? WRITE_CACHE_MIN :
+	    want > WRITE_CACHE_MAX ? WRITE_CACHE_MAX : want);
+}
+
 /* write_db - a complete new database file at tmp */
 static int
 write_db(const char *tmp, const struct map_format *f, map_fill_fn fill,
@@ -350,7 +371,7 @@ write_db(const char *tmp, const struct map_format *f, map_fill_fn fill,
 	if ((rc = keyset_fill(&ks, f, fill, arg)) != 0 ||
 	    (rc = db_new(&db)) != 0)
 		goto out;
-	db->set_cachesize(db, 0, WRITE_CACHE, 1);
+	db->set_cachesize(db, 0, cache_size(ks.n4 + ks.n6), 1);
 	rc = db->open(db, NULL, tmp, NULL, f->hash ? DB_HASH : DB_BTREE,
 	    DB_CREATE | DB_EXCL, 0644);
 	if (rc == 0)
@@ -369,15 +390,15 @@ int
 mapfile_write(const char *path, const struct map_format *f,
     map_fill_fn fill, void *arg, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
+	char tmp[PATH_MAX];
 	const char *step;
 	int rc;
+
 	/* a name no earlier write used: Berkeley DB creates a file as
 	 * __db.NAME first, and one left by a process killed meanwhile makes
 	 * the next create of NAME wait for its creator forever */
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
-	    ++tmp_serial) >= (int)sizeof(tmp) ||
-	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+	    ++tmp_serial) >= (int)sizeof(tmp)) {
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
@@ -390,13 +411,15 @@ mapfile_write(const char *path, const struct map_format *f,
 		goto fail;
 	}
 	errno = 0;
-	if (chmod(tmp, 0644) < 0 || sync_path(tmp, 0) < 0)
-		step = "sync";
+	/* DB->close has written and fsync'ed the file; the directory's
+	 * fsync below also commits the mode, mtime and name */
+	if (chmod(tmp, 0644) < 0)
+		step = "chmod";
 	else if (bump_mtime(tmp, path) < 0)
 		step = "utimensat";
 	else if (rename(tmp, path) < 0)
 		step = "rename";
-	else if (sync_path(dirname(dir), 1) < 0)
+	else if (mapfile_sync_dir(path) < 0)
 		step = "sync directory";
 	else
 		return 0;

@@ -37,6 +37,7 @@ int mapfile_write(const char *path, const struct map_format *, map_fill_fn,
 int mapfile_read(const char *path, map_visit_fn, void *, char *err,
     size_t errlen);
 void mapfile_clean(const char *path);
+int mapfile_sync_dir(const char *file);
 int mapfile_writable(const char *path, char *err, size_t errlen);
 int mapfile_key(const struct addr *, const struct map_format *,
     char *buf, size_t len);

@@ -65,7 +65,8 @@ struct jbuf {
 	size_t len, cap;
 };
 
-/* which writer is failing, for one "written again" line */
+/* the writer threads, as bits: which are failing (for one "written
+ * again" line), and which wait with nothing to do (and need a signal) */
 enum { FAIL_JOURNAL = 1, FAIL_MAP = 2, FAIL_SNAPSHOT = 4 };
 
 struct store {
@@ -89,6 +90,7 @@ struct store {
 	uint64_t jbytes;		/* journal bytes since the snapshot */
 	int need_compact;		/* records were lost, or no snapshot */
 	int failing;			/* FAIL_* bits */
+	int idle;			/* FAIL_* bits */
 	size_t durable_waiters;
 	struct store_stats st;
 	int running, stopping;
@@ -310,12 +312,23 @@ unlink_entry(struct store *s, struct entry *e)
 	entry_free(s, e);
 }
 
+/* wake - signal a writer thread, if it waits with nothing to do (one
+ * waiting for its interval to pass wakes by itself) */
+static void
+wake(struct store *s, int bit, pthread_cond_t *cv)
+{
+	if (s->idle & bit) {
+		s->idle &= ~bit;
+		pthread_cond_signal(cv);
+	}
+}
+
 /* changed - note a change for the map writer */
 static void
 changed(struct store *s)
 {
 	s->gen++;
-	pthread_cond_signal(&s->map_cv);
+	wake(s, FAIL_MAP, &s->map_cv);
 }
 
 /* jbuf_reserve - room for one more record; -1 when at the cap */
@@ -368,7 +381,7 @@ journal_note(struct store *s, enum jrec_type type, const struct entry *e)
 		return;
 	}
 	s->jbuf.len += jrec_encode(&r, s->jbuf.p + s->jbuf.len);
-	pthread_cond_signal(&s->sync_cv);
+	wake(s, FAIL_JOURNAL, &s->sync_cv);
 }
 
 /* ---- public calls ---- */
@@ -402,6 +415,10 @@ wait_durable(struct store *s, uint64_t j, uint64_t g)
 	    s->durable_failed_gen < j && s->map_failed_gen < g && !s->stopping)
 		pthread_cond_wait(&s->durable_cv, &s->lock);
 	s->durable_waiters--;
+	/* a failure first: a later write of other entries does not make
+	 * this one durable */
+	if (s->durable_failed_gen >= j || s->map_failed_gen >= g)
+		return -1;
 	return s->durable_gen >= j && s->map_gen >= g ? 0 : -1;
 }
 
@@ -611,7 +628,7 @@ journal_open(struct store *s, char *err, size_t errlen)
 		    ftruncate(s->jfd, s->jlen) == 0)
 			return 0;
 	} else if ((s->jfd = journal_create(seg, 0, s->jseq)) >= 0 &&
-	    journal_sync_dir(seg) == 0) {
+	    mapfile_sync_dir(seg) == 0) {
 		s->jlen = JHDR_SIZE;
 		return 0;
 	}
@@ -792,18 +809,14 @@ note_success(struct store *s, int bit)
 		log_info("the allowlist is written again");
 }
 
-/* map_write - rewrite the map from the table */
+/* map_write - rewrite the map from the table, which holds change g */
 static int
-map_write(struct store *s, char *err, size_t errlen)
+map_write(struct store *s, uint64_t g, char *err, size_t errlen)
 {
 	struct walk w;
-	uint64_t g;
 	int rc = -1;
 
 	pthread_mutex_lock(&s->map_lock);
-	pthread_mutex_lock(&s->lock);
-	g = s->gen;
-	pthread_mutex_unlock(&s->lock);
 	if (walk_start(&w, s) < 0)
 		snprintf(err, errlen, "map: out of memory");
 	else
@@ -821,13 +834,23 @@ map_write(struct store *s, char *err, size_t errlen)
 	return rc;
 }
 
-/* store_publish - sync the journal, then rewrite the map */
+/*
+ * store_publish - sync the journal, then rewrite the map.  The map's
+ * generation is taken first: a change made while the journal is synced
+ * may be in the map, but is not counted as there until a later write
+ * (which syncs its record first).
+ */
 int
 store_publish(struct store *s, char *err, size_t errlen)
 {
+	uint64_t g;
+
+	pthread_mutex_lock(&s->lock);
+	g = s->gen;
+	pthread_mutex_unlock(&s->lock);
 	if (store_sync(s, err, errlen) < 0)
 		return -1;
-	return map_write(s, err, errlen);
+	return map_write(s, g, err, errlen);
 }
 
 /* ---- snapshots ---- */
@@ -899,7 +922,7 @@ snapshot_write(struct store *s, uint64_t seq, char *err, size_t errlen)
 	} else if ((fd = journal_create(tmp, 1, seq)) >= 0) {
 		if (snap_records(s, fd, buf) == 0 && fsync(fd) == 0 &&
 		    rename(tmp, s->state_path) == 0 &&
-		    journal_sync_dir(s->state_path) == 0)
+		    mapfile_sync_dir(s->state_path) == 0)
 			rc = 0;
 		close(fd);
 	}
@@ -939,8 +962,15 @@ rotate(struct store *s, uint64_t *j)
 
 	pthread_mutex_lock(&s->jio_lock);
 	b = take_buffer(s, j);
-	/* a failure here is fine: the snapshot holds these records too */
-	(void)journal_write(s, b.p, b.len, err, sizeof(err));
+	/* on failure the snapshot still holds these records, but whoever
+	 * waits for them hears of the failure, as from the sync thread */
+	if (journal_write(s, b.p, b.len, err, sizeof(err)) < 0) {
+		pthread_mutex_lock(&s->lock);
+		if (*j > s->durable_failed_gen)
+			s->durable_failed_gen = *j;
+		pthread_cond_broadcast(&s->durable_cv);
+		pthread_mutex_unlock(&s->lock);
+	}
 	give_back(s, b);
 	if (s->jfd >= 0)
 		close(s->jfd);
@@ -1015,11 +1045,13 @@ static pthread_cond_t *sync_cv(struct store *s) { return &s->sync_cv; }
 static pthread_cond_t *map_cv(struct store *s) { return &s->map_cv; }
 static pthread_cond_t *compact_cv(struct store *s) { return &s->compact_cv; }
 
-/* what each writer waits for; with s->lock held */
+/* what each writer waits for; with s->lock held.  With sync interval 0
+ * the map writer also writes the journal, just before the map: one thread
+ * for both makes bigger groups than two taking turns at the disk. */
 static int
 sync_pending(const struct store *s)
 {
-	return s->jbuf.len > 0;
+	return s->jbuf.len > 0 && s->o.sync_interval_ms > 0;
 }
 
 static int
@@ -1030,7 +1062,7 @@ map_pending(const struct store *s)
 
 static const struct writer writers[] = {
 	{"sync", FAIL_JOURNAL, sync_cv, sync_pending, store_sync},
-	{"map", FAIL_MAP, map_cv, map_pending, map_write},
+	{"map", FAIL_MAP, map_cv, map_pending, store_publish},
 	{"compact", FAIL_SNAPSHOT, compact_cv, compact_due, store_compact},
 };
 
@@ -1059,7 +1091,9 @@ writer_loop(struct store *s, const struct writer *w)
 		struct timespec ts;
 
 		if (!w->pending(s)) {
+			s->idle |= w->bit;
 			pthread_cond_wait(w->cv(s), &s->lock);
+			s->idle &= ~w->bit;
 			continue;
 		}
 		if (t < next && (s->durable_waiters == 0 || failing)) {
@@ -1418,7 +1452,7 @@ store_close(struct store *s)
 	s->running = 0;
 	if (store_sync(s, err, sizeof(err)) < 0 || (s->need_compact &&
 	    store_compact(s, err, sizeof(err)) < 0) || (s->map_gen < s->gen &&
-	    map_write(s, err, sizeof(err)) < 0))
+	    map_write(s, s->gen, err, sizeof(err)) < 0))
 		log_warnx("at exit: %s", err);
 	store_free(s);
 }
