@@ -183,7 +183,7 @@ stress: check-build
 	  CK_RUN_CASE=rpc CK_TIMEOUT_MULTIPLIER=10 $(B)/check_dracd
 
 # ---- fuzzing: libFuzzer over every parser of outside input ----
-FUZZ_TARGETS := acl config addr lookup rpc
+FUZZ_TARGETS := acl config addr lookup rpc journal
 FUZZ_SECONDS ?= 60
 FB := $(B)/fuzz
 FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
