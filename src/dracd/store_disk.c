@@ -1,0 +1,749 @@
+/*
+ * store_disk.c - the allowlist's files: journal, snapshots, the map.
+ *
+ * Three threads write them (store.h): sync, map and compaction, each
+ * waiting on its own condition variable under s->lock and writing without
+ * it; the map and snapshot writers walk the table WALK_CHUNK entries per
+ * hold.  Lock order: compact_lock, jio_lock, map_lock, lock.
+ *
+ * Generations: every change bumps s->gen (what the map shows), and every
+ * change the journal records bumps s->jgen (expiry needs no record).  The
+ * writers note the generation they started from, so "map_gen >= g" means
+ * change g is in the map and "durable_gen >= j" that record j is on disk.
+ *
+ * Durability: a record is on disk when the write of the buffer holding it
+ * has been fdatasync'ed.  A compaction starts a new journal segment, then
+ * writes every entry, chunk by chunk, to a new snapshot naming that
+ * segment: a change made during the walk is both in the new segment and,
+ * perhaps, in the snapshot, and since a record holds the entry's whole
+ * state, replaying it again is harmless.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mono.h"
+#include "store_int.h"
+
+#define WALK_CHUNK	1024		/* entries copied per lock hold */
+#define JBUF_MAX	(16 * 1024 * 1024)	/* unwritten records, at most */
+#define SNAP_BUF	(256 * 1024)
+
+/* jbuf_reserve - room for one more record; -1 when at the cap */
+static int
+jbuf_reserve(struct jbuf *b)
+{
+	size_t cap;
+	unsigned char *p;
+
+	if (b->cap - b->len >= JREC_MAX)
+		return 0;
+	if (b->len + JREC_MAX > JBUF_MAX)
+		return -1;
+	cap = b->cap ? b->cap * 2 : 64 * 1024;
+	if ((p = realloc(b->p, cap)) == NULL)
+		return -1;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/*
+ * journal_note - a record of a change for the sync thread: type, and for
+ * JREC_SET and JREC_DEL the entry's new state.  When the buffer cannot
+ * take it (the disk has stalled for long), the buffer is dropped and only
+ * a snapshot can make the list durable again.
+ */
+void
+store_note(struct store *s, enum jrec_type type, const struct entry *e)
+{
+	struct jrec r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = type;
+	if (e != NULL) {
+		r.addr = e->addr;
+		r.expires = e->expires;
+		r.first_seen = e->first_seen;
+		r.adds = e->adds;
+		if (e->user != NULL)
+			snprintf(r.user, sizeof(r.user), "%s", e->user);
+	}
+	s->jgen++;
+	if (jbuf_reserve(&s->jbuf) < 0) {
+		s->jbuf.len = 0;
+		s->need_compact = 1;
+		s->durable_failed_gen = s->jgen;
+		pthread_cond_broadcast(&s->durable_cv);
+		pthread_cond_signal(&s->compact_cv);
+		return;
+	}
+	s->jbuf.len += jrec_encode(&r, s->jbuf.p + s->jbuf.len);
+	store_wake(s, W_SYNC, &s->sync_cv);
+}
+
+/* ---- the journal ---- */
+
+/* journal_open - the current segment, open for appending at s->jlen;
+ * with jio_lock held.  A torn record left by a crash is cut off. */
+static int
+journal_open(struct store *s, char *err, size_t errlen)
+{
+	char seg[1100];
+
+	if (journal_segment_path(s->path, s->jseq, seg, sizeof(seg)) < 0) {
+		snprintf(err, errlen, "%s: path too long", s->path);
+		return -1;
+	}
+	if (s->jlen >= JHDR_SIZE) {
+		if ((s->jfd = open(seg, O_WRONLY | O_CLOEXEC)) >= 0 &&
+		    ftruncate(s->jfd, s->jlen) == 0)
+			return 0;
+	} else if ((s->jfd = journal_create(seg, 0, s->jseq)) >= 0 &&
+	    mapfile_sync_dir(seg) == 0) {
+		s->jlen = JHDR_SIZE;
+		return 0;
+	}
+	snprintf(err, errlen, "%s: %s", seg, strerror(errno));
+	if (s->jfd >= 0)
+		close(s->jfd);
+	s->jfd = -1;
+	return -1;
+}
+
+/* journal_write - append len bytes and sync them; with jio_lock held.
+ * On failure the segment is cut back to its last whole record. */
+static int
+journal_write(struct store *s, const void *p, size_t len, char *err,
+    size_t errlen)
+{
+	if (len == 0)
+		return 0;
+	if (s->jfd < 0 && journal_open(s, err, errlen) < 0)
+		return -1;
+	if (journal_append(s->jfd, s->jlen, p, len) == 0 &&
+	    fdatasync(s->jfd) == 0) {
+		s->jlen += (off_t)len;
+		return 0;
+	}
+	snprintf(err, errlen, "%s.journal.%" PRIu64 ": %s", s->path, s->jseq,
+	    strerror(errno));
+	if (ftruncate(s->jfd, s->jlen) < 0) {
+		close(s->jfd);	/* reopening cuts it */
+		s->jfd = -1;
+	}
+	return -1;
+}
+
+/* take_buffer - swap the records waiting for the empty spare; with
+ * jio_lock held.  *j is the generation of the last one taken. */
+static struct jbuf
+take_buffer(struct store *s, uint64_t *j)
+{
+	struct jbuf b;
+
+	pthread_mutex_lock(&s->lock);
+	b = s->jbuf;
+	s->jbuf = s->jspare;
+	*j = s->jgen;
+	pthread_mutex_unlock(&s->lock);
+	return b;
+}
+
+/* give_back - an emptied buffer becomes the spare; with jio_lock held */
+static void
+give_back(struct store *s, struct jbuf b)
+{
+	b.len = 0;
+	s->jspare = b;
+}
+
+/* compact_due - is the journal big enough for a new snapshot?  With
+ * s->lock held.  Twice the snapshot's size keeps replay short. */
+static int
+compact_due(const struct store *s)
+{
+	return s->need_compact || (s->jbytes > s->o.journal_size &&
+	    s->jbytes > 2 * (uint64_t)s->count * JREC_FIXED);
+}
+
+/* store_sync - write and sync the records waiting; -1 with a message */
+int
+store_sync(struct store *s, char *err, size_t errlen)
+{
+	struct jbuf b;
+	uint64_t j;
+	int rc;
+
+	pthread_mutex_lock(&s->jio_lock);
+	b = take_buffer(s, &j);
+	rc = journal_write(s, b.p, b.len, err, errlen);
+	pthread_mutex_lock(&s->lock);
+	if (rc == 0) {
+		if (j > s->durable_gen)
+			s->durable_gen = j;
+		s->jbytes += b.len;
+	} else {
+		if (j > s->durable_failed_gen)
+			s->durable_failed_gen = j;
+		s->need_compact = 1;
+	}
+	if (compact_due(s))
+		pthread_cond_signal(&s->compact_cv);
+	pthread_cond_broadcast(&s->durable_cv);
+	pthread_mutex_unlock(&s->lock);
+	give_back(s, b);
+	pthread_mutex_unlock(&s->jio_lock);
+	return rc;
+}
+
+/* ---- walking the table for the writers ---- */
+
+struct walk {
+	struct store *s;
+	uint64_t cursor;
+	int done;
+	time_t now;
+	struct store_info *info;	/* WALK_CHUNK */
+	size_t have, pos;		/* entries in info, and used */
+};
+
+/* walk_next - the next live entry, NULL when the walk is over; valid
+ * until the next call */
+static const struct store_info *
+walk_next(struct walk *w)
+{
+	for (;;) {
+		while (w->pos < w->have)
+			if (w->info[w->pos++].expires > w->now)
+				return &w->info[w->pos - 1];
+		if (w->done)
+			return NULL;
+		w->have = store_list(w->s, &w->cursor, w->info, WALK_CHUNK);
+		w->pos = 0;
+		w->done = w->cursor == 0;
+	}
+}
+
+/* map_fill - the next live entries as map records */
+static size_t
+map_fill(void *arg, struct map_rec *recs, size_t max)
+{
+	const struct store_info *i;
+	size_t n;
+
+	for (n = 0; n < max && (i = walk_next(arg)) != NULL; n++) {
+		recs[n].addr = i->addr;
+		recs[n].expires = i->expires;
+	}
+	return n;
+}
+
+/* walk_start - a walk from the first bucket */
+static int
+walk_start(struct walk *w, struct store *s)
+{
+	memset(w, 0, sizeof(*w));
+	w->s = s;
+	w->now = store_now(s);
+	w->info = calloc(WALK_CHUNK, sizeof(*w->info));
+	return w->info != NULL ? 0 : -1;
+}
+
+/* ---- the map ---- */
+
+/* note_failure - a writer failed: log it, once a minute at most */
+static void
+note_failure(struct store *s, int bit, const char *why)
+{
+	static struct log_limit lim = {0, 60, 1, 0, 0};
+	unsigned int dropped;
+
+	pthread_mutex_lock(&s->lock);
+	s->failing |= bit;
+	pthread_mutex_unlock(&s->lock);
+	if (log_limit_pass(&lim, &dropped))
+		log_warnx("cannot write the allowlist (%u more failures "
+		    "since the last message): %s", dropped, why);
+}
+
+/* note_success - a writer succeeded: say so when the last one recovers */
+static void
+note_success(struct store *s, int bit)
+{
+	int was;
+
+	pthread_mutex_lock(&s->lock);
+	was = s->failing;
+	s->failing &= ~bit;
+	pthread_mutex_unlock(&s->lock);
+	if ((was & bit) && (was & ~bit) == 0)
+		log_info("the allowlist is written again");
+}
+
+/* store_map_write - rewrite the map from the table, which holds change g */
+int
+store_map_write(struct store *s, uint64_t g, char *err, size_t errlen)
+{
+	struct walk w;
+	int rc = -1;
+
+	pthread_mutex_lock(&s->map_lock);
+	if (walk_start(&w, s) < 0)
+		snprintf(err, errlen, "map: out of memory");
+	else
+		rc = mapfile_write(s->path, &s->o.format, map_fill, &w, err,
+		    errlen);
+	free(w.info);
+	pthread_mutex_lock(&s->lock);
+	if (rc == 0 && g > s->map_gen)
+		s->map_gen = g;
+	if (rc != 0 && g > s->map_failed_gen)
+		s->map_failed_gen = g;
+	pthread_cond_broadcast(&s->durable_cv);
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->map_lock);
+	return rc;
+}
+
+/*
+ * store_publish - sync the journal, then rewrite the map.  The map's
+ * generation is taken first: a change made while the journal is synced
+ * may be in the map, but is not counted as there until a later write
+ * (which syncs its record first).
+ */
+int
+store_publish(struct store *s, char *err, size_t errlen)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&s->lock);
+	g = s->gen;
+	pthread_mutex_unlock(&s->lock);
+	if (store_sync(s, err, errlen) < 0)
+		return -1;
+	return store_map_write(s, g, err, errlen);
+}
+
+/* ---- snapshots ---- */
+
+/* snap_put - buffer one record, writing the buffer out when full */
+static int
+snap_put(int fd, off_t *at, unsigned char *buf, size_t *len,
+    const struct jrec *r)
+{
+	if (*len + JREC_MAX > SNAP_BUF) {
+		if (journal_append(fd, *at, buf, *len) < 0)
+			return -1;
+		*at += (off_t)*len;
+		*len = 0;
+	}
+	*len += jrec_encode(r, buf + *len);
+	return 0;
+}
+
+/* snap_records - every live entry, and the end mark, into fd */
+static int
+snap_records(struct store *s, int fd, unsigned char *buf)
+{
+	const struct store_info *i;
+	struct walk w;
+	struct jrec r;
+	off_t at = JHDR_SIZE;
+	size_t len = 0;
+	int64_t count = 0;
+	int rc = -1;
+
+	if (walk_start(&w, s) < 0)
+		return -1;
+	memset(&r, 0, sizeof(r));
+	r.type = JREC_SET;
+	while ((i = walk_next(&w)) != NULL) {
+		r.addr = i->addr;
+		r.expires = i->expires;
+		r.first_seen = (uint32_t)i->first_seen;
+		r.adds = i->adds;
+		memcpy(r.user, i->user, sizeof(r.user));
+		if (snap_put(fd, &at, buf, &len, &r) < 0)
+			goto out;
+		count++;
+	}
+	memset(&r, 0, sizeof(r));
+	r.type = JREC_END;
+	r.expires = count;
+	if (snap_put(fd, &at, buf, &len, &r) == 0 &&
+	    journal_append(fd, at, buf, len) == 0)
+		rc = 0;
+out:
+	free(w.info);
+	return rc;
+}
+
+/* snapshot_write - a new snapshot naming segment seq, renamed into place */
+static int
+snapshot_write(struct store *s, uint64_t seq, char *err, size_t errlen)
+{
+	char tmp[1100];
+	unsigned char *buf;
+	int fd, rc = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", s->state_path,
+	    (long)getpid(), ++s->tmp_serial);
+	if ((buf = malloc(SNAP_BUF)) == NULL) {
+		errno = ENOMEM;
+	} else if ((fd = journal_create(tmp, 1, seq)) >= 0) {
+		if (snap_records(s, fd, buf) == 0 && fsync(fd) == 0 &&
+		    rename(tmp, s->state_path) == 0 &&
+		    mapfile_sync_dir(s->state_path) == 0)
+			rc = 0;
+		close(fd);
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		unlink(tmp);
+	}
+	free(buf);
+	return rc;
+}
+
+/* drop_segments - remove the segments a snapshot made redundant */
+static void
+drop_segments(struct store *s, uint64_t below)
+{
+	char seg[1100];
+	uint64_t *seqs;
+	size_t n, i;
+
+	if (journal_segments(s->path, &seqs, &n) < 0)
+		return;
+	for (i = 0; i < n && seqs[i] < below; i++)
+		if (journal_segment_path(s->path, seqs[i], seg,
+		    sizeof(seg)) == 0)
+			unlink(seg);
+	free(seqs);
+}
+
+/* rotate - write what waits to the current segment and start the next;
+ * the new segment's number.  *j: the last record before it. */
+static uint64_t
+rotate(struct store *s, uint64_t *j)
+{
+	char err[256];
+	struct jbuf b;
+	uint64_t seq;
+
+	pthread_mutex_lock(&s->jio_lock);
+	b = take_buffer(s, j);
+	/* on failure the snapshot still holds these records, but whoever
+	 * waits for them hears of the failure, as from the sync thread */
+	if (journal_write(s, b.p, b.len, err, sizeof(err)) < 0) {
+		pthread_mutex_lock(&s->lock);
+		if (*j > s->durable_failed_gen)
+			s->durable_failed_gen = *j;
+		pthread_cond_broadcast(&s->durable_cv);
+		pthread_mutex_unlock(&s->lock);
+	}
+	give_back(s, b);
+	if (s->jfd >= 0)
+		close(s->jfd);
+	s->jfd = -1;
+	s->jlen = 0;
+	seq = ++s->jseq;
+	pthread_mutex_lock(&s->lock);
+	s->need_compact = 0;
+	s->jbytes = 0;
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->jio_lock);
+	return seq;
+}
+
+/*
+ * store_compact - fold the journal into a new snapshot: start a new
+ * segment, write every live entry to a new snapshot naming it, and
+ * remove the older segments.
+ */
+int
+store_compact(struct store *s, char *err, size_t errlen)
+{
+	uint64_t seq, j;
+	int rc;
+
+	pthread_mutex_lock(&s->compact_lock);
+	seq = rotate(s, &j);
+	rc = snapshot_write(s, seq, err, errlen);
+	pthread_mutex_lock(&s->lock);
+	if (rc == 0 && j > s->durable_gen)
+		s->durable_gen = j;
+	if (rc != 0) {
+		s->need_compact = 1;
+		if (j > s->durable_failed_gen)
+			s->durable_failed_gen = j;
+	}
+	pthread_cond_broadcast(&s->durable_cv);
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		drop_segments(s, seq);
+	pthread_mutex_unlock(&s->compact_lock);
+	return rc;
+}
+
+/* ---- the threads ---- */
+
+struct writer {
+	const char *name;
+	int bit;
+	pthread_cond_t *(*cv)(struct store *);
+	int (*pending)(const struct store *);
+	int (*write)(struct store *, char *, size_t);
+};
+
+static pthread_cond_t *sync_cv(struct store *s) { return &s->sync_cv; }
+static pthread_cond_t *map_cv(struct store *s) { return &s->map_cv; }
+static pthread_cond_t *compact_cv(struct store *s) { return &s->compact_cv; }
+
+/* what each writer waits for; with s->lock held.  With sync interval 0
+ * the map writer also writes the journal, just before the map: one thread
+ * for both makes bigger groups than two taking turns at the disk. */
+static int
+sync_pending(const struct store *s)
+{
+	return s->jbuf.len > 0 && s->o.sync_interval_ms > 0;
+}
+
+static int
+map_pending(const struct store *s)
+{
+	return s->map_gen < s->gen;
+}
+
+static const struct writer writers[] = {
+	{"sync", W_SYNC, sync_cv, sync_pending, store_sync},
+	{"map", W_MAP, map_cv, map_pending, store_publish},
+	{"compact", W_COMPACT, compact_cv, compact_due, store_compact},
+};
+
+struct writer_arg {
+	struct store *s;
+	const struct writer *w;
+};
+
+/*
+ * writer_loop - one writer's thread: write when there is something to
+ * write, at most once per sync interval (compactions: whenever due), and
+ * at once while an adder waits (sync interval 0).  After a failure, once
+ * a second at most.
+ */
+static void
+writer_loop(struct store *s, const struct writer *w)
+{
+	int64_t interval = w->bit == W_COMPACT ? 0 :
+	    s->o.sync_interval_ms, next = 0;
+	char err[1400];
+	int failing = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		int64_t t = mono_ms();
+		struct timespec ts;
+
+		if (!w->pending(s)) {
+			s->idle |= w->bit;
+			pthread_cond_wait(w->cv(s), &s->lock);
+			s->idle &= ~w->bit;
+			continue;
+		}
+		if (t < next && (s->durable_waiters == 0 || failing)) {
+			ts = store_deadline(CLOCK_MONOTONIC, next - t);
+			pthread_cond_timedwait(w->cv(s), &s->lock, &ts);
+			continue;
+		}
+		pthread_mutex_unlock(&s->lock);
+		/* the next write may start one interval after this one
+		 * started, so a change waits at most one interval */
+		next = t + interval;
+		failing = w->write(s, err, sizeof(err)) < 0;
+		if (failing) {
+			note_failure(s, w->bit, err);
+			next = mono_ms() + (interval > 1000 ? interval : 1000);
+		} else {
+			note_success(s, w->bit);
+		}
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* writer_main - the start routine of a writer thread */
+static void *
+writer_main(void *arg)
+{
+	struct writer_arg *a = arg;
+
+	writer_loop(a->s, a->w);
+	free(a);
+	return NULL;
+}
+
+/* store_writers_start - the sync, map and compaction threads; how many
+ * started (3 unless something failed) */
+size_t
+store_writers_start(struct store *s)
+{
+	pthread_t *thr[] = {&s->sync_thr, &s->map_thr, &s->compact_thr};
+	struct writer_arg *a;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if ((a = malloc(sizeof(*a))) == NULL)
+			break;
+		a->s = s;
+		a->w = &writers[i];
+		if (pthread_create(thr[i], NULL, writer_main, a) != 0) {
+			free(a);
+			break;
+		}
+	}
+	return i;
+}
+
+/* ---- loading ---- */
+
+/* load_map_rec - one record of a DRAC map, unless already past */
+static int
+load_map_rec(void *arg, const struct map_rec *r)
+{
+	struct store *s = arg;
+	struct entry *e;
+
+	if (r->expires <= store_now(s) || store_lookup(s, &r->addr) != NULL)
+		return 0;
+	if ((e = store_insert(s, &r->addr)) == NULL)
+		return -1;
+	e->expires = r->expires;
+	e->first_seen = (uint32_t)store_now(s);
+	store_reheap(s, e);
+	return 0;
+}
+
+/* replay_set - an entry's whole state from a record */
+static int
+replay_set(struct store *s, const struct jrec *r)
+{
+	struct entry *e = store_lookup(s, &r->addr);
+
+	if (r->expires <= store_now(s)) {	/* past its time since */
+		if (e != NULL)
+			store_unlink(s, e);
+		return 0;
+	}
+	if (e == NULL && (e = store_insert(s, &r->addr)) == NULL)
+		return -1;
+	e->expires = r->expires;
+	e->first_seen = r->first_seen;
+	e->adds = r->adds;
+	store_reheap(s, e);
+	free(e->user);
+	e->user = NULL;
+	return r->user[0] == '\0' || (e->user = strdup(r->user)) != NULL ?
+	    0 : -1;
+}
+
+/* load_jrec - one record of the snapshot or journal into the table */
+static int
+load_jrec(void *arg, const struct jrec *r)
+{
+	struct store *s = arg;
+	struct entry *e;
+
+	switch (r->type) {
+	case JREC_SET:
+		return replay_set(s, r);
+	case JREC_DEL:
+		if ((e = store_lookup(s, &r->addr)) != NULL)
+			store_unlink(s, e);
+		return 0;
+	case JREC_FLUSH:
+		while (s->heap_len > 0)
+			store_unlink(s, s->heap[s->heap_len - 1]);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* load_segment - replay one segment; torn ends are reported, not fatal */
+static int
+load_segment(struct store *s, uint64_t seq, char *err, size_t errlen)
+{
+	char seg[1100];
+	uint64_t hseq = 0;
+	struct stat st;
+	off_t good;
+
+	if (journal_segment_path(s->path, seq, seg, sizeof(seg)) < 0 ||
+	    journal_read(seg, 0, &hseq, load_jrec, s, &good, err,
+	    errlen) < 0)
+		return -1;
+	if (good >= JHDR_SIZE && hseq != seq) {
+		snprintf(err, errlen, "%s: its header says segment %" PRIu64,
+		    seg, hseq);
+		return -1;
+	}
+	if (stat(seg, &st) == 0 && st.st_size > good)
+		log_warnx("%s: the last %lld bytes are not whole records (a "
+		    "write cut short): ignored", seg,
+		    (long long)(st.st_size - good));
+	s->jseq = seq;
+	s->jlen = good;
+	s->jbytes += (uint64_t)good;
+	return 0;
+}
+
+/* store_load - the snapshot, or for a DRAC map without one, the map; then the
+ * journal segments from the snapshot's on, in order */
+int
+store_load(struct store *s, char *err, size_t errlen)
+{
+	uint64_t first = 0, *seqs;
+	size_t n, i;
+	off_t good;
+	int rc;
+
+	if ((rc = journal_read(s->state_path, 1, &first, load_jrec, s, &good,
+	    err, errlen)) < 0)
+		return -1;
+	if (rc == 0) {
+		if (mapfile_read(s->path, load_map_rec, s, err, errlen) < 0)
+			return -1;
+		s->need_compact = 1;
+	}
+	s->jseq = first > 0 ? first : 1;	/* when no segment follows */
+	if (journal_segments(s->path, &seqs, &n) < 0) {
+		snprintf(err, errlen, "%s: cannot list its directory: %s",
+		    s->path, strerror(errno));
+		return -1;
+	}
+	for (i = 0, rc = 0; i < n && rc == 0; i++)
+		if (seqs[i] >= first)
+			rc = load_segment(s, seqs[i], err, errlen);
+	free(seqs);
+	return rc;
+}
+
+/* store_remove_state - -i: the snapshot and every segment go */
+void
+store_remove_state(struct store *s)
+{
+	unlink(s->state_path);
+	drop_segments(s, UINT64_MAX);
+	s->need_compact = 1;
+}
+

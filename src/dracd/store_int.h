@@ -1,0 +1,92 @@
+/*
+ * store_int.h - what store.c and store_disk.c share: the store itself.
+ * Nothing else includes it.
+ */
+#ifndef DRACD_STORE_INT_H
+#define DRACD_STORE_INT_H
+
+#include <pthread.h>
+#include <time.h>
+
+#include "journal.h"
+#include "store.h"
+
+struct entry {
+	struct entry *next;		/* hash chain; the free list's link */
+	int64_t expires;
+	char *user;			/* NULL when none */
+	uint32_t first_seen;		/* epoch seconds (good until 2106) */
+	uint32_t heap_idx;
+	uint32_t adds;
+	struct addr addr;
+	uint8_t used;			/* in the table, not on the free list */
+};
+
+#define SLAB_ENTRIES	4096	/* entries allocated at once */
+
+struct jbuf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+/* the writer threads, as bits: which are failing (for one "written
+ * again" line), and which wait with nothing to do (and need a signal) */
+enum { W_SYNC = 1, W_MAP = 2, W_COMPACT = 4 };
+
+struct store {
+	struct store_opts o;
+	char path[1024];
+	char state_path[1040];
+	pthread_mutex_t lock;
+	pthread_cond_t expiry_cv;	/* expiry thread: earlier deadline */
+	pthread_cond_t sync_cv;		/* sync thread: a record waits */
+	pthread_cond_t map_cv;		/* map thread: something changed */
+	pthread_cond_t compact_cv;	/* compaction thread: journal grew */
+	pthread_cond_t durable_cv;	/* adders waiting for a write */
+	struct entry **buckets;
+	size_t nbuckets, count;
+	struct entry **heap;
+	size_t heap_len, heap_cap;
+	uint64_t seed[2];
+	uint64_t gen, map_gen, map_failed_gen;
+	uint64_t jgen, durable_gen, durable_failed_gen;
+	struct jbuf jbuf;		/* records not yet written */
+	uint64_t jbytes;		/* journal bytes since the snapshot */
+	int need_compact;		/* records were lost, or no snapshot */
+	int failing;			/* W_* bits */
+	int idle;			/* W_* bits */
+	size_t durable_waiters;
+	struct store_stats st;
+	int running, stopping;
+	pthread_t expiry_thr, sync_thr, map_thr, compact_thr;
+	pthread_mutex_t compact_lock;	/* one compaction at a time */
+	pthread_mutex_t jio_lock;	/* the journal file, and jspare */
+	pthread_mutex_t map_lock;	/* one map write at a time */
+	struct jbuf jspare;		/* the buffer being written */
+	int jfd;			/* current segment; -1: not open */
+	uint64_t jseq;
+	off_t jlen;			/* its length in whole records */
+	unsigned int tmp_serial;	/* snapshot temporary names */
+	struct entry *free_entries;	/* unused slots of the slabs */
+	void **slabs;
+	size_t nslabs;
+};
+
+/* store.c: the table, with s->lock held */
+time_t store_now(const struct store *);
+struct entry *store_lookup(struct store *, const struct addr *);
+struct entry *store_insert(struct store *, const struct addr *);
+void store_unlink(struct store *, struct entry *);
+void store_reheap(struct store *, struct entry *);
+void store_wake(struct store *, int bit, pthread_cond_t *);
+struct timespec store_deadline(clockid_t, int64_t ms);
+
+/* store_disk.c */
+void store_note(struct store *, enum jrec_type, const struct entry *);
+int store_sync(struct store *, char *err, size_t errlen);
+int store_map_write(struct store *, uint64_t g, char *err, size_t errlen);
+int store_load(struct store *, char *err, size_t errlen);
+void store_remove_state(struct store *);
+size_t store_writers_start(struct store *);
+
+#endif
