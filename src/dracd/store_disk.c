@@ -166,6 +166,22 @@ give_back(struct store *s, struct jbuf b)
 	s->jspare = b;
 }
 
+/* journal_outcome - the records up to j are on disk, or (ok == 0) may
+ * not be: their waiters hear it, and only a snapshot can make up for them.
+ * With s->lock held. */
+static void
+journal_outcome(struct store *s, uint64_t j, int ok)
+{
+	if (ok && j > s->durable_gen)
+		s->durable_gen = j;
+	if (!ok) {
+		s->need_compact = 1;
+		if (j > s->durable_failed_gen)
+			s->durable_failed_gen = j;
+	}
+	pthread_cond_broadcast(&s->durable_cv);
+}
+
 /* compact_due - is the journal big enough for a new snapshot?  With
  * s->lock held.  Twice the snapshot's size keeps replay short. */
 static int
@@ -187,18 +203,11 @@ store_sync(struct store *s, char *err, size_t errlen)
 	b = take_buffer(s, &j);
 	rc = journal_write(s, b.p, b.len, err, errlen);
 	pthread_mutex_lock(&s->lock);
-	if (rc == 0) {
-		if (j > s->durable_gen)
-			s->durable_gen = j;
+	journal_outcome(s, j, rc == 0);
+	if (rc == 0)
 		s->jbytes += b.len;
-	} else {
-		if (j > s->durable_failed_gen)
-			s->durable_failed_gen = j;
-		s->need_compact = 1;
-	}
 	if (compact_due(s))
 		pthread_cond_signal(&s->compact_cv);
-	pthread_cond_broadcast(&s->durable_cv);
 	pthread_mutex_unlock(&s->lock);
 	give_back(s, b);
 	pthread_mutex_unlock(&s->jio_lock);
@@ -446,9 +455,7 @@ rotate(struct store *s, uint64_t *j)
 	 * waits for them hears of the failure, as from the sync thread */
 	if (journal_write(s, b.p, b.len, err, sizeof(err)) < 0) {
 		pthread_mutex_lock(&s->lock);
-		if (*j > s->durable_failed_gen)
-			s->durable_failed_gen = *j;
-		pthread_cond_broadcast(&s->durable_cv);
+		journal_outcome(s, *j, 0);
 		pthread_mutex_unlock(&s->lock);
 	}
 	give_back(s, b);
@@ -480,14 +487,7 @@ store_compact(struct store *s, char *err, size_t errlen)
 	seq = rotate(s, &j);
 	rc = snapshot_write(s, seq, err, errlen);
 	pthread_mutex_lock(&s->lock);
-	if (rc == 0 && j > s->durable_gen)
-		s->durable_gen = j;
-	if (rc != 0) {
-		s->need_compact = 1;
-		if (j > s->durable_failed_gen)
-			s->durable_failed_gen = j;
-	}
-	pthread_cond_broadcast(&s->durable_cv);
+	journal_outcome(s, j, rc == 0);
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0)
 		drop_segments(s, seq);
