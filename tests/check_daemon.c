@@ -860,10 +860,12 @@ START_TEST(sigkill_under_load)
 
 	acked = calloc(cap, sizeof(*acked));
 	/* grants of 60 s and about 5,000 adds a second: the list grows to
-	 * 300,000 entries in make stress */
+	 * 300,000 entries in make stress; */
 	daemon_init(&d, ALLOW_LO);
 	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
-	write_file(conf, "expire = 60s\nadd_rate = 0\n");
+	/* and a small journal: snapshots every second or so, and kills
+	 * during them */
+	write_file(conf, "expire = 60s\nadd_rate = 0\njournal_size = 65536\n");
 	ck_assert_int_eq(daemon_start(&d, short_grants), 0);
 	if ((rd = fork()) == 0)
 		reader(d.db);

@@ -58,7 +58,7 @@ static const struct setting settings[] = {
 	ENUM("map_keys", map_keys, "plain", map_keys),
 	BOOL("map_nul", map_nul, "no"),
 	INT("max_entries", max_entries, "2000000", 1, 100000000),
-	INT("journal_size", journal_size, "16777216", 65536, 1LL << 40),
+	INT("journal_size", journal_size, "0", 0, 1LL << 40),
 	INT("udp_threads", udp_threads, "0", 0, 64),
 	INT("tcp_max_connections", tcp_max_connections, "256", 1, 65536),
 	DUR("tcp_idle_timeout", tcp_idle_timeout_ms, "60s", SEC, DAY),

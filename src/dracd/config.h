@@ -36,7 +36,7 @@ struct config {
 	int64_t map_keys;		/* enum map_keys */
 	int64_t map_nul;		/* keys and values NUL-terminated */
 	int64_t max_entries;
-	int64_t journal_size;		/* bytes before a new snapshot */
+	int64_t journal_size;		/* bytes before a snapshot; 0: auto */
 	int64_t udp_threads;
 	int64_t tcp_max_connections;
 	int64_t tcp_idle_timeout_ms;

@@ -600,8 +600,6 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 	}
 	snprintf(s->state_path, sizeof(s->state_path), "%s.state", o->path);
 	s->o.path = s->path;
-	if (s->o.journal_size == 0)
-		s->o.journal_size = 16 * 1024 * 1024;
 	init_sync(s);
 	s->nbuckets = MIN_BUCKETS;
 	s->heap_cap = MIN_BUCKETS;

@@ -30,7 +30,7 @@ struct store_opts {
 	struct map_format format;
 	int64_t sync_interval_ms;
 	size_t max_entries;
-	uint64_t journal_size;		/* bytes before a new snapshot */
+	uint64_t journal_size;		/* bytes before a snapshot; 0: auto */
 	int truncate;			/* -i: start empty */
 	time_t (*clock)(void);		/* NULL: time(2); tests inject */
 };

@@ -36,6 +36,7 @@
 #define WALK_CHUNK	1024		/* entries copied per lock hold */
 #define JBUF_MAX	(16 * 1024 * 1024)	/* unwritten records, at most */
 #define SNAP_BUF	(256 * 1024)
+#define JOURNAL_AUTO	(16 * 1024 * 1024)
 
 /* jbuf_reserve - room for one more record; -1 when at the cap */
 static int
@@ -183,12 +184,17 @@ journal_outcome(struct store *s, uint64_t j, int ok)
 }
 
 /* compact_due - is the journal big enough for a new snapshot?  With
- * s->lock held.  Twice the snapshot's size keeps replay short. */
+ * s->lock held.  By default: past 16 MB and twice the snapshot's size,
+ * which keeps replay at start-up short and snapshots rare. */
 static int
 compact_due(const struct store *s)
 {
-	return s->need_compact || (s->jbytes > s->o.journal_size &&
-	    s->jbytes > 2 * (uint64_t)s->count * JREC_FIXED);
+	if (s->need_compact)
+		return 1;
+	if (s->o.journal_size > 0)
+		return s->jbytes > s->o.journal_size;
+	return s->jbytes > JOURNAL_AUTO &&
+	    s->jbytes > 2 * (uint64_t)s->count * JREC_FIXED;
 }
 
 /* store_sync - write and sync the records waiting; -1 with a message */
