@@ -281,11 +281,13 @@ note_failure(struct store *s, int bit, const char *why)
 {
 	static struct log_limit lim = {0, 60, 1, 0, 0};
 	unsigned int dropped;
+	int pass;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->lock);	/* the writers share lim */
 	s->failing |= bit;
+	pass = log_limit_pass(&lim, &dropped);
 	pthread_mutex_unlock(&s->lock);
-	if (log_limit_pass(&lim, &dropped))
+	if (pass)
 		log_warnx("cannot write the allowlist (%u more failures "
 		    "since the last message): %s", dropped, why);
 }
