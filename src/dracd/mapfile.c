@@ -33,7 +33,7 @@
 #define FILL_CHUNK	1024
 
 static __thread char bdb_msg[256];	/* Berkeley DB's last complaint */
-static unsigned int tmp_serial;		/* under the writer's publish lock */
+static unsigned int tmp_serial;	/* under the store's map lock */
 
 /* bdb_errcall - keep Berkeley DB's message for our own error text */
 static void

@@ -22,7 +22,7 @@
 
 #define EXPIRE_BATCH	1000
 #define MIN_BUCKETS	1024
-#define LIST_SCAN	(4 * SLAB_ENTRIES)	/* slots looked at, at most */
+#define LIST_SCAN	(4 * SLAB_ENTRIES) /* slots looked at, at most */
 
 /* entry_new - a zeroed entry from the slabs; NULL when out of memory */
 static struct entry *
@@ -620,7 +620,7 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 		store_free(s);
 		return NULL;
 	}
-	s->gen = 1;	/* the first map write drops what expired meanwhile */
+	s->gen = 1;	/* the first map write drops what expired since */
 	return s;
 }
 

@@ -34,7 +34,7 @@
 #include "store_int.h"
 
 #define WALK_CHUNK	1024		/* entries copied per lock hold */
-#define JBUF_MAX	(16 * 1024 * 1024)	/* unwritten records, at most */
+#define JBUF_MAX	(16 * 1024 * 1024) /* unwritten records, at most */
 #define SNAP_BUF	(256 * 1024)
 #define JOURNAL_AUTO	(16 * 1024 * 1024)
 
@@ -58,7 +58,7 @@ jbuf_reserve(struct jbuf *b)
 }
 
 /*
- * journal_note - a record of a change for the sync thread: type, and for
+ * store_note - a record of a change for the sync thread: type, and for
  * JREC_SET and JREC_DEL the entry's new state.  When the buffer cannot
  * take it (the disk has stalled for long), the buffer is dropped and only
  * a snapshot can make the list durable again.
@@ -262,7 +262,7 @@ map_fill(void *arg, struct map_rec *recs, size_t max)
 	return n;
 }
 
-/* walk_start - a walk from the first bucket */
+/* walk_start - a walk from the first slot */
 static int
 walk_start(struct walk *w, struct store *s)
 {
@@ -456,16 +456,13 @@ rotate(struct store *s, uint64_t *j)
 	char err[256];
 	struct jbuf b;
 	uint64_t seq;
+	int ok;
 
 	pthread_mutex_lock(&s->jio_lock);
 	b = take_buffer(s, j);
-	/* on failure the snapshot still holds these records, but whoever
-	 * waits for them hears of the failure, as from the sync thread */
-	if (journal_write(s, b.p, b.len, err, sizeof(err)) < 0) {
-		pthread_mutex_lock(&s->lock);
-		journal_outcome(s, *j, 0);
-		pthread_mutex_unlock(&s->lock);
-	}
+	/* on failure the snapshot will still hold these records, but
+	 * whoever waits for them hears of it, as from the sync thread */
+	ok = journal_write(s, b.p, b.len, err, sizeof(err)) == 0;
 	give_back(s, b);
 	if (s->jfd >= 0)
 		close(s->jfd);
@@ -473,6 +470,7 @@ rotate(struct store *s, uint64_t *j)
 	s->jlen = 0;
 	seq = ++s->jseq;
 	pthread_mutex_lock(&s->lock);
+	journal_outcome(s, *j, ok);
 	s->need_compact = 0;
 	s->jbytes = 0;
 	pthread_mutex_unlock(&s->lock);
@@ -495,7 +493,10 @@ store_compact(struct store *s, char *err, size_t errlen)
 	seq = rotate(s, &j);
 	rc = snapshot_write(s, seq, err, errlen);
 	pthread_mutex_lock(&s->lock);
-	journal_outcome(s, j, rc == 0);
+	if (rc == 0)	/* including what rotate could not write */
+		journal_outcome(s, j, 1);
+	else		/* the segments stay; try again later */
+		s->need_compact = 1;
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0)
 		drop_segments(s, seq);
@@ -506,7 +507,6 @@ store_compact(struct store *s, char *err, size_t errlen)
 /* ---- the threads ---- */
 
 struct writer {
-	const char *name;
 	int bit;
 	pthread_cond_t *(*cv)(struct store *);
 	int (*pending)(const struct store *);
@@ -533,9 +533,9 @@ map_pending(const struct store *s)
 }
 
 static const struct writer writers[] = {
-	{"sync", W_SYNC, sync_cv, sync_pending, store_sync},
-	{"map", W_MAP, map_cv, map_pending, store_publish},
-	{"compact", W_COMPACT, compact_cv, compact_due, store_compact},
+	{W_SYNC, sync_cv, sync_pending, store_sync},
+	{W_MAP, map_cv, map_pending, store_publish},
+	{W_COMPACT, compact_cv, compact_due, store_compact},
 };
 
 struct writer_arg {
@@ -715,8 +715,8 @@ load_segment(struct store *s, uint64_t seq, char *err, size_t errlen)
 	return 0;
 }
 
-/* store_load - the snapshot, or for a DRAC map without one, the map; then the
- * journal segments from the snapshot's on, in order */
+/* store_load - the snapshot, or for a DRAC map without one, the map;
+ * then the journal segments from the snapshot's on, in order */
 int
 store_load(struct store *s, char *err, size_t errlen)
 {

@@ -19,7 +19,7 @@ struct entry {
 	uint32_t heap_idx;
 	uint32_t adds;
 	struct addr addr;
-	uint8_t used;			/* in the table, not on the free list */
+	uint8_t used;			/* in the table, not free */
 };
 
 #define SLAB_ENTRIES	4096	/* entries allocated at once */
@@ -40,7 +40,7 @@ struct store {
 	pthread_mutex_t lock;
 	pthread_cond_t expiry_cv;	/* expiry thread: earlier deadline */
 	pthread_cond_t sync_cv;		/* sync thread: a record waits */
-	pthread_cond_t map_cv;		/* map thread: something changed */
+	pthread_cond_t map_cv;		/* map thread: a change */
 	pthread_cond_t compact_cv;	/* compaction thread: journal grew */
 	pthread_cond_t durable_cv;	/* adders waiting for a write */
 	struct entry **buckets;
