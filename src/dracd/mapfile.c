@@ -1,12 +1,12 @@
 /*
- * mapfile.c - write and read the map and state files (Berkeley DB 5.3).
+ * mapfile.c - write and read the map file (Berkeley DB 5.3).
  *
  * The map holds key = address text as inet_ntop writes it, value = expiry
  * as ASCII epoch seconds, no NUL unless configured: what DRAC wrote and
  * what Postfix, Sendmail and Exim read.  A file is written under a
- * temporary name, synced, given an mtime later than its predecessor's (an
- * MTA compares whole seconds), and renamed over the old one; the directory
- * is synced last.  Readers keep the old inode until they reopen, and
+ * temporary name, in key order, synced, given an mtime later than its
+ * predecessor's (an MTA compares whole seconds), and renamed over the old
+ * one; the directory is synced last.  Readers keep the old inode until they reopen, and
  * Postfix notices the unlinked file and restarts its daemons.
  */
 #include <sys/stat.h>
