@@ -275,13 +275,12 @@ set_user(struct entry *e, const char *user)
 }
 
 /* wait_durable - with sync interval 0: wait until record j is on disk
- * and change g in the map */
+ * and change g in the map (the map writer syncs the journal first) */
 static int
 wait_durable(struct store *s, uint64_t j, uint64_t g)
 {
 	s->durable_waiters++;
-	pthread_cond_signal(&s->sync_cv);
-	pthread_cond_signal(&s->map_cv);
+	store_wake(s, W_MAP, &s->map_cv);
 	while ((s->durable_gen < j || s->map_gen < g) &&
 	    s->durable_failed_gen < j && s->map_failed_gen < g && !s->stopping)
 		pthread_cond_wait(&s->durable_cv, &s->lock);
