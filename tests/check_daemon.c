@@ -531,7 +531,10 @@ START_TEST(sync_before_ack)
 {
 	char conf[400];
 	const char *const withconf[] = {"-c", conf, NULL};
+	char user[80];
+	int64_t exp;
 	uint32_t res;
+	CLIENT *c;
 
 	daemon_init(&d, ALLOW_LO);
 	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
@@ -541,6 +544,19 @@ START_TEST(sync_before_ack)
 	ck_assert_uint_eq(res, ADD_SUCCESS);
 	/* acknowledged means on disk already: no waiting */
 	ck_assert_int_eq(map_get(d.db, "192.0.2.33", 10, NULL, 0), 1);
+	/* and in the journal: a kill -9 right after the answer loses
+	 * nothing, user name included */
+	c = client_v3("127.0.0.1", d.port, 0);
+	ck_assert_int_eq(add3(c, "192.0.2.34", 0, "carol", &exp), DRAC_OK);
+	clnt_destroy(c);
+	daemon_kill(&d);
+	ck_assert_int_eq(daemon_start(&d, withconf), 0);
+	c = client_v3("127.0.0.1", d.port, 0);
+	ck_assert_int_eq(check3(c, "192.0.2.34", user, sizeof(user)),
+	    DRAC_OK);
+	ck_assert_str_eq(user, "carol");
+	ck_assert_int_eq(check3(c, "192.0.2.33", NULL, 0), DRAC_OK);
+	clnt_destroy(c);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 }
 END_TEST
