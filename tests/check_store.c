@@ -328,6 +328,8 @@ START_TEST(journal_replay)
 	struct store *s = open_at(1, NULL, 0);
 	struct store_info info;
 	struct addr a = A("192.0.2.1"), b = A("192.0.2.2"), c = A("10.9.9.9");
+	char state[600];
+	struct stat st;
 	int64_t exp;
 
 	store_close(s);		/* -i: an empty snapshot, no segment */
@@ -340,6 +342,12 @@ START_TEST(journal_replay)
 	ck_assert_int_eq(store_del(s, &b), 1);
 	store_close(s);		/* the journal only: no new snapshot */
 	ck_assert_int_gt(file_size(segment(2)), 16);
+	/* user names are nobody else's business; the map is everyone's */
+	ck_assert_int_eq(stat(segment(2), &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	snprintf(state, sizeof(state), "%s.state", path);
+	ck_assert_int_eq(stat(state, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
 
 	fake_now += 150;	/* c past its time; a refreshed to 200 */
 	s = open_at(0, NULL, 0);
