@@ -280,7 +280,10 @@ static int
 wait_durable(struct store *s, uint64_t j, uint64_t g)
 {
 	s->durable_waiters++;
-	store_wake(s, W_MAP, &s->map_cv);
+	if (s->gathering)
+		pthread_cond_signal(&s->map_cv);
+	else
+		store_wake(s, W_MAP, &s->map_cv);
 	while ((s->durable_gen < j || s->map_gen < g) &&
 	    s->durable_failed_gen < j && s->map_failed_gen < g && !s->stopping)
 		pthread_cond_wait(&s->durable_cv, &s->lock);

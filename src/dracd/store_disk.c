@@ -37,6 +37,7 @@
 #define JBUF_MAX	(16 * 1024 * 1024) /* unwritten records, at most */
 #define SNAP_BUF	(256 * 1024)
 #define JOURNAL_AUTO	(16 * 1024 * 1024)
+#define GATHER_US	300		/* see gather */
 
 /* jbuf_reserve - room for one more record; -1 when at the cap */
 static int
@@ -544,6 +545,31 @@ struct writer_arg {
 };
 
 /*
+ * gather - with sync interval 0, before a map write: give the adders the
+ * last write served up to GATHER_US to come back with their next add, so
+ * that one write serves them all again rather than the first alone.
+ * With s->lock held.
+ */
+static void
+gather(struct store *s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += GATHER_US * 1000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	s->gathering = 1;
+	while (s->durable_waiters < s->last_group && !s->stopping &&
+	    pthread_cond_timedwait(&s->map_cv, &s->lock, &ts) == 0)
+		;
+	s->gathering = 0;
+	s->last_group = s->durable_waiters;
+}
+
+/*
  * writer_loop - one writer's thread: write when there is something to
  * write, at most once per sync interval (compactions: whenever due), and
  * at once while an adder waits (sync interval 0).  After a failure, once
@@ -573,6 +599,8 @@ writer_loop(struct store *s, const struct writer *w)
 			pthread_cond_timedwait(w->cv(s), &s->lock, &ts);
 			continue;
 		}
+		if (w->bit == W_MAP && interval == 0 && !failing)
+			gather(s);
 		pthread_mutex_unlock(&s->lock);
 		/* the next write may start one interval after this one
 		 * started, so a change waits at most one interval */

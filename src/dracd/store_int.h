@@ -56,6 +56,8 @@ struct store {
 	int failing;			/* W_* bits */
 	int idle;			/* W_* bits */
 	size_t durable_waiters;
+	size_t last_group;		/* waiters the last map write served */
+	int gathering;			/* the map writer waits for them */
 	struct store_stats st;
 	int running, stopping;
 	pthread_t expiry_thr, sync_thr, map_thr, compact_thr;
