@@ -350,11 +350,7 @@ copy_info(const struct entry *e, struct store_info *out)
 	out->expires = e->expires;
 	out->first_seen = e->first_seen;
 	out->adds = e->adds;
-	/* set_user and the loader keep users within MAPFILE_USERMAX */
-	if (e->user != NULL)
-		memcpy(out->user, e->user, strlen(e->user) + 1);
-	else
-		out->user[0] = '\0';
+	entry_user(e, out->user);
 }
 
 /* store_check - 1 and the entry when a is allowed now, 0 otherwise */

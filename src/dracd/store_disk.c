@@ -76,8 +76,7 @@ store_note(struct store *s, enum jrec_type type, const struct entry *e)
 		r.expires = e->expires;
 		r.first_seen = e->first_seen;
 		r.adds = e->adds;
-		if (e->user != NULL)
-			snprintf(r.user, sizeof(r.user), "%s", e->user);
+		entry_user(e, r.user);
 	}
 	s->jgen++;
 	if (jbuf_reserve(&s->jbuf) < 0) {
@@ -509,6 +508,8 @@ store_compact(struct store *s, char *err, size_t errlen)
 
 struct writer {
 	int bit;
+	int paced;		/* at most once per sync interval */
+	int gathers;		/* serves adders waiting (interval 0) */
 	pthread_cond_t *(*cv)(struct store *);
 	int (*pending)(const struct store *);
 	int (*write)(struct store *, char *, size_t);
@@ -534,9 +535,9 @@ map_pending(const struct store *s)
 }
 
 static const struct writer writers[] = {
-	{W_SYNC, sync_cv, sync_pending, store_sync},
-	{W_MAP, map_cv, map_pending, store_publish},
-	{W_COMPACT, compact_cv, compact_due, store_compact},
+	{W_SYNC, 1, 0, sync_cv, sync_pending, store_sync},
+	{W_MAP, 1, 1, map_cv, map_pending, store_publish},
+	{W_COMPACT, 0, 0, compact_cv, compact_due, store_compact},
 };
 
 struct writer_arg {
@@ -578,8 +579,7 @@ gather(struct store *s)
 static void
 writer_loop(struct store *s, const struct writer *w)
 {
-	int64_t interval = w->bit == W_COMPACT ? 0 :
-	    s->o.sync_interval_ms, next = 0;
+	int64_t interval = w->paced ? s->o.sync_interval_ms : 0, next = 0;
 	char err[1400];
 	int failing = 0;
 
@@ -599,7 +599,7 @@ writer_loop(struct store *s, const struct writer *w)
 			pthread_cond_timedwait(w->cv(s), &s->lock, &ts);
 			continue;
 		}
-		if (w->bit == W_MAP && interval == 0 && !failing)
+		if (w->gathers && interval == 0 && !failing)
 			gather(s);
 		pthread_mutex_unlock(&s->lock);
 		/* the next write may start one interval after this one

@@ -6,6 +6,7 @@
 #define DRACD_STORE_INT_H
 
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 
 #include "journal.h"
@@ -73,6 +74,17 @@ struct store {
 	void **slabs;
 	size_t nslabs;
 };
+
+/* entry_user - e's user, or "", into a buffer of MAPFILE_USERMAX + 1
+ * (set_user and the loader keep users within that) */
+static inline void
+entry_user(const struct entry *e, char *out)
+{
+	if (e->user != NULL)
+		memcpy(out, e->user, strlen(e->user) + 1);
+	else
+		out[0] = '\0';
+}
 
 /* store.c: the table, with s->lock held */
 time_t store_now(const struct store *);
