@@ -425,25 +425,49 @@ client_v3(const char *src, uint16_t port, int tcp)
 	return c;
 }
 
-/* map_get - look key up in a Berkeley DB file as an MTA would; 1 found */
-int
-map_get(const char *path, const char *key, size_t keylen, char *val,
-    size_t vallen)
+/* map_errcall - keep Berkeley DB's own message for map_lookup's caller */
+static char *map_why;
+static size_t map_whylen;
+
+static void
+map_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
+	(void)env;
+	(void)pfx;
+	if (map_why != NULL)
+		snprintf(map_why, map_whylen, "%s", msg);
+}
+
+/*
+ * map_lookup - look key up in a Berkeley DB file as an MTA would: 1 found,
+ * 0 not, -1 on an error, said in why (Berkeley DB's message if it gave one)
+ */
+int
+map_lookup(const char *path, const char *key, size_t keylen, char *val,
+    size_t vallen, char *why, size_t whylen)
+{
+	const char *step = "db_create";
 	DB *db;
 	DBT k, v;
 	int rc;
 
-	if (db_create(&db, NULL, 0) != 0)
-		return -1;
-	if (db->open(db, NULL, path, NULL, DB_UNKNOWN, DB_RDONLY, 0) != 0) {
+	map_why = why, map_whylen = whylen;
+	if (why != NULL)
+		*why = '\0';
+	if ((rc = db_create(&db, NULL, 0)) != 0)
+		goto out;
+	db->set_errcall(db, map_errcall);
+	step = "open";
+	if ((rc = db->open(db, NULL, path, NULL, DB_UNKNOWN, DB_RDONLY,
+	    0)) != 0) {
 		db->close(db, 0);
-		return -1;
+		goto out;
 	}
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
 	k.data = (void *)(uintptr_t)key;
 	k.size = (u_int32_t)keylen;
+	step = "get";
 	rc = db->get(db, NULL, &k, &v, 0);
 	if (rc == 0 && val != NULL) {
 		size_t n = v.size < vallen - 1 ? v.size : vallen - 1;
@@ -452,7 +476,23 @@ map_get(const char *path, const char *key, size_t keylen, char *val,
 		val[n] = '\0';
 	}
 	db->close(db, 0);
+out:
+	if (rc != 0 && rc != DB_NOTFOUND && why != NULL) {
+		size_t n = strlen(why);
+
+		snprintf(why + n, whylen - n, "%s%s %s: %s", n ? "; " : "",
+		    step, path, db_strerror(rc));
+	}
+	map_why = NULL;
 	return rc == 0 ? 1 : rc == DB_NOTFOUND ? 0 : -1;
+}
+
+/* map_get - look key up in a Berkeley DB file as an MTA would; 1 found */
+int
+map_get(const char *path, const char *key, size_t keylen, char *val,
+    size_t vallen)
+{
+	return map_lookup(path, key, keylen, val, vallen, NULL, 0);
 }
 
 /* map_count - the number of records in a map file (0 if unreadable) */

@@ -54,6 +54,8 @@ void on_death(void (*)(void));
 int run_prog(const char *const *argv, const char *input, char *out,
     size_t outlen, int64_t ms);
 
+int map_lookup(const char *path, const char *key, size_t keylen, char *val,
+    size_t vallen, char *why, size_t whylen);
 int map_get(const char *path, const char *key, size_t keylen, char *val,
     size_t vallen);
 size_t map_count(const char *path);
