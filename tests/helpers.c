@@ -425,17 +425,21 @@ client_v3(const char *src, uint16_t port, int tcp)
 	return c;
 }
 
-/* map_errcall - keep Berkeley DB's own message for map_lookup's caller */
-static char *map_why;
-static size_t map_whylen;
+/* the buffer map_lookup hands its Berkeley DB handle for messages */
+struct map_why {
+	char *buf;
+	size_t len;
+};
 
+/* map_errcall - keep Berkeley DB's own message for map_lookup's caller */
 static void
 map_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
-	(void)env;
+	const struct map_why *w = env->app_private;
+
 	(void)pfx;
-	if (map_why != NULL)
-		snprintf(map_why, map_whylen, "%s", msg);
+	if (w != NULL && w->buf != NULL)
+		snprintf(w->buf, w->len, "%s", msg);
 }
 
 /*
@@ -446,16 +450,17 @@ int
 map_lookup(const char *path, const char *key, size_t keylen, char *val,
     size_t vallen, char *why, size_t whylen)
 {
+	struct map_why w = {why, whylen};
 	const char *step = "db_create";
 	DB *db;
 	DBT k, v;
 	int rc;
 
-	map_why = why, map_whylen = whylen;
 	if (why != NULL)
 		*why = '\0';
 	if ((rc = db_create(&db, NULL, 0)) != 0)
 		goto out;
+	db->get_env(db)->app_private = &w;
 	db->set_errcall(db, map_errcall);
 	step = "open";
 	if ((rc = db->open(db, NULL, path, NULL, DB_UNKNOWN, DB_RDONLY,
@@ -483,7 +488,6 @@ out:
 		snprintf(why + n, whylen - n, "%s%s %s: %s", n ? "; " : "",
 		    step, path, db_strerror(rc));
 	}
-	map_why = NULL;
 	return rc == 0 ? 1 : rc == DB_NOTFOUND ? 0 : -1;
 }
 
