@@ -494,8 +494,10 @@ START_TEST(authenticated_adds)
 	uint8_t key[32];
 	char spec[32], out[2048];
 	struct drac_options o = {2000, 0, DRAC_UDP, NULL};
-	drac_t *plain, *keyed, *wrong;
+	drac_t *plain, *keyed, *wrong, *lossy;
 	uint64_t now = (uint64_t)time(NULL);
+	struct drac_stats st0, st1;
+	struct lossy *r;
 	int i;
 
 	for (i = 0; i < 32; i++)
@@ -536,15 +538,36 @@ START_TEST(authenticated_adds)
 	ck_assert_int_eq(drac_check(plain, "192.0.2.11", NULL), 1);
 	ck_assert_int_eq(drac_check(plain, "192.0.2.12", NULL), 0);
 
-	/* the same request twice: the replay is refused */
+	/* the same signed request again (a resend after a lost reply, or a
+	 * replay): the first answer again, and nothing granted again */
 	ck_assert_int_eq(raw_auth_add(key, 32, "192.0.2.13", now, 1), DRAC_OK);
-	ck_assert_int_eq(raw_auth_add(key, 32, "192.0.2.13", now, 1),
+	ck_assert_int_eq(drac_stats(plain, &st0), 0);
+	ck_assert_int_eq(raw_auth_add(key, 32, "192.0.2.13", now, 1), DRAC_OK);
+	ck_assert_int_eq(drac_stats(plain, &st1), 0);
+	ck_assert_uint_eq(st1.adds, st0.adds);
+	ck_assert_int_eq(drac_check(plain, "192.0.2.13", NULL), 1);
+	/* its nonce in another request is refused */
+	ck_assert_int_eq(raw_auth_add(key, 32, "192.0.2.15", now, 1),
 	    DRAC_AUTH);
+	ck_assert_int_eq(drac_check(plain, "192.0.2.15", NULL), 0);
+	ck_assert(log_contains(&d, "a used nonce in another request"));
 	/* a stale request (or a far-off clock) is refused */
 	ck_assert_int_eq(raw_auth_add(key, 32, "192.0.2.14", now - 120, 2),
 	    DRAC_AUTH);
 	ck_assert_int_eq(drac_check(plain, "192.0.2.14", NULL), 0);
-	ck_assert(log_contains(&d, "wrong, stale or replayed authenticator"));
+	ck_assert(log_contains(&d, "wrong or stale authenticator"));
+	/* libdrac over UDP whose first reply is lost: its resend gets the
+	 * answer, and the grant is made once */
+	r = lossy_start(d.port, LOSE_REPLY);
+	o.add_key_file = keyfile;
+	ck_assert_int_eq(drac_open(&lossy, lossy_spec(r), &o), 0);
+	ck_assert_int_eq(drac_stats(plain, &st0), 0);
+	ck_assert_int_eq(drac_add(lossy, "192.0.2.16", 0, NULL), 0);
+	ck_assert(lossy_end(r));
+	drac_close(lossy);
+	ck_assert_int_eq(drac_check(plain, "192.0.2.16", NULL), 1);
+	ck_assert_int_eq(drac_stats(plain, &st1), 0);
+	ck_assert_uint_eq(st1.adds, st0.adds + 1);
 	drac_close(plain);
 	drac_close(keyed);
 	drac_close(wrong);

@@ -205,11 +205,35 @@ silent(int tcp, int *fdp)
 	return ntohs(sa.sin_port);
 }
 
+/* datagrams - how many requests wait on fd, each the same bytes as the
+ * first (a resend is the whole request again); the first's length */
+static int
+datagrams(int fd, size_t *len)
+{
+	uint8_t first[2048], buf[2048];
+	ssize_t n;
+	int count = 0;
+
+	*len = 0;
+	while ((n = recv(fd, count ? buf : first, sizeof(buf),
+	    MSG_DONTWAIT)) >= 0) {
+		if (count == 0)
+			*len = (size_t)n;
+		else
+			ck_assert_msg((size_t)n == *len && memcmp(buf, first,
+			    *len) == 0, "send %d (%zd bytes) is not the "
+			    "request (%zu bytes) again", count + 1, n, *len);
+		count++;
+	}
+	return count;
+}
+
 START_TEST(dead_server_bounded)
 {
 	char spec[32], *msg = NULL;
 	int64_t t0, took;
 	int fd, tr, rc;
+	size_t len;
 	drac_t *h;
 
 	for (tr = DRAC_UDP; tr <= DRAC_TCP; tr++) {
@@ -221,6 +245,11 @@ START_TEST(dead_server_bounded)
 		ck_assert_int_eq(rc, DRAC_E_TIMEOUT);
 		ck_assert_msg(took >= 290 && took <= 450, "add took %lld ms "
 		    "with a 300 ms timeout", (long long)took);
+		if (tr == DRAC_UDP) {
+			/* the request and its 3 resends (the default) */
+			ck_assert_int_eq(datagrams(fd, &len), 4);
+			ck_assert_uint_gt(len, 40);
+		}
 		t0 = now_ms();
 		ck_assert_int_eq(drac_check(h, "192.0.2.1", NULL),
 		    DRAC_E_TIMEOUT);
@@ -243,6 +272,26 @@ START_TEST(dead_server_bounded)
 	ck_assert_int_eq(drac_ping(h), DRAC_E_DOWN);
 	ck_assert_int_le(now_ms() - t0, 500);
 	drac_close(h);
+}
+END_TEST
+
+/* a lost UDP request: its resend, the same call, is answered in time */
+START_TEST(udp_loss_resent)
+{
+	struct lossy *r;
+	drac_t *h;
+
+	daemon_init(&d, "127.0.0.1\n");
+	ck_assert_int_eq(daemon_start(&d, NULL), 0);
+	r = lossy_start(d.port, LOSE_REQUEST);
+	h = open_h(lossy_spec(r), DRAC_UDP, 2000);
+	ck_assert_int_eq(drac_add(h, "192.0.2.31", 0, NULL), 0);
+	ck_assert(lossy_end(r));
+	drac_close(h);
+	h = open_h(server(&d), DRAC_UDP, 2000);
+	ck_assert_int_eq(drac_check(h, "192.0.2.31", NULL), 1);
+	drac_close(h);
+	ck_assert_int_eq(daemon_stop(&d), 0);
 }
 END_TEST
 
@@ -380,6 +429,7 @@ make_lib_suite(void)
 	tcase_add_test(tc, ttl_expiry);
 	tcase_add_test(tc, several_servers);
 	tcase_add_test(tc, dead_server_bounded);
+	tcase_add_test(tc, udp_loss_resent);
 	tcase_add_test(tc, compat_api);
 	tcase_add_test(tc, old_patch_built_with_pkg_config);
 	tcase_add_test(tc, threads_with_own_handles);

@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -430,6 +432,96 @@ struct map_why {
 	char *buf;
 	size_t len;
 };
+
+struct lossy {
+	pthread_t thread;
+	int fd;			/* where the client sends */
+	uint16_t to;		/* dracd's port */
+	int lose, lost, relayed;
+	char spec[32];
+};
+
+/* lossy_run - relay up to two requests and their replies, losing one */
+static void *
+lossy_run(void *arg)
+{
+	struct lossy *r = arg;
+	struct timeval tv = {WAIT_MS / 1000, 0};
+	struct sockaddr_in from, to;
+	socklen_t fromlen;
+	uint8_t buf[2048];
+	ssize_t n;
+	int up, k;
+
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	to.sin_port = htons(r->to);
+	up = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	setsockopt(up, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (k = 0; k < 2 && !r->relayed; k++) {
+		fromlen = sizeof(from);
+		if ((n = recvfrom(r->fd, buf, sizeof(buf), 0,
+		    (struct sockaddr *)&from, &fromlen)) <= 0)
+			break;
+		if (k == 0 && r->lose == LOSE_REQUEST) {
+			r->lost = 1;
+			continue;
+		}
+		if (sendto(up, buf, (size_t)n, 0, (struct sockaddr *)&to,
+		    sizeof(to)) != n || (n = recv(up, buf, sizeof(buf),
+		    0)) <= 0)
+			break;
+		if (k == 0) {
+			r->lost = 1;
+			continue;
+		}
+		r->relayed = sendto(r->fd, buf, (size_t)n, 0,
+		    (struct sockaddr *)&from, fromlen) == n;
+	}
+	close(up);
+	return NULL;
+}
+
+struct lossy *
+lossy_start(uint16_t to, int lose)
+{
+	struct lossy *r = calloc(1, sizeof(*r));
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	ck_assert_ptr_nonnull(r);
+	r->to = to;
+	r->lose = lose;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(r->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	getsockname(r->fd, (struct sockaddr *)&sa, &len);
+	snprintf(r->spec, sizeof(r->spec), "127.0.0.1:%u", ntohs(sa.sin_port));
+	ck_assert_int_eq(pthread_create(&r->thread, NULL, lossy_run, r), 0);
+	return r;
+}
+
+const char *
+lossy_spec(const struct lossy *r)
+{
+	return r->spec;
+}
+
+int
+lossy_end(struct lossy *r)
+{
+	int ok;
+
+	pthread_join(r->thread, NULL);
+	ok = r->lost && r->relayed;
+	close(r->fd);
+	free(r);
+	return ok;
+}
 
 /* map_errcall - keep Berkeley DB's own message for map_lookup's caller */
 static void

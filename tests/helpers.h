@@ -54,6 +54,15 @@ void on_death(void (*)(void));
 int run_prog(const char *const *argv, const char *input, char *out,
     size_t outlen, int64_t ms);
 
+/* a UDP relay on loopback to dracd that loses one datagram: the first
+ * request, or dracd's first reply; lossy_end: was it lost and a resend
+ * relayed both ways?  (It joins the relay and frees it.) */
+enum { LOSE_REQUEST, LOSE_REPLY };
+struct lossy;
+struct lossy *lossy_start(uint16_t to, int lose);
+const char *lossy_spec(const struct lossy *);
+int lossy_end(struct lossy *);
+
 int map_lookup(const char *path, const char *key, size_t keylen, char *val,
     size_t vallen, char *why, size_t whylen);
 int map_get(const char *path, const char *key, size_t keylen, char *val,

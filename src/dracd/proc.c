@@ -249,77 +249,121 @@ proc_check(struct server *sv, const struct addr *peer, const char *what,
 	return 1;
 }
 
-/* nonce_fresh - remember a nonce; 0 if seen within the window (replay)
- * or if no slot is free (a flood: refuse rather than forget) */
-static int
-nonce_fresh(struct server *sv, const uint8_t *nonce, int64_t now)
+/*
+ * nonce_find - the slot holding nonce if it was seen within the window,
+ * else NULL with *take a free slot for it (NONCE_SLOTS if none: a flood,
+ * and refusing beats forgetting).  Under nonce_lock.
+ */
+static struct nonce_seen *
+nonce_find(struct server *sv, const uint8_t *nonce, int64_t now,
+    size_t *take)
 {
 	uint32_t h;
-	size_t i, slot, take = NONCE_SLOTS;
-	int fresh = 1;
+	size_t i, slot;
 
 	memcpy(&h, nonce, sizeof(h));
-	pthread_mutex_lock(&sv->nonce_lock);
+	*take = NONCE_SLOTS;
 	for (i = 0; i < 16; i++) {
 		struct nonce_seen *n;
 
 		slot = (h + i) % NONCE_SLOTS;
 		n = &sv->nonces[slot];
 		if (n->time > now - 2 * AUTH_WINDOW &&
-		    memcmp(n->nonce, nonce, DRAC_NONCE) == 0) {
-			fresh = 0;
-			break;
-		}
-		if (take == NONCE_SLOTS && n->time <= now - 2 * AUTH_WINDOW)
-			take = slot;
+		    memcmp(n->nonce, nonce, DRAC_NONCE) == 0)
+			return n;
+		if (*take == NONCE_SLOTS && n->time <= now - 2 * AUTH_WINDOW)
+			*take = slot;
 	}
-	if (fresh && take == NONCE_SLOTS)
-		fresh = 0;
-	if (fresh) {
-		memcpy(sv->nonces[take].nonce, nonce, DRAC_NONCE);
-		sv->nonces[take].time = now;
-	}
-	pthread_mutex_unlock(&sv->nonce_lock);
-	return fresh;
+	return NULL;
 }
 
-/* auth_ok - a correct authenticator, a recent time, a new nonce */
+/* auth_ok - a correct authenticator and a recent time */
 static int
-auth_ok(struct server *sv, const add3_auth_args *in)
+auth_ok(struct server *sv, const add3_auth_args *in, int64_t now)
 {
 	uint8_t mac[HMAC_LEN];
-	int64_t now = time(NULL), t = (int64_t)in->time;
+	int64_t t = (int64_t)in->time;
 	int ok;
 
 	pthread_rwlock_rdlock(&sv->policy_lock);
 	ok = sv->policy.keylen > 0 && auth_mac(sv->policy.key,
 	    sv->policy.keylen, in, mac) == 0;
 	pthread_rwlock_unlock(&sv->policy_lock);
-	if (!ok || !hmac_equal(mac, (const uint8_t *)in->mac, HMAC_LEN))
-		return 0;
-	if (t < now - AUTH_WINDOW || t > now + AUTH_WINDOW)
-		return 0;
-	return nonce_fresh(sv, (const uint8_t *)in->nonce, now);
+	return ok && hmac_equal(mac, (const uint8_t *)in->mac, HMAC_LEN) &&
+	    t >= now - AUTH_WINDOW && t <= now + AUTH_WINDOW;
 }
 
-/* p_add3auth - v3 ADD with a shared-secret authenticator */
+/*
+ * p_add3auth - v3 ADD with a shared-secret authenticator.  A nonce is
+ * used once: the same signed request again (a UDP resend after a lost
+ * reply, or a replay) is given the first answer and grants nothing; while
+ * the first is still being served it gets no answer (that one answers).
+ */
 static int
 p_add3auth(struct svc_call *c, void *arg, void *res)
 {
+	struct server *sv = c->ctx;
 	add3_auth_args *in = arg;
 	add3_res *out = res;
+	const uint8_t *nonce = (const uint8_t *)in->nonce;
+	int64_t now = time(NULL), exp = 0;
+	struct nonce_seen *n;
 	struct addr a;
-	int64_t exp = 0;
+	size_t take;
 
-	if (wire_to_addr(&in->add.addr, &a) < 0)
+	out->expires = 0;
+	if (wire_to_addr(&in->add.addr, &a) < 0) {
 		out->stat = DRAC_BADARG;
-	else if (!auth_ok(c->ctx, in)) {
-		deny(c->ctx, c->peer, "add (wrong, stale or replayed "
-		    "authenticator)", "add_key_file");
+		return 0;
+	}
+	if (!auth_ok(sv, in, now)) {
+		deny(sv, c->peer, "add (wrong or stale authenticator)",
+		    "add_key_file");
 		out->stat = DRAC_AUTH;
-	} else
-		out->stat = do_add(c, &a, in->add.ttl, in->add.user, &exp, 1);
+		return 0;
+	}
+	pthread_mutex_lock(&sv->nonce_lock);
+	if ((n = nonce_find(sv, nonce, now, &take)) != NULL) {
+		int same = memcmp(n->mac, in->mac, sizeof(n->mac)) == 0;
+		int done = n->done;
+
+		out->stat = n->stat;
+		out->expires = n->expires;
+		pthread_mutex_unlock(&sv->nonce_lock);
+		if (same)
+			return done ? 0 : SVC_NOREPLY;
+		deny(sv, c->peer, "add (a used nonce in another request)",
+		    "add_key_file");
+		out->stat = DRAC_AUTH;
+		out->expires = 0;
+		return 0;
+	}
+	if (take == NONCE_SLOTS) {
+		pthread_mutex_unlock(&sv->nonce_lock);
+		deny(sv, c->peer, "add (too many authenticated adds at once)",
+		    "add_key_file");
+		out->stat = DRAC_AUTH;
+		return 0;
+	}
+	n = &sv->nonces[take];
+	memcpy(n->nonce, nonce, DRAC_NONCE);
+	memcpy(n->mac, in->mac, sizeof(n->mac));
+	n->time = now;
+	n->done = 0;
+	pthread_mutex_unlock(&sv->nonce_lock);
+
+	out->stat = do_add(c, &a, in->add.ttl, in->add.user, &exp, 1);
 	out->expires = out->stat == DRAC_OK ? exp : 0;
+
+	/* the slot is the nonce's for 2 * AUTH_WINDOW, far longer than an
+	 * add takes, but look before writing */
+	pthread_mutex_lock(&sv->nonce_lock);
+	if (memcmp(n->nonce, nonce, DRAC_NONCE) == 0 && n->time == now) {
+		n->stat = out->stat;
+		n->expires = out->expires;
+		n->done = 1;
+	}
+	pthread_mutex_unlock(&sv->nonce_lock);
 	return 0;
 }
 

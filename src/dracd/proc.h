@@ -34,9 +34,15 @@ struct policy {
 
 #define NONCE_SLOTS 65536
 
+/* an authenticated add's nonce, and its answer once given: a resend of
+ * the same request (UDP) gets that answer again and changes nothing */
 struct nonce_seen {
 	uint8_t nonce[DRAC_NONCE];
+	uint8_t mac[16];		/* of the request that used it */
 	int64_t time;			/* 0: free */
+	int done;			/* stat and expires are the answer */
+	int32_t stat;
+	int64_t expires;
 };
 
 struct server {

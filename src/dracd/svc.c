@@ -95,7 +95,7 @@ run(const struct svc_opts *o, const struct svc_proc *p, XDR *x, size_t len,
 	union { uint8_t b[SVC_ARGMAX]; uint64_t align; } arg;
 	union { uint8_t b[SVC_RESMAX]; uint64_t align; } res;
 	size_t n;
-	int ok;
+	int ok, rc;
 
 	memset(&arg, 0, sizeof(arg));
 	memset(&res, 0, sizeof(res));
@@ -105,8 +105,10 @@ run(const struct svc_opts *o, const struct svc_proc *p, XDR *x, size_t len,
 		xdr_free(p->xarg, (char *)arg.b);
 		return accepted(call, GARBAGE_ARGS, NULL, NULL, o, buf, cap);
 	}
-	if (p->fn(c, arg.b, res.b) < 0)
+	if ((rc = p->fn(c, arg.b, res.b)) < 0)
 		n = accepted(call, SYSTEM_ERR, NULL, NULL, o, buf, cap);
+	else if (rc == SVC_NOREPLY)
+		n = 0;
 	else if ((n = accepted(call, SUCCESS, p->xres, res.b, o, buf,
 	    cap)) == 0)
 		n = accepted(call, SYSTEM_ERR, NULL, NULL, o, buf, cap);
@@ -118,7 +120,7 @@ run(const struct svc_opts *o, const struct svc_proc *p, XDR *x, size_t len,
 /*
  * svc_dispatch - serve one RPC call message of len bytes; the length of
  * the reply written to buf, or 0 when the message earns no reply (not a
- * call, or too mangled to read a header from).
+ * call, too mangled to read a header from, or a procedure said so).
  */
 size_t
 svc_dispatch(const struct svc_opts *o, const uint8_t *req, size_t len,

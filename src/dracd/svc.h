@@ -31,10 +31,14 @@ struct svc_call {
 };
 
 /* A procedure: argument and result XDR routines and sizes, and the code. */
+#define SVC_NOREPLY 1
+
 struct svc_proc {
 	xdrproc_t xarg, xres;
 	size_t argsize, ressize;
-	int (*fn)(struct svc_call *, void *arg, void *res);	/* -1: SYSTEM_ERR */
+	/* 0: reply res; -1: SYSTEM_ERR; SVC_NOREPLY: none at all (the
+	 * answer goes with another copy of the same call) */
+	int (*fn)(struct svc_call *, void *arg, void *res);
 };
 
 /* Finds the procedure for vers/proc; NULL when there is none. */

@@ -245,15 +245,18 @@ step(struct call *c, short ev, int tcp, const struct rpc_req *rq, void *res,
 	return rc == 1 ? DRAC_E_RPC : rc;
 }
 
-/* resend - a UDP retransmission to every call still waiting */
+/* resend - a UDP retransmission, the whole request again, to every call
+ * still waiting */
 static void
 resend(struct call *calls, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (calls[i].st == S_READING)
+		if (calls[i].st == S_READING) {
 			calls[i].st = S_SEND;
+			calls[i].sent = 0;
+		}
 }
 
 /* drive - the poll loop over every started call */
@@ -263,11 +266,12 @@ drive(struct call *calls, size_t n, int tcp, const struct rpc_req *rq,
     int first, uint8_t *buf)
 {
 	struct pollfd pfd[MAXTARGETS];
-	int64_t now, interval, next;
+	int64_t now, start = rpcc_now_ms(), span = deadline - start, next;
+	unsigned int resent = 0;
 	size_t i, open;
 
-	interval = (deadline - rpcc_now_ms()) / (retries + 1);
-	next = rpcc_now_ms() + (interval > 0 ? interval : 1);
+	/* resend k of retries goes at start + k * span / (retries + 1) */
+	next = retries > 0 ? start + span / (retries + 1) : deadline;
 	for (;;) {
 		for (i = 0, open = 0; i < n; i++) {
 			pfd[i].fd = calls[i].st == S_DONE ? -1 : calls[i].fd;
@@ -278,9 +282,11 @@ drive(struct call *calls, size_t n, int tcp, const struct rpc_req *rq,
 		now = rpcc_now_ms();
 		if (open == 0 || now >= deadline)
 			return;
-		if (!tcp && now >= next) {
+		if (!tcp && resent < retries && now >= next) {
 			resend(calls, n);
-			next += interval;
+			resent++;
+			next = resent < retries ? start + span * (resent + 1) /
+			    (retries + 1) : deadline;
 		}
 		if (poll(pfd, n, (int)((tcp ? deadline : (next < deadline ?
 		    next : deadline)) - now)) < 0 && errno != EINTR)
