@@ -568,6 +568,16 @@ START_TEST(authenticated_adds)
 	ck_assert_int_eq(drac_check(plain, "192.0.2.16", NULL), 1);
 	ck_assert_int_eq(drac_stats(plain, &st1), 0);
 	ck_assert_uint_eq(st1.adds, st0.adds + 1);
+	/* the same signed request twice at once: one grant; the second is
+	 * answered as the first was, or (still being served) not at all */
+	r = lossy_start(d.port, DOUBLE_REQUEST);
+	ck_assert_int_eq(drac_open(&lossy, lossy_spec(r), &o), 0);
+	ck_assert_int_eq(drac_add(lossy, "192.0.2.17", 0, NULL), 0);
+	i = lossy_end(r);
+	ck_assert_msg(i == 1 || i == 2, "%d replies", i);
+	drac_close(lossy);
+	ck_assert_int_eq(drac_stats(plain, &st0), 0);
+	ck_assert_uint_eq(st0.adds, st1.adds + 1);
 	drac_close(plain);
 	drac_close(keyed);
 	drac_close(wrong);

@@ -438,8 +438,42 @@ struct lossy {
 	int fd;			/* where the client sends */
 	uint16_t to;		/* dracd's port */
 	int lose, lost, relayed;
+	int replies;		/* DOUBLE_REQUEST: identical replies, or -1 */
 	char spec[32];
 };
+
+/* lossy_double - send a request twice at once, relay the first reply,
+ * and count the replies that come within a while */
+static void
+lossy_double(struct lossy *r, int up, const struct sockaddr_in *to,
+    const uint8_t *req, size_t reqlen, const struct sockaddr_in *from,
+    socklen_t fromlen)
+{
+	struct timeval tv = {0, 500 * 1000};
+	uint8_t first[2048], buf[2048];
+	ssize_t n, n1 = -1;
+
+	if (sendto(up, req, reqlen, 0, (const struct sockaddr *)to,
+	    sizeof(*to)) != (ssize_t)reqlen || sendto(up, req, reqlen, 0,
+	    (const struct sockaddr *)to, sizeof(*to)) != (ssize_t)reqlen)
+		return;
+	r->lost = 1;
+	while ((n = recv(up, buf, sizeof(buf), 0)) > 0) {
+		if (n1 < 0) {
+			memcpy(first, buf, (size_t)n);
+			n1 = n;
+			r->relayed = sendto(r->fd, buf, (size_t)n, 0,
+			    (const struct sockaddr *)from, fromlen) == n;
+			/* a second reply, if any, comes at once */
+			setsockopt(up, SOL_SOCKET, SO_RCVTIMEO, &tv,
+			    sizeof(tv));
+		} else if (n != n1 || memcmp(buf, first, (size_t)n) != 0) {
+			r->replies = -1;
+			return;
+		}
+		r->replies++;
+	}
+}
 
 /* lossy_run - relay up to two requests and their replies, losing one */
 static void *
@@ -468,6 +502,11 @@ lossy_run(void *arg)
 		if (k == 0 && r->lose == LOSE_REQUEST) {
 			r->lost = 1;
 			continue;
+		}
+		if (r->lose == DOUBLE_REQUEST) {
+			lossy_double(r, up, &to, buf, (size_t)n, &from,
+			    fromlen);
+			break;
 		}
 		if (sendto(up, buf, (size_t)n, 0, (struct sockaddr *)&to,
 		    sizeof(to)) != n || (n = recv(up, buf, sizeof(buf),
@@ -517,7 +556,7 @@ lossy_end(struct lossy *r)
 	int ok;
 
 	pthread_join(r->thread, NULL);
-	ok = r->lost && r->relayed;
+	ok = r->lose == DOUBLE_REQUEST ? r->replies : r->lost && r->relayed;
 	close(r->fd);
 	free(r);
 	return ok;

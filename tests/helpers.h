@@ -56,8 +56,11 @@ int run_prog(const char *const *argv, const char *input, char *out,
 
 /* a UDP relay on loopback to dracd that loses one datagram: the first
  * request, or dracd's first reply; lossy_end: was it lost and a resend
- * relayed both ways?  (It joins the relay and frees it.) */
-enum { LOSE_REQUEST, LOSE_REPLY };
+ * relayed both ways?  (It joins the relay and frees it.)  Or that sends
+ * the first request to dracd twice at once and relays the first reply;
+ * lossy_end: how many replies came back, all the same, -1 if they
+ * differ. */
+enum { LOSE_REQUEST, LOSE_REPLY, DOUBLE_REQUEST };
 struct lossy;
 struct lossy *lossy_start(uint16_t to, int lose);
 const char *lossy_spec(const struct lossy *);

@@ -114,6 +114,11 @@ POL=$(free_port); SMAP=$(free_port)
 start "policy_listen = inet:127.0.0.1:$POL" "socketmap_listen = inet:127.0.0.1:$SMAP"
 BIGSTART=$STARTUP_MS
 RSS=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+# the floor again, on this daemon and minutes later than the first: the
+# machine is shared and its speed drifts, so the check ratio is also
+# given against the floor measured just before
+record "$(median floor_null_udp_c4_big -c 4)"
+NULLB4=$(field "${RESULTS[-1]}" calls_per_s)
 record "$(median check_v3_udp_c1 -m check -n $BIG -c 1)"
 record "$(median check_v3_udp_c4 -m check -n $BIG -c 4)"
 record "$(median mixed_1add_20checks_c4 -m mixed -n $BIG -c 4)"
@@ -137,8 +142,13 @@ $LOADGEN -p "$PORT" -c 4 -d 5 -m check -n $BIG -s expiry_storm_checks_c4 > "$WOR
 LG=$!
 LAST=$(( EXP + 3 ))
 CLEAN=""
+# a dump of the full map costs a second of CPU, which the clients would
+# feel: dump only once the map file is small (it is rewritten whole)
 for _ in $(seq 1 600); do
-	n=$(db5.3_dump -p "$WORK/dracd.db" 2>/dev/null | sed -n '/HEADER=END/,/DATA=END/p' | grep -c '^ ' || true)
+	n=""
+	if [ "$(stat -c %s "$WORK/dracd.db" 2>/dev/null || echo 65536)" -lt 65536 ]; then
+		n=$(db5.3_dump -p "$WORK/dracd.db" 2>/dev/null | sed -n '/HEADER=END/,/DATA=END/p' | grep -c '^ ' || true)
+	fi
 	if [ "$(date +%s)" -ge "$LAST" ] && [ "$n" = 0 ]; then
 		CLEAN=$(( $(date +%s%N) / 1000000 - LAST * 1000 )); break
 	fi
@@ -163,7 +173,7 @@ for r in "${RESULTS[@]}"; do
 	case $r in
 	scenario=add_v1_udp_sync1s_c4*) echo "add, 4 clients UDP: $(ratio "$(field "$r" calls_per_s)" "$NULL4") of the NULL rate (target 60%)";;
 	scenario=add_v1_tcp_sync1s_c4*) echo "add, 4 clients TCP: $(ratio "$(field "$r" calls_per_s)" "$NULLT4") of the TCP NULL rate";;
-	scenario=check_v3_udp_c4*) echo "check, 4 clients: $(ratio "$(field "$r" calls_per_s)" "$NULL4") of the NULL rate (target 85%)";;
+	scenario=check_v3_udp_c4*) echo "check, 4 clients: $(ratio "$(field "$r" calls_per_s)" "$NULL4") of the NULL rate, $(ratio "$(field "$r" calls_per_s)" "$NULLB4") of the NULL rate just before on the same daemon (target 85%)";;
 	scenario=check_v3_udp_c1*) echo "check, 1 client: $(ratio "$(field "$r" calls_per_s)" "$NULL1") of the NULL rate";;
 	scenario=startup*) echo "start-up with $BIG entries: ${BIGSTART} ms (target 1000), RSS $((RSS / 1024)) MB serving, $((PEAK / 1024)) MB at its peak (target 100)";;
 	scenario=add_v1_udp_sync0_c16*) echo "sync before ack: $(field "$r" calls_per_s) adds/s with 16 clients vs $S0C1 with 1 (group commit)";;
