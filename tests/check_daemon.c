@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <db.h>
+#include <dirent.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -705,6 +706,57 @@ pidfile_there(void *arg)
 	return access(pidpath, F_OK) == 0;
 }
 
+/* has_thread - does process pid have a thread of that name? */
+static int
+has_thread(pid_t pid, const char *name)
+{
+	char path[300], comm[32];
+	struct dirent *de;
+	int found = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return 0;
+	while (!found && (de = readdir(dir)) != NULL) {
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/comm",
+		    (int)pid, de->d_name);
+		if (de->d_name[0] == '.' || (fp = fopen(path, "r")) == NULL)
+			continue;
+		found = fgets(comm, sizeof(comm), fp) != NULL &&
+		    strcspn(comm, "\n") == strlen(name) &&
+		    strncmp(comm, name, strlen(name)) == 0;
+		fclose(fp);
+	}
+	closedir(dir);
+	return found;
+}
+
+/* all_threads_named - has dracd (arg: its pid) named every thread yet? */
+static int
+all_threads_named(void *arg)
+{
+	static const char *const names[] = {"dracd-udp", "dracd-tcp",
+	    "dracd-expire", "dracd-journal", "dracd-map", "dracd-snapshot"};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!has_thread(*(pid_t *)arg, names[i]))
+			return 0;
+	return 1;
+}
+
+START_TEST(thread_names)
+{
+	start(ALLOW_LO, NULL);
+	/* each thread names itself as it starts */
+	ck_assert(wait_until(all_threads_named, &d.pid, 5000));
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(daemon_mode_and_pidfile)
 {
 	const char *const extra[] = {"-P", pidpath, NULL};
@@ -994,6 +1046,7 @@ make_daemon_suite(void)
 	tcase_add_test(tc, drac_command_line);
 	tcase_add_test(tc, ipv6_listener);
 	tcase_add_test(tc, daemon_mode_and_pidfile);
+	tcase_add_test(tc, thread_names);
 	tcase_add_test(tc, drops_privileges);
 	tcase_add_test(tc, db_dump_reads_the_map);
 	tcase_add_test(tc, sigkill_under_load);

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mono.h"
 #include "store_int.h"
 
 #define EXPIRE_BATCH	1000
@@ -247,6 +249,35 @@ store_wake(struct store *s, int bit, pthread_cond_t *cv)
 	}
 }
 
+/*
+ * store_lock - take s->lock for a caller (an RPC or lookup thread).  A
+ * caller that has to wait says so, and the background threads, which
+ * take the lock again and again for batches, step aside for it: a mutex
+ * is not fair, and an expiry thread relocking at once after each batch
+ * kept checks waiting 65 ms during an expiry storm.
+ */
+static void
+store_lock(struct store *s)
+{
+	if (pthread_mutex_trylock(&s->lock) == 0)
+		return;
+	atomic_fetch_add_explicit(&s->callers_waiting, 1, memory_order_relaxed);
+	pthread_mutex_lock(&s->lock);
+	atomic_fetch_sub_explicit(&s->callers_waiting, 1, memory_order_relaxed);
+}
+
+/* store_step_aside - between two batches of background work, without
+ * s->lock: let the callers waiting for it in first (for 2 ms at most) */
+static void
+store_step_aside(struct store *s)
+{
+	int64_t until = mono_ms() + 2;
+
+	while (atomic_load_explicit(&s->callers_waiting,
+	    memory_order_relaxed) > 0 && mono_ms() < until)
+		sched_yield();
+}
+
 /* changed - note a change for the map writer */
 static void
 changed(struct store *s)
@@ -310,7 +341,7 @@ store_add(struct store *s, const struct addr *a, int64_t ttl,
 
 	if (user != NULL && strlen(user) > MAPFILE_USERMAX)
 		return -1;
-	pthread_mutex_lock(&s->lock);
+	store_lock(s);
 	t = store_now(s);
 	exp = t + ttl;
 	if ((e = store_lookup(s, a)) == NULL) {
@@ -360,7 +391,7 @@ store_check(struct store *s, const struct addr *a, struct store_info *out)
 	struct entry *e;
 	int rc = 0;
 
-	pthread_mutex_lock(&s->lock);
+	store_lock(s);
 	s->st.checks++;
 	if ((e = store_lookup(s, a)) != NULL && e->expires > store_now(s)) {
 		copy_info(e, out);
@@ -378,7 +409,7 @@ store_del(struct store *s, const struct addr *a)
 	struct entry *e;
 	int rc = 0;
 
-	pthread_mutex_lock(&s->lock);
+	store_lock(s);
 	if ((e = store_lookup(s, a)) != NULL) {
 		store_note(s, JREC_DEL, e);
 		store_unlink(s, e);
@@ -394,7 +425,7 @@ store_del(struct store *s, const struct addr *a)
 void
 store_flush(struct store *s)
 {
-	pthread_mutex_lock(&s->lock);
+	store_lock(s);
 	while (s->heap_len > 0) {
 		store_unlink(s, s->heap[s->heap_len - 1]);
 		s->st.deletions++;
@@ -413,22 +444,28 @@ slot(struct store *s, uint64_t pos)
 }
 
 /*
- * store_list - up to want entries from *cursor on; *cursor is 0 when the
+ * list_chunk - up to want entries from *cursor on; *cursor is 0 when the
  * walk is complete.  The walk goes through the slabs in memory order (a
  * cursor is a slot number, and entries never move), so an entry present
  * for the whole walk is returned exactly once however the table changes
  * meanwhile.  At most LIST_SCAN slots are looked at per call, so a sparse
- * table may give fewer than want with the walk not yet complete.
+ * table may give fewer than want with the walk not yet complete.  For a
+ * caller, or (caller 0) for a writer, which lets callers go first.
  */
-size_t
-store_list(struct store *s, uint64_t *cursor, struct store_info *out,
-    size_t want)
+static size_t
+list_chunk(struct store *s, int caller, uint64_t *cursor,
+    struct store_info *out, size_t want)
 {
 	uint64_t pos = *cursor, end, stop;
 	size_t n = 0;
 	struct entry *e;
 
-	pthread_mutex_lock(&s->lock);
+	if (caller) {
+		store_lock(s);
+	} else {
+		store_step_aside(s);
+		pthread_mutex_lock(&s->lock);
+	}
 	end = (uint64_t)s->nslabs * SLAB_ENTRIES;
 	stop = pos < end && end - pos > LIST_SCAN ? pos + LIST_SCAN : end;
 	for (; pos < stop && n < want; pos++)
@@ -439,11 +476,27 @@ store_list(struct store *s, uint64_t *cursor, struct store_info *out,
 	return n;
 }
 
+/* store_list - a chunk of the list for a caller (LIST) */
+size_t
+store_list(struct store *s, uint64_t *cursor, struct store_info *out,
+    size_t want)
+{
+	return list_chunk(s, 1, cursor, out, want);
+}
+
+/* store_walk - a chunk of the list for a writer thread */
+size_t
+store_walk(struct store *s, uint64_t *cursor, struct store_info *out,
+    size_t want)
+{
+	return list_chunk(s, 0, cursor, out, want);
+}
+
 /* store_get_stats - a consistent copy of the counters */
 void
 store_get_stats(struct store *s, struct store_stats *out)
 {
-	pthread_mutex_lock(&s->lock);
+	store_lock(s);
 	*out = s->st;
 	out->entries = s->count;
 	pthread_mutex_unlock(&s->lock);
@@ -501,14 +554,15 @@ expirer(void *arg)
 {
 	struct store *s = arg;
 
+	pthread_setname_np(pthread_self(), "dracd-expire");
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
 		struct timespec ts;
 
 		if (expire_locked(s, EXPIRE_BATCH) == EXPIRE_BATCH) {
-			/* let RPC threads in between batches */
+			/* let callers in between batches */
 			pthread_mutex_unlock(&s->lock);
-			sched_yield();
+			store_step_aside(s);
 			pthread_mutex_lock(&s->lock);
 			continue;
 		}

@@ -242,7 +242,7 @@ walk_next(struct walk *w)
 				return &w->info[w->pos - 1];
 		if (w->done)
 			return NULL;
-		w->have = store_list(w->s, &w->cursor, w->info, WALK_CHUNK);
+		w->have = store_walk(w->s, &w->cursor, w->info, WALK_CHUNK);
 		w->pos = 0;
 		w->done = w->cursor == 0;
 	}
@@ -513,6 +513,7 @@ struct writer {
 	pthread_cond_t *(*cv)(struct store *);
 	int (*pending)(const struct store *);
 	int (*write)(struct store *, char *, size_t);
+	const char *thread;	/* its thread's name, as ps -L shows it */
 };
 
 static pthread_cond_t *sync_cv(struct store *s) { return &s->sync_cv; }
@@ -535,9 +536,10 @@ map_pending(const struct store *s)
 }
 
 static const struct writer writers[] = {
-	{W_SYNC, 1, 0, sync_cv, sync_pending, store_sync},
-	{W_MAP, 1, 1, map_cv, map_pending, store_publish},
-	{W_COMPACT, 0, 0, compact_cv, compact_due, store_compact},
+	{W_SYNC, 1, 0, sync_cv, sync_pending, store_sync, "dracd-journal"},
+	{W_MAP, 1, 1, map_cv, map_pending, store_publish, "dracd-map"},
+	{W_COMPACT, 0, 0, compact_cv, compact_due, store_compact,
+	    "dracd-snapshot"},
 };
 
 struct writer_arg {
@@ -623,6 +625,7 @@ writer_main(void *arg)
 {
 	struct writer_arg *a = arg;
 
+	pthread_setname_np(pthread_self(), a->w->thread);
 	writer_loop(a->s, a->w);
 	free(a);
 	return NULL;

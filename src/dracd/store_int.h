@@ -6,6 +6,7 @@
 #define DRACD_STORE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -39,6 +40,7 @@ struct store {
 	char path[1024];
 	char state_path[1040];
 	pthread_mutex_t lock;
+	atomic_int callers_waiting;	/* callers blocked on lock (store_lock) */
 	pthread_cond_t expiry_cv;	/* expiry thread: earlier deadline */
 	pthread_cond_t sync_cv;		/* sync thread: a record waits */
 	pthread_cond_t map_cv;		/* map thread: a change */
@@ -93,6 +95,8 @@ struct entry *store_insert(struct store *, const struct addr *);
 void store_unlink(struct store *, struct entry *);
 void store_reheap(struct store *, struct entry *);
 void store_wake(struct store *, int bit, pthread_cond_t *);
+size_t store_walk(struct store *, uint64_t *cursor, struct store_info *,
+    size_t want);
 struct timespec store_deadline(clockid_t, int64_t ms);
 
 /* store_disk.c */

@@ -367,6 +367,7 @@ udp_thread(void *arg)
 	uint8_t *in = malloc(SVC_UDPMAX), *out = malloc(SVC_REPLYMAX);
 	size_t i, n = 0;
 
+	pthread_setname_np(pthread_self(), "dracd-udp");
 	if (in == NULL || out == NULL)
 		fatalx("udp thread: out of memory");
 	for (i = 0; i < s->nsocks; i++)
@@ -438,6 +439,7 @@ tcp_thread(void *arg)
 	struct svc *s = arg;
 	struct stream_opts so;
 
+	pthread_setname_np(pthread_self(), "dracd-tcp");
 	so.max_connections = s->o.tcp_max_connections;
 	so.idle_timeout_ms = s->o.tcp_idle_timeout_ms;
 	so.stopfd = s->stopfd;
@@ -488,9 +490,10 @@ svc_start(const struct svc_opts *o, const struct svc_sock *socks, size_t n,
 	if (s->stopfd < 0 || s->udp == NULL || s->rec == NULL ||
 	    s->out == NULL || add_listeners(s, extra, nextra) < 0)
 		goto fail;
-	for (i = 0; i < (size_t)o->udp_threads; i++, s->nudp++)
+	for (i = 0; i < (size_t)o->udp_threads; i++, s->nudp++) {
 		if (pthread_create(&s->udp[i], NULL, udp_thread, s) != 0)
 			goto fail;
+	}
 	if (pthread_create(&s->tcp, NULL, tcp_thread, s) != 0)
 		goto fail;
 	s->tcp_started = 1;
