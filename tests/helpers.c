@@ -457,13 +457,13 @@ lossy_double(struct lossy *r, int up, const struct sockaddr_in *to,
 	    sizeof(*to)) != (ssize_t)reqlen || sendto(up, req, reqlen, 0,
 	    (const struct sockaddr *)to, sizeof(*to)) != (ssize_t)reqlen)
 		return;
-	r->lost = 1;
 	while ((n = recv(up, buf, sizeof(buf), 0)) > 0) {
 		if (n1 < 0) {
 			memcpy(first, buf, (size_t)n);
 			n1 = n;
-			r->relayed = sendto(r->fd, buf, (size_t)n, 0,
-			    (const struct sockaddr *)from, fromlen) == n;
+			/* the client's call says whether this arrived */
+			sendto(r->fd, buf, (size_t)n, 0,
+			    (const struct sockaddr *)from, fromlen);
 			/* a second reply, if any, comes at once */
 			setsockopt(up, SOL_SOCKET, SO_RCVTIMEO, &tv,
 			    sizeof(tv));

@@ -490,10 +490,9 @@ svc_start(const struct svc_opts *o, const struct svc_sock *socks, size_t n,
 	if (s->stopfd < 0 || s->udp == NULL || s->rec == NULL ||
 	    s->out == NULL || add_listeners(s, extra, nextra) < 0)
 		goto fail;
-	for (i = 0; i < (size_t)o->udp_threads; i++, s->nudp++) {
+	for (i = 0; i < (size_t)o->udp_threads; i++, s->nudp++)
 		if (pthread_create(&s->udp[i], NULL, udp_thread, s) != 0)
 			goto fail;
-	}
 	if (pthread_create(&s->tcp, NULL, tcp_thread, s) != 0)
 		goto fail;
 	s->tcp_started = 1;
