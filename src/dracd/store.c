@@ -2,12 +2,14 @@
  * store.c - the timed allowlist in memory: table, expiry, public calls.
  *
  * Threading: one mutex (s->lock) guards everything in struct store except
- * the options, fixed at store_open, and the journal's file, which is
- * jio_lock's (store_int.h).  Calls from RPC threads hold s->lock for a
- * hash lookup or update and the append of one record to the journal
- * buffer.  The expiry thread removes at most EXPIRE_BATCH entries per
- * hold.  Entries are owned by the table; store_check and store_list copy
- * out into the caller's buffers.  The files are store_disk.c's.
+ * the options, fixed at store_open, the journal's file, which is
+ * jio_lock's (store_int.h), and callers_waiting, an atomic.  Calls from
+ * RPC threads hold s->lock for a hash lookup or update and the append of
+ * one record to the journal buffer, and take it through store_lock.  The
+ * expiry thread removes at most EXPIRE_BATCH entries per hold, and it and
+ * the writers' walks let waiting callers in first between holds.
+ * Entries are owned by the table; store_check and store_list copy out
+ * into the caller's buffers.  The files are store_disk.c's.
  */
 #include <errno.h>
 #include <pthread.h>
