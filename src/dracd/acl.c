@@ -338,6 +338,32 @@ acl_rights(const struct acl *acl, const struct addr *a)
 	return r & ~ACL_NONE;
 }
 
+/*
+ * acl_match - the most specific rule containing a that grants right:
+ * 1 and a copy in *out, or 0 when none does.  One pass over the rules.
+ */
+int
+acl_match(const struct acl *acl, const struct addr *a, unsigned int right,
+    struct acl_rule *out)
+{
+	const struct acl_rule *best = NULL;
+	size_t i;
+
+	for (i = 0; i < acl->count; i++) {
+		const struct acl_rule *r = &acl->rules[i];
+
+		if ((r->rights & right) == 0 ||
+		    !addr_in_prefix(a, &r->net, r->bits))
+			continue;
+		if (best == NULL || r->bits > best->bits)
+			best = r;
+	}
+	if (best == NULL)
+		return 0;
+	*out = *best;
+	return 1;
+}
+
 /* acl_free - release an acl from acl_load, acl_parse or acl_defaults */
 void
 acl_free(struct acl *a)

@@ -33,6 +33,8 @@ struct acl *acl_parse(const char *text, const char *name, char *err,
     size_t errlen);
 struct acl *acl_defaults(void);
 unsigned int acl_rights(const struct acl *, const struct addr *);
+int acl_match(const struct acl *, const struct addr *, unsigned int right,
+    struct acl_rule *);
 void acl_free(struct acl *);
 
 #endif

@@ -29,6 +29,7 @@ struct setting {
 static const char *const map_types[] = {"btree", "hash", NULL};
 static const char *const map_keys[] = {"plain", "cidr", NULL};
 static const char *const add_transports[] = {"any", "tcp", NULL};
+static const char *const admin_transports[] = {"auto", "any", "tcp", NULL};
 
 #define OFF(f) offsetof(struct config, f)
 #define STR(n, f, d) {n, C_STR, OFF(f), sizeof(((struct config *)0)->f), d, 0, 0, NULL}
@@ -65,6 +66,7 @@ static const struct setting settings[] = {
 	BOOL("rpcbind", rpcbind, "yes"),
 	DUR("rpcbind_check", rpcbind_check_ms, "30s", SEC, DAY),
 	ENUM("add_transport", add_transport, "any", add_transports),
+	ENUM("admin_transport", admin_transport, "auto", admin_transports),
 	INT("add_rate", add_rate, "1000", 0, 1000000),
 };
 

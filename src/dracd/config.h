@@ -17,6 +17,7 @@
 enum map_type { MAP_BTREE, MAP_HASH };
 enum map_keys { MAP_KEYS_PLAIN, MAP_KEYS_CIDR };
 enum add_transport { ADD_ANY, ADD_TCP };
+enum admin_transport { ADMIN_AUTO, ADMIN_ANY, ADMIN_TCP };	/* auto: as adds */
 
 struct config {
 	char dbfile[CONFIG_PATHMAX];
@@ -43,6 +44,7 @@ struct config {
 	int64_t rpcbind;		/* register with rpcbind */
 	int64_t rpcbind_check_ms;	/* how often to check the registration */
 	int64_t add_transport;		/* enum add_transport */
+	int64_t admin_transport;	/* enum admin_transport */
 	int64_t add_rate;		/* adds a second per client; 0: no limit */
 };
 

@@ -134,6 +134,8 @@ load_policy(const struct options *op, const struct config *c,
 	}
 	snprintf(p->action, sizeof(p->action), "%s", c->policy_action);
 	p->add_tcp_only = c->add_transport == ADD_TCP;
+	p->admin_tcp_only = c->admin_transport == ADMIN_TCP ||
+	    (c->admin_transport == ADMIN_AUTO && p->add_tcp_only);
 	p->keylen = 0;
 	if (c->add_key_file[0] != '\0' && auth_key_load(c->add_key_file,
 	    p->key, &p->keylen, err, errlen) < 0) {

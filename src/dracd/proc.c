@@ -33,6 +33,7 @@ policy_of(struct server *sv, const struct addr *peer, struct policy *p)
 	p->expire_s = sv->policy.expire_s;
 	p->max_ttl_s = sv->policy.max_ttl_s;
 	p->add_tcp_only = sv->policy.add_tcp_only;
+	p->admin_tcp_only = sv->policy.admin_tcp_only;
 	p->keylen = sv->policy.keylen;	/* the key itself stays put */
 	p->action[0] = '\0';
 	pthread_rwlock_unlock(&sv->policy_lock);
@@ -82,6 +83,49 @@ allowed(struct svc_call *c, unsigned int right, struct policy *p)
 	return 0;
 }
 
+/*
+ * admin_allowed - does the caller hold the admin right, over a transport
+ * admin_transport allows?  A UDP source is forged as easily as an add's.
+ */
+static int
+admin_allowed(struct svc_call *c, struct policy *p)
+{
+	if (!allowed(c, ACL_ADMIN, p))
+		return 0;
+	if (p->admin_tcp_only && !c->tcp) {
+		deny(c->ctx, c->peer, "admin over UDP",
+		    "admin_transport = tcp");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * add_bucket - the rate-limit bucket of an add from peer: the network of
+ * the most specific allow rule that gives it the add right (every source
+ * that rule admits shares it), else peer's own /32 or /64
+ */
+static void
+add_bucket(struct server *sv, const struct addr *peer, struct addr *net,
+    unsigned int *bits)
+{
+	struct acl_rule r;
+	int found;
+
+	pthread_rwlock_rdlock(&sv->policy_lock);
+	found = acl_match(sv->policy.acl, peer, ACL_ADD, &r);
+	pthread_rwlock_unlock(&sv->policy_lock);
+	if (found) {
+		*net = r.net;
+		*bits = r.bits;
+		return;
+	}
+	*net = *peer;
+	*bits = peer->family == AF_INET6 ? 64 : 32;
+	if (peer->family == AF_INET6)
+		memset(net->bytes + 8, 0, 8);
+}
+
 /* user_ok - printable text without control characters */
 static int
 user_ok(const char *u)
@@ -92,35 +136,50 @@ user_ok(const char *u)
 	return 1;
 }
 
-/* do_add - the add shared by every version; authed: ADD_AUTH checked */
+/*
+ * add_may - may the caller add (rights, transport, authenticator, user
+ * text)?  DRAC_OK and the policy in *p, or the refusal; changes nothing.
+ */
 static drac_stat
-do_add(struct svc_call *c, const struct addr *a, uint32_t ttl,
-    const char *user, int64_t *expires, int authed)
+add_may(struct svc_call *c, const char *user, int authed, struct policy *p)
 {
-	static struct log_limit lim = {0, 60, 1, 0, 0};
 	struct server *sv = c->ctx;
-	unsigned int dropped;
-	struct policy p;
-	int rc;
 
-	if (!allowed(c, ACL_ADD, &p))
+	if (!allowed(c, ACL_ADD, p))
 		return DRAC_PERM;
-	if (p.add_tcp_only && !c->tcp) {
+	if (p->add_tcp_only && !c->tcp) {
 		deny(sv, c->peer, "add over UDP", "add_transport = tcp");
 		return DRAC_PERM;
 	}
-	if (p.keylen > 0 && !authed) {
+	if (p->keylen > 0 && !authed) {
 		deny(sv, c->peer, "add without authenticator", "add_key_file");
 		return DRAC_PERM;
 	}
 	if (user != NULL && !user_ok(user))
 		return DRAC_BADARG;
-	if (sv->adds != NULL && !ratelimit_take(sv->adds, c->peer, mono_ms())) {
-		deny(sv, c->peer, "add (rate limit)", "add_rate");
-		return DRAC_BUSY;
+	return DRAC_OK;
+}
+
+/* add_grant - spend a rate token and grant; add_may said yes under p */
+static drac_stat
+add_grant(struct svc_call *c, const struct addr *a, uint32_t ttl,
+    const char *user, int64_t *expires, const struct policy *p)
+{
+	static struct log_limit lim = {0, 60, 1, 0, 0};
+	struct server *sv = c->ctx;
+	unsigned int dropped, bits;
+	struct addr net;
+	int rc;
+
+	if (sv->adds != NULL) {
+		add_bucket(sv, c->peer, &net, &bits);
+		if (!ratelimit_take(sv->adds, &net, bits, mono_ms())) {
+			deny(sv, c->peer, "add (rate limit)", "add_rate");
+			return DRAC_BUSY;
+		}
 	}
-	rc = store_add(sv->store, a, ttl == 0 ? p.expire_s :
-	    (ttl > p.max_ttl_s ? p.max_ttl_s : ttl), user, expires);
+	rc = store_add(sv->store, a, ttl == 0 ? p->expire_s :
+	    (ttl > p->max_ttl_s ? p->max_ttl_s : ttl), user, expires);
 	if (rc == 1)
 		return DRAC_OK;
 	pthread_mutex_lock(&sv->counters_lock);
@@ -130,6 +189,19 @@ do_add(struct svc_call *c, const struct addr *a, uint32_t ttl,
 		    "out of memory or the store cannot be written");
 	pthread_mutex_unlock(&sv->counters_lock);
 	return DRAC_SYSERR;
+}
+
+/* do_add - the add shared by every version; authed: ADD_AUTH checked */
+static drac_stat
+do_add(struct svc_call *c, const struct addr *a, uint32_t ttl,
+    const char *user, int64_t *expires, int authed)
+{
+	struct policy p;
+	drac_stat st;
+
+	if ((st = add_may(c, user, authed, &p)) != DRAC_OK)
+		return st;
+	return add_grant(c, a, ttl, user, expires, &p);
 }
 
 /* add_status - a v3 status as DRAC's addstat */
@@ -250,7 +322,7 @@ proc_check(struct server *sv, const struct addr *peer, const char *what,
 }
 
 /*
- * nonce_find - the slot holding nonce if it was seen within the window,
+ * nonce_find - the slot holding nonce if it was seen within NONCE_KEEP,
  * else NULL with *take a free slot for it (NONCE_SLOTS if none: a flood,
  * and refusing beats forgetting).  Under nonce_lock.
  */
@@ -268,10 +340,10 @@ nonce_find(struct server *sv, const uint8_t *nonce, int64_t now,
 
 		slot = (h + i) % NONCE_SLOTS;
 		n = &sv->nonces[slot];
-		if (n->time > now - 2 * AUTH_WINDOW &&
+		if (n->time >= now - NONCE_KEEP &&
 		    memcmp(n->nonce, nonce, DRAC_NONCE) == 0)
 			return n;
-		if (*take == NONCE_SLOTS && n->time <= now - 2 * AUTH_WINDOW)
+		if (*take == NONCE_SLOTS && n->time < now - NONCE_KEEP)
 			*take = slot;
 	}
 	return NULL;
@@ -294,10 +366,78 @@ auth_ok(struct server *sv, const add3_auth_args *in, int64_t now)
 }
 
 /*
- * p_add3auth - v3 ADD with a shared-secret authenticator.  A nonce is
- * used once: the same signed request again (a UDP resend after a lost
- * reply, or a replay) is given the first answer and grants nothing; while
- * the first is still being served it gets no answer (that one answers).
+ * nonce_claim - look nonce up for a request signed mac: 1 a new use (the
+ * slot *slot is reserved for it), 0 a copy of the request seen before
+ * (out holds the first answer; *noreply while it is still being served),
+ * -1 refused (out says so).  The caller checked the rights before, so a
+ * copy replayed from elsewhere cannot take the nonce from its owner.
+ */
+static int
+nonce_claim(struct svc_call *c, const add3_auth_args *in, int64_t now,
+    add3_res *out, struct nonce_seen **slot, int *noreply)
+{
+	struct server *sv = c->ctx;
+	const uint8_t *nonce = (const uint8_t *)in->nonce;
+	struct nonce_seen *n;
+	const char *why;
+	size_t take;
+
+	pthread_mutex_lock(&sv->nonce_lock);
+	if ((n = nonce_find(sv, nonce, now, &take)) != NULL &&
+	    memcmp(n->mac, in->mac, sizeof(n->mac)) == 0) {
+		out->stat = n->stat;
+		out->expires = n->expires;
+		*noreply = !n->done;
+		pthread_mutex_unlock(&sv->nonce_lock);
+		return 0;
+	}
+	if (n == NULL && take != NONCE_SLOTS) {
+		n = &sv->nonces[take];
+		memcpy(n->nonce, nonce, DRAC_NONCE);
+		memcpy(n->mac, in->mac, sizeof(n->mac));
+		n->time = now;
+		n->done = 0;
+		pthread_mutex_unlock(&sv->nonce_lock);
+		*slot = n;
+		return 1;
+	}
+	pthread_mutex_unlock(&sv->nonce_lock);
+	why = n != NULL ? "add (a used nonce in another request)" :
+	    "add (too many authenticated adds at once)";
+	deny(sv, c->peer, why, "add_key_file");
+	out->stat = DRAC_AUTH;
+	out->expires = 0;
+	return -1;
+}
+
+/*
+ * nonce_settle - record the answer of the use that reserved n; a "try
+ * again" answer (rate limit, store full or failing) frees the nonce so
+ * the request itself can be tried again
+ */
+static void
+nonce_settle(struct server *sv, struct nonce_seen *n, const uint8_t *nonce,
+    int64_t now, const add3_res *out)
+{
+	/* the slot is the nonce's for NONCE_KEEP, far longer than an add
+	 * takes, but look before writing */
+	pthread_mutex_lock(&sv->nonce_lock);
+	if (memcmp(n->nonce, nonce, DRAC_NONCE) == 0 && n->time == now) {
+		n->stat = out->stat;
+		n->expires = out->expires;
+		n->done = 1;
+		if (out->stat == DRAC_BUSY || out->stat == DRAC_SYSERR)
+			n->time = 0;
+	}
+	pthread_mutex_unlock(&sv->nonce_lock);
+}
+
+/*
+ * p_add3auth - v3 ADD with a shared-secret authenticator.  The caller's
+ * rights come first, then the nonce: a nonce is used once, and the same
+ * signed request again (a UDP resend after a lost reply, or a replay) is
+ * given the first answer and grants nothing; while the first is still
+ * being served it gets no answer (that one answers).
  */
 static int
 p_add3auth(struct svc_call *c, void *arg, void *res)
@@ -305,11 +445,11 @@ p_add3auth(struct svc_call *c, void *arg, void *res)
 	struct server *sv = c->ctx;
 	add3_auth_args *in = arg;
 	add3_res *out = res;
-	const uint8_t *nonce = (const uint8_t *)in->nonce;
-	int64_t now = time(NULL), exp = 0;
-	struct nonce_seen *n;
+	int64_t now = sv->clock != NULL ? sv->clock() : time(NULL), exp = 0;
+	struct nonce_seen *n = NULL;
+	struct policy p;
 	struct addr a;
-	size_t take;
+	int noreply = 0, rc;
 
 	out->expires = 0;
 	if (wire_to_addr(&in->add.addr, &a) < 0) {
@@ -322,48 +462,13 @@ p_add3auth(struct svc_call *c, void *arg, void *res)
 		out->stat = DRAC_AUTH;
 		return 0;
 	}
-	pthread_mutex_lock(&sv->nonce_lock);
-	if ((n = nonce_find(sv, nonce, now, &take)) != NULL) {
-		int same = memcmp(n->mac, in->mac, sizeof(n->mac)) == 0;
-		int done = n->done;
-
-		out->stat = n->stat;
-		out->expires = n->expires;
-		pthread_mutex_unlock(&sv->nonce_lock);
-		if (same)
-			return done ? 0 : SVC_NOREPLY;
-		deny(sv, c->peer, "add (a used nonce in another request)",
-		    "add_key_file");
-		out->stat = DRAC_AUTH;
-		out->expires = 0;
+	if ((out->stat = add_may(c, in->add.user, 1, &p)) != DRAC_OK)
 		return 0;
-	}
-	if (take == NONCE_SLOTS) {
-		pthread_mutex_unlock(&sv->nonce_lock);
-		deny(sv, c->peer, "add (too many authenticated adds at once)",
-		    "add_key_file");
-		out->stat = DRAC_AUTH;
-		return 0;
-	}
-	n = &sv->nonces[take];
-	memcpy(n->nonce, nonce, DRAC_NONCE);
-	memcpy(n->mac, in->mac, sizeof(n->mac));
-	n->time = now;
-	n->done = 0;
-	pthread_mutex_unlock(&sv->nonce_lock);
-
-	out->stat = do_add(c, &a, in->add.ttl, in->add.user, &exp, 1);
+	if ((rc = nonce_claim(c, in, now, out, &n, &noreply)) <= 0)
+		return noreply ? SVC_NOREPLY : 0;
+	out->stat = add_grant(c, &a, in->add.ttl, in->add.user, &exp, &p);
 	out->expires = out->stat == DRAC_OK ? exp : 0;
-
-	/* the slot is the nonce's for 2 * AUTH_WINDOW, far longer than an
-	 * add takes, but look before writing */
-	pthread_mutex_lock(&sv->nonce_lock);
-	if (memcmp(n->nonce, nonce, DRAC_NONCE) == 0 && n->time == now) {
-		n->stat = out->stat;
-		n->expires = out->expires;
-		n->done = 1;
-	}
-	pthread_mutex_unlock(&sv->nonce_lock);
+	nonce_settle(sv, n, (const uint8_t *)in->nonce, now, out);
 	return 0;
 }
 
@@ -401,7 +506,7 @@ p_del3(struct svc_call *c, void *arg, void *res)
 	struct policy p;
 	struct addr a;
 
-	if (!allowed(c, ACL_ADMIN, &p))
+	if (!admin_allowed(c, &p))
 		*(drac_stat *)res = DRAC_PERM;
 	else if (wire_to_addr(arg, &a) < 0)
 		*(drac_stat *)res = DRAC_BADARG;
@@ -451,7 +556,7 @@ p_list3(struct svc_call *c, void *arg, void *res)
 	struct policy p;
 	int rc;
 
-	if (!allowed(c, ACL_ADMIN, &p)) {
+	if (!admin_allowed(c, &p)) {
 		out->stat = DRAC_PERM;
 		return 0;
 	}
@@ -479,7 +584,7 @@ p_stats3(struct svc_call *c, void *arg, void *res)
 	struct policy p;
 
 	(void)arg;
-	if (!allowed(c, ACL_ADMIN, &p)) {
+	if (!admin_allowed(c, &p)) {
 		out->stat = DRAC_PERM;
 		return 0;
 	}
@@ -506,7 +611,7 @@ p_flush3(struct svc_call *c, void *arg, void *res)
 	struct policy p;
 
 	(void)arg;
-	if (!allowed(c, ACL_ADMIN, &p)) {
+	if (!admin_allowed(c, &p)) {
 		*(drac_stat *)res = DRAC_PERM;
 		return 0;
 	}

@@ -4,7 +4,9 @@
  * A struct server is set up by main before any thread starts.  Its policy
  * (access rules and lifetimes) is swapped whole by proc_set_policy on
  * SIGHUP; procedures read it under a read lock, so a reload never shows
- * half-old, half-new rules.
+ * half-old, half-new rules.  Adds are rate-limited per allow rule: the
+ * bucket is keyed by the content (network and prefix) of the rule that
+ * gave the add right, so it survives a reload that keeps the rule.
  */
 #ifndef DRACD_PROC_H
 #define DRACD_PROC_H
@@ -28,11 +30,16 @@ struct policy {
 	int64_t max_ttl_s;
 	char action[POLICY_ACTIONMAX];	/* policy/socketmap answer, %u %a */
 	int add_tcp_only;		/* refuse adds over UDP (spoofable) */
+	int admin_tcp_only;		/* refuse admin calls over UDP */
 	uint8_t key[AUTH_KEYMAX];	/* adds need ADD_AUTH under this key */
 	size_t keylen;			/* 0: no key */
 };
 
 #define NONCE_SLOTS 65536
+/* seconds a nonce is remembered after its first use: a request stamped up
+ * to AUTH_WINDOW ahead stays acceptable for 2 * AUTH_WINDOW, and the clock
+ * may tick once more while it is checked */
+#define NONCE_KEEP (2 * AUTH_WINDOW + 1)
 
 /* an authenticated add's nonce, and its answer once given: a resend of
  * the same request (UDP) gets that answer again and changes nothing */
@@ -56,6 +63,7 @@ struct server {
 	struct ratelimit *adds;		/* NULL: no per-client limit */
 	pthread_mutex_t nonce_lock;	/* guards nonces */
 	struct nonce_seen *nonces;	/* authenticated adds' recent nonces */
+	time_t (*clock)(void);		/* NULL: time(2); tests inject */
 };
 
 int proc_init(struct server *, struct store *, const struct policy *);

@@ -1,9 +1,12 @@
 /*
- * ratelimit.c - per-client token buckets for adds.
+ * ratelimit.c - token buckets for adds, one per network.
  *
- * A linear table: the clients that may add at all are the POP and IMAP
- * servers of the allow file, a handful, so a scan is cheaper than a hash.
- * The table is capped, and a new client replaces the one idle longest.
+ * A bucket belongs to a network (address and prefix length): proc.c passes
+ * the allow rule that gave the add right, so every source a rule admits
+ * shares one budget, and rotating addresses within it gains nothing.  A
+ * linear table: the rules that grant add are a handful, so a scan is
+ * cheaper than a hash.  The table is capped, and a new network replaces
+ * the one idle longest.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -11,7 +14,8 @@
 #include "ratelimit.h"
 
 struct bucket {
-	struct addr who;
+	struct addr net;
+	unsigned int bits;
 	double tokens;
 	int64_t last_ms;
 };
@@ -40,34 +44,40 @@ ratelimit_new(double rate, double burst, size_t max)
 	return r;
 }
 
-/* find - who's bucket, new (full) if need be, evicting the idlest */
+/* find - net/bits' bucket, new (full) if need be, evicting the idlest */
 static struct bucket *
-find(struct ratelimit *r, const struct addr *who, int64_t now_ms)
+find(struct ratelimit *r, const struct addr *net, unsigned int bits,
+    int64_t now_ms)
 {
 	size_t i, idlest = 0;
 
 	for (i = 0; i < r->n; i++) {
-		if (addr_equal(&r->b[i].who, who))
+		if (r->b[i].bits == bits && addr_equal(&r->b[i].net, net))
 			return &r->b[i];
 		if (r->b[i].last_ms < r->b[idlest].last_ms)
 			idlest = i;
 	}
 	i = r->n < r->max ? r->n++ : idlest;
-	r->b[i].who = *who;
+	r->b[i].net = *net;
+	r->b[i].bits = bits;
 	r->b[i].tokens = r->burst;
 	r->b[i].last_ms = now_ms;
 	return &r->b[i];
 }
 
-/* ratelimit_take - 1 if who may add now (a token is spent), 0 if not */
+/*
+ * ratelimit_take - 1 if a source in the network net/bits may add now (a
+ * token is spent), 0 if not
+ */
 int
-ratelimit_take(struct ratelimit *r, const struct addr *who, int64_t now_ms)
+ratelimit_take(struct ratelimit *r, const struct addr *net,
+    unsigned int bits, int64_t now_ms)
 {
 	struct bucket *b;
 	int ok;
 
 	pthread_mutex_lock(&r->lock);
-	b = find(r, who, now_ms);
+	b = find(r, net, bits, now_ms);
 	b->tokens += (double)(now_ms - b->last_ms) * r->rate / 1000.0;
 	if (b->tokens > r->burst)
 		b->tokens = r->burst;
