@@ -449,7 +449,7 @@ p_add3auth(struct svc_call *c, void *arg, void *res)
 	struct nonce_seen *n = NULL;
 	struct policy p;
 	struct addr a;
-	int noreply = 0, rc;
+	int noreply = 0;
 
 	out->expires = 0;
 	if (wire_to_addr(&in->add.addr, &a) < 0) {
@@ -464,7 +464,7 @@ p_add3auth(struct svc_call *c, void *arg, void *res)
 	}
 	if ((out->stat = add_may(c, in->add.user, 1, &p)) != DRAC_OK)
 		return 0;
-	if ((rc = nonce_claim(c, in, now, out, &n, &noreply)) <= 0)
+	if (nonce_claim(c, in, now, out, &n, &noreply) <= 0)
 		return noreply ? SVC_NOREPLY : 0;
 	out->stat = add_grant(c, &a, in->add.ttl, in->add.user, &exp, &p);
 	out->expires = out->stat == DRAC_OK ? exp : 0;
