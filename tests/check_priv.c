@@ -388,6 +388,30 @@ START_TEST(state_link_not_followed)
 }
 END_TEST
 
+/* ---- detaching: the list is opened after the fork ---- */
+
+START_TEST(detached_start_reports_a_bad_list)
+{
+	const char *bin = getenv("DRACD");
+	char port[16], state[320], out[1024];
+	const char *argv[] = {bin != NULL ? bin : "build/dracd", "-c",
+	    "/dev/null", "-l", "127.0.0.1", "-p", port, "-a", d.allow, d.db,
+	    NULL};
+	uint8_t req[64], rep[64];
+	size_t n;
+
+	daemon_init(&d, ALLOW_LO);
+	snprintf(port, sizeof(port), "%u", d.port);
+	snprintf(state, sizeof(state), "%s.state", d.db);
+	write_file(state, "not a snapshot\n");
+	/* the parent waits for the child, which cannot open the list */
+	ck_assert_int_eq(run_prog(argv, NULL, out, sizeof(out), WAIT_MS), 1);
+	n = rpc_header(req, 5, 900101, 3, 0);
+	ck_assert_int_lt(udp_exchange("127.0.0.1", d.port, req, n, rep,
+	    sizeof(rep), 200), 0);
+}
+END_TEST
+
 Suite *
 make_priv_suite(void)
 {
@@ -403,6 +427,10 @@ make_priv_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, restart_under_unit_caps);
 	tcase_add_test(tc, state_link_not_followed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("detach");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, detached_start_reports_a_bad_list);
 	suite_add_tcase(s, tc);
 	return s;
 }
