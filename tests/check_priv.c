@@ -206,6 +206,24 @@ START_TEST(pidfile_removed_after_drop)
 }
 END_TEST
 
+START_TEST(pidfile_dir_of_the_user_warned)
+{
+	char pid[320];
+	const char *const extra[] = {"-P", pid, "-u", "nobody", NULL};
+
+	if (!need_root("pidfile_dir_of_the_user_warned"))
+		return;
+	service_dir();
+	snprintf(pid, sizeof(pid), "%s/dracd.pid", d.dir);
+	ck_assert_int_eq(start_logged(extra), 0);
+	ck_assert_int_eq(log_contains(&d, "writable by others than root"),
+	    1);
+	ck_assert_int_eq(pidfile_of(pid), (long)d.pid);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	ck_assert(wait_until(file_gone, pid, WAIT_MS));
+}
+END_TEST
+
 /* ---- item 20: the list's files ---- */
 
 /*
@@ -422,6 +440,7 @@ make_priv_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, pidfile_links_not_followed);
 	tcase_add_test(tc, pidfile_removed_after_drop);
+	tcase_add_test(tc, pidfile_dir_of_the_user_warned);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("state");
 	tcase_set_timeout(tc, 30);

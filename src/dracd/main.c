@@ -317,10 +317,10 @@ start_pidfile(const struct config *c)
 
 	if (c->pidfile[0] == '\0')
 		return 0;
+	pidfile_dir_check(c->pidfile);
 	write_pidfile(c->pidfile, &st);
 	if (c->user[0] == '\0')
 		return 0;
-	pidfile_dir_check(c->pidfile);
 	pidfile_keeper(c->pidfile, &st);
 	return 1;
 }
