@@ -16,5 +16,6 @@ Suite *make_lookup_suite(void);
 Suite *make_mta_suite(void);
 Suite *make_hardening_suite(void);
 Suite *make_authz_suite(void);
+Suite *make_priv_suite(void);
 
 #endif

@@ -5,11 +5,13 @@
  * signals (blocked in every other thread): SIGHUP reloads the config and
  * allow file, SIGTERM and SIGINT shut down cleanly.
  */
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <libgen.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -167,20 +169,33 @@ reload(const struct options *op, struct server *sv)
 	    p.acl->count, p.acl->from_file ? "" : ", built-in defaults");
 }
 
-/* daemonize - detach from the terminal; before any thread starts */
-static void
+/*
+ * daemonize - detach from the terminal; before any thread starts.  The
+ * parent waits for the child to report that it serves (daemon_ready), so
+ * an error found after the fork (the list cannot be opened) still makes
+ * the command fail; the result is the readiness pipe's write end.
+ */
+static int
 daemonize(void)
 {
-	int fd;
+	int fd, p[2];
+	ssize_t got;
+	char c = 0;
 
+	if (pipe2(p, O_CLOEXEC) < 0)
+		fatal("pipe");
 	switch (fork()) {
 	case -1:
 		fatal("fork");
 	case 0:
 		break;
 	default:
-		_exit(0);
+		close(p[1]);
+		while ((got = read(p[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		_exit(got == 1 && c == 'r' ? 0 : 1);
 	}
+	close(p[0]);
 	if (setsid() < 0)
 		fatal("setsid");
 	if (chdir("/") < 0)
@@ -192,23 +207,124 @@ daemonize(void)
 		if (fd > 2)
 			close(fd);
 	}
+	return p[1];
 }
 
-/* write_pidfile - our pid, replacing any stale file all at once */
+/* daemon_ready - tell the waiting parent of daemonize that we serve */
 static void
-write_pidfile(const char *path)
+daemon_ready(int fd)
 {
-	char tmp[CONFIG_PATHMAX + 8];
-	FILE *fp;
-
-	if (*path == '\0')
+	if (fd < 0)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fp = fopen(tmp, "w")) == NULL)
+	if (write(fd, "r", 1) != 1)
+		log_warn("cannot tell the parent process we serve");
+	close(fd);
+}
+
+/* pidfile_dir_check - warn when others than root may write the directory
+ * of the pidfile: they could replace it and have root signal any process */
+static void
+pidfile_dir_check(const char *path)
+{
+	char dir[CONFIG_PATHMAX];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (stat(dirname(dir), &st) < 0)
+		return;
+	if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (st.st_mode & S_ISVTX) == 0))
+		log_warnx("pidfile %s: its directory is writable by others "
+		    "than root; keep it where only root writes", path);
+}
+
+/*
+ * write_pidfile - our pid, replacing any stale file all at once; the
+ * temporary file is always new (O_EXCL) and never a link (O_NOFOLLOW),
+ * and the rename replaces a link at path rather than follow it.
+ * Its device and inode go to st.
+ */
+static void
+write_pidfile(const char *path, struct stat *st)
+{
+	char tmp[CONFIG_PATHMAX + 8], buf[32];
+	int fd, len;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		fatalx("pidfile %s: path too long", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0644);	/* left by a crash, or planted */
+	if (fd < 0)
 		fatal("pidfile %s", tmp);
-	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) != 0 || rename(tmp, path) < 0)
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (fchmod(fd, 0644) < 0 || write(fd, buf, (size_t)len) != len ||
+	    fstat(fd, st) < 0 || close(fd) != 0 || rename(tmp, path) < 0) {
+		unlink(tmp);
 		fatal("pidfile %s", path);
+	}
+}
+
+/*
+ * pidfile_keeper - a process that keeps root only to remove the pidfile
+ * once we are gone, however we end: it waits for the end of a pipe that
+ * only we hold, then unlinks the pidfile if it is still the one we wrote.
+ * It holds no socket and no other file, reads nothing but that pipe's
+ * end, and ignores the signals that stop us (it ends right after us).
+ */
+static void
+pidfile_keeper(const char *path, const struct stat *st)
+{
+	struct stat now;
+	int p[2];
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		fatal("pipe");
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		close(p[0]);	/* p[1] stays open until we exit */
+		return;
+	}
+	close(p[1]);
+	if (p[0] > 3)
+		close_range(3, (unsigned)p[0] - 1, 0);
+	close_range((unsigned)p[0] + 1, ~0U, 0);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	prctl(PR_SET_NAME, "dracd-pidfile");
+	while (read(p[0], &c, 1) < 0 && errno == EINTR)
+		;
+	if (lstat(path, &now) == 0 && now.st_dev == st->st_dev &&
+	    now.st_ino == st->st_ino)
+		unlink(path);
+	_exit(0);
+}
+
+/*
+ * start_pidfile - write the pidfile, as root; 1 when a keeper removes it
+ * at the end (dracd drops privileges and could not), 0 when dracd does
+ */
+static int
+start_pidfile(const struct config *c)
+{
+	struct stat st;
+
+	if (c->pidfile[0] == '\0')
+		return 0;
+	pidfile_dir_check(c->pidfile);
+	write_pidfile(c->pidfile, &st);
+	if (c->user[0] == '\0')
+		return 0;
+	pidfile_keeper(c->pidfile, &st);
+	return 1;
 }
 
 /* drop_privileges - become user for good (setgroups, gid, then uid) */
@@ -348,7 +464,7 @@ main(int argc, char **argv)
 	struct stream_listener lookups[2];
 	sigset_t set;
 	size_t n, nlookups;
-	int registered;
+	int registered, ready, kept;
 
 	parse_args(argc, argv, &op);
 	log_init(op.foreground || op.check_only, op.debug);
@@ -361,14 +477,12 @@ main(int argc, char **argv)
 		acl_free(p.acl);
 		return 0;
 	}
-	st = open_store(&op, &c);
 	if (svc_bind(c.listen, (uint16_t)c.port, socks, SVC_MAXSOCK, &n, err,
 	    sizeof(err)) < 0)
 		fatalx("%s", err);
 	nlookups = open_lookups(&c, &sv, lookups);
-	if (!op.foreground)
-		daemonize();
-	write_pidfile(c.pidfile);
+	ready = op.foreground ? -1 : daemonize();
+	kept = start_pidfile(&c);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -377,6 +491,9 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	registered = register_rpcbind(&c, socks, n);
 	drop_privileges(c.user);
+	/* the list's files live in a directory the user owns: open them as
+	 * the user, so no link planted there is followed with root's rights */
+	st = open_store(&op, &c);
 	/* -i must empty the map before serving; otherwise the files on disk
 	 * already hold what was loaded, and the first rewrite (which drops
 	 * what expired meanwhile) goes to the publishing thread */
@@ -406,6 +523,7 @@ main(int argc, char **argv)
 	log_info("dracd %s serving program %d on port %u (%s), map %s",
 	    DRACD_VERSION, DRACPROG, socks[0].port, registered ?
 	    "registered with rpcbind" : "not registered", c.dbfile);
+	daemon_ready(ready);
 	wait_signals(&set, &op, &sv, &c, socks, n, &registered);
 	svc_stop(svc);
 	store_close(st);
@@ -416,7 +534,7 @@ main(int argc, char **argv)
 	while (nlookups > 0)
 		close(lookups[--nlookups].fd);
 	proc_fini(&sv);
-	if (c.pidfile[0] != '\0')
+	if (c.pidfile[0] != '\0' && !kept)
 		unlink(c.pidfile);
 	return 0;
 }
