@@ -27,6 +27,7 @@ TIRPC_CFLAGS := $(shell $(PKG_CONFIG) --cflags libtirpc 2>/dev/null)
 TIRPC_LIBS   := $(shell $(PKG_CONFIG) --libs libtirpc 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+SYSTEMD_LIBS := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wpointer-arith -Wformat=2
@@ -50,20 +51,23 @@ LIB_OBJ    := $(LIB_SRC:src/%.c=$(B)/pic/%.o) $(B)/pic/gen/drac_prot_xdr.o
 SONAME     := libdrac.so.1
 SOLIB      := libdrac.so.1.0.0
 PIC_CFLAGS  = -fPIC -fvisibility=hidden
+# drac-logwatch: its modules in a static library the tests link too
+LW_SRC     := $(filter-out src/logwatch/logwatch.c,$(wildcard src/logwatch/*.c))
+LW_OBJ     := $(LW_SRC:src/%.c=$(B)/obj/%.o)
 TEST_SRC   := $(wildcard tests/*.c)
 INST       := $(CURDIR)/$(B)/inst
 TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 
 # what `make run` needs; `make check` adds the test tools
 RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
-              rpcbind pkg-config db5.3-util
-CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind
+              rpcbind pkg-config db5.3-util libsystemd-dev
+CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
         lint-man check-tsan check-asan check-valgrind bench fuzz fuzz-build \
         stress
 
-all: $(B)/dracd $(B)/drac-cli $(B)/libdrac.a $(B)/$(SOLIB)
+all: $(B)/dracd $(B)/drac-cli $(B)/drac-logwatch $(B)/libdrac.a $(B)/$(SOLIB)
 
 # ---- dependencies: install what is missing when root, else say what ----
 deps deps-check: PKGS = $(if $(filter deps-check,$@),$(CHECK_PKGS),$(RUN_PKGS))
@@ -137,14 +141,25 @@ $(B)/libdrac.a: $(LIB_OBJ)
 $(B)/drac-cli: $(B)/obj/cli/drac-cli.o $(B)/libdrac.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TIRPC_LIBS) -lpthread
 
+# ---- drac-logwatch ----
+$(B)/liblogwatch.a: $(LW_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/drac-logwatch: $(B)/obj/logwatch/logwatch.o $(B)/liblogwatch.a \
+    $(B)/libdrac.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TIRPC_LIBS) $(SYSTEMD_LIBS) \
+	  -lpthread
+
 # ---- tests ----
 $(B)/obj/tests/%.o: tests/%.c $(B)/gen/drac_prot.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -MMD -MP -c -o $@ $<
 
 $(B)/check_dracd: $(TEST_OBJ) $(B)/gen/drac_prot_clnt.o $(B)/libdracd.a \
-    $(B)/libdrac.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
+    $(B)/liblogwatch.a $(B)/libdrac.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS) \
+	  $(SYSTEMD_LIBS)
 
 check-build: all $(B)/check_dracd
 
@@ -158,10 +173,11 @@ check: deps-check
 	$(MAKE) B=$(B)/clang CC=clang check-build >/dev/null
 	$(MAKE) $(B)/oldpatch
 	DRACD=$(CURDIR)/$(B)/dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
-	  OLDPATCH=$(CURDIR)/$(B)/oldpatch $(B)/check_dracd
+	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch OLDPATCH=$(CURDIR)/$(B)/oldpatch $(B)/check_dracd
 
 # the whole suite again, daemon and tests built with a sanitizer
 SAN_RUN = DRACD=$(CURDIR)/$(SB)/dracd DRAC_CLI=$(CURDIR)/$(SB)/drac-cli \
+  DRAC_LOGWATCH=$(CURDIR)/$(SB)/drac-logwatch \
   OLDPATCH=$(CURDIR)/$(B)/oldpatch $(SB)/check_dracd
 
 check-tsan: SB = $(B)/tsan
@@ -223,6 +239,7 @@ check-valgrind: deps-check check-build $(B)/oldpatch
 	  CK_FORK=no CK_RUN_SUITE=$$s $(VALGRIND) $(B)/check_dracd || exit 1; done
 	DRACD_UNDER_VALGRIND=1 DRACD_BIN=$(CURDIR)/$(B)/dracd \
 	  DRACD=$(CURDIR)/tests/valgrind-dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
+	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch \
 	  OLDPATCH=$(CURDIR)/$(B)/oldpatch CK_TIMEOUT_MULTIPLIER=5 \
 	  $(B)/check_dracd
 
@@ -249,13 +266,14 @@ run/dracd.allow:
 
 # ---- install ----
 MANPAGES := man/dracd.8 man/dracd.conf.5 man/drac-cli.1 man/libdrac.3 \
-            man/dracauth.3
+            man/dracauth.3 man/drac-logwatch.8
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	  $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 755 $(B)/dracd $(DESTDIR)$(SBINDIR)/dracd
 	install -m 755 $(B)/drac-cli $(DESTDIR)$(BINDIR)/drac-cli
+	install -m 755 $(B)/drac-logwatch $(DESTDIR)$(SBINDIR)/drac-logwatch
 	install -m 644 $(B)/libdrac.a $(DESTDIR)$(LIBDIR)/libdrac.a
 	install -m 755 $(B)/$(SOLIB) $(DESTDIR)$(LIBDIR)/$(SOLIB)
 	ln -sf $(SOLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -271,6 +289,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dracd $(DESTDIR)$(BINDIR)/drac-cli \
+	  $(DESTDIR)$(SBINDIR)/drac-logwatch \
 	  $(DESTDIR)$(LIBDIR)/libdrac.a $(DESTDIR)$(LIBDIR)/$(SOLIB) \
 	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdrac.so \
 	  $(DESTDIR)$(INCLUDEDIR)/drac.h $(DESTDIR)$(PKGCONFIGDIR)/drac.pc

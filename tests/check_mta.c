@@ -10,6 +10,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -213,9 +214,10 @@ start_postfix(void)
 	sh(cmd);
 }
 
-/* start_dovecot - POP3 with one user and contrib's post-login script */
+/* start_dovecot - POP3 with one user, and contrib's post-login script
+ * when hook is set (else only its log tells of logins) */
 static void
-start_dovecot(void)
+start_dovecot(int hook)
 {
 	char dir[128], path[400], text[2600], line[512], *script = NULL;
 	size_t len = 0;
@@ -260,14 +262,17 @@ start_dovecot(void)
 	    "mail_location = maildir:~/Maildir\n"
 	    "default_internal_user = dovecot\ndefault_login_user = dovenull\n"
 	    "service pop3-login {\n inet_listener pop3 {\n"
-	    "  address = 127.0.0.1\n  port = %u\n }\n}\n"
-	    "service pop3 {\n executable = pop3 pop3-postlogin\n}\n"
-	    "service pop3-postlogin {\n executable = script-login %s/postlogin\n"
-	    " user = $default_internal_user\n"
-	    /* a sanitizer-built drac-cli needs more than the 256M default */
-	    " vsz_limit = 0\n"
-	    " unix_listener pop3-postlogin {\n }\n}\n",
-	    dir, dir, dir, dir, dir, pop, dir);
+	    "  address = 127.0.0.1\n  port = %u\n }\n}\n",
+	    dir, dir, dir, dir, dir, pop);
+	if (hook)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+		    "service pop3 {\n executable = pop3 pop3-postlogin\n}\n"
+		    "service pop3-postlogin {\n"
+		    " executable = script-login %s/postlogin\n"
+		    " user = $default_internal_user\n"
+		    /* a sanitizer-built drac-cli needs more than 256M */
+		    " vsz_limit = 0\n"
+		    " unix_listener pop3-postlogin {\n }\n}\n", dir);
 	snprintf(dvconf, sizeof(dvconf), "%s/dovecot.conf", dir);
 	write_file(dvconf, text);
 	snprintf(text, sizeof(text), "dovecot -c %s", dvconf);
@@ -337,22 +342,31 @@ rcpt(const char *src, uint16_t port)
 	return code;
 }
 
-/* pop_login - a POP3 login from src; 1 when the server let us in */
+/* pop_login_as - a POP3 login from src with password pass; 1 when the
+ * server let us in */
 static int
-pop_login(const char *src)
+pop_login_as(const char *src, const char *pass)
 {
-	char buf[512];
+	char buf[512], cmd[128];
 	int fd = connect_from(src, pop), ok = 0;
 
 	if (fd < 0)
 		return 0;
+	snprintf(cmd, sizeof(cmd), "PASS %s\r\n", pass);
 	if (reply(fd, buf, sizeof(buf)) >= 0 && buf[0] == '+' &&
 	    say(fd, "USER alice\r\n", buf, sizeof(buf)) >= 0 && buf[0] == '+' &&
-	    say(fd, "PASS secret\r\n", buf, sizeof(buf)) >= 0)
+	    say(fd, cmd, buf, sizeof(buf)) >= 0)
 		ok = strncmp(buf, "+OK", 3) == 0;
 	say(fd, "QUIT\r\n", buf, sizeof(buf));
 	close(fd);
 	return ok;
+}
+
+/* pop_login - a POP3 login from src with the right password */
+static int
+pop_login(const char *src)
+{
+	return pop_login_as(src, "secret");
 }
 
 struct want {
@@ -419,7 +433,7 @@ START_TEST(pop_before_smtp_end_to_end)
 	on_death(stop_servers);
 	start_dracd();
 	start_postfix();
-	start_dovecot();
+	start_dovecot(1);
 	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
 	    "come up");
 	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
@@ -454,14 +468,68 @@ START_TEST(pop_before_smtp_end_to_end)
 }
 END_TEST
 
+/* start_logwatch - drac-logwatch following Dovecot's own log */
+static pid_t
+start_logwatch(void)
+{
+	const char *bin = getenv("DRAC_LOGWATCH");
+	char spec[32], log[200];
+	pid_t pid;
+
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	snprintf(log, sizeof(log), "%s/dovecot/dovecot.log", top);
+	ck_assert((pid = fork()) >= 0);
+	if (pid == 0) {
+		execl(bin != NULL ? bin : "build/drac-logwatch",
+		    "drac-logwatch", "-s", spec, "-p", "dovecot", log,
+		    (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* a Dovecot with no hook at all: drac-logwatch reads its log and grants */
+START_TEST(logwatch_end_to_end)
+{
+	pid_t lw;
+
+	if (!may_run())
+		return;
+	paths_and_ports();
+	on_death(stop_servers);
+	start_dracd();
+	start_postfix();
+	start_dovecot(0);
+	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
+	    "come up");
+	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
+	    "come up");
+	lw = start_logwatch();
+	expect("127.0.0.4", 554, "logwatch: before the login");
+	/* a failed login grants nothing; a good one grants on every path */
+	ck_assert(!pop_login_as("127.0.0.5", "wrong"));
+	ck_assert(pop_login("127.0.0.4"));
+	expect("127.0.0.4", 250, "logwatch: after the POP login");
+	expect("127.0.0.5", 554, "logwatch: after a failed login");
+	kill(lw, SIGTERM);
+	ck_assert_int_eq(waitpid(lw, NULL, 0), lw);
+	stop_servers();
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_mta_suite(void)
 {
 	Suite *s = suite_create("mta");
 	TCase *tc = tcase_create("postfix+dovecot");
+	TCase *tl = tcase_create("logwatch");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, pop_before_smtp_end_to_end);
+	tcase_set_timeout(tl, 120);
+	tcase_add_test(tl, logwatch_end_to_end);
 	suite_add_tcase(s, tc);
+	suite_add_tcase(s, tl);
 	return s;
 }

@@ -13,6 +13,7 @@ Suite *make_rpcbind_suite(void);
 Suite *make_lib_suite(void);
 Suite *make_cli_suite(void);
 Suite *make_lookup_suite(void);
+Suite *make_logwatch_suite(void);
 Suite *make_mta_suite(void);
 Suite *make_hardening_suite(void);
 Suite *make_authz_suite(void);
