@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -33,6 +35,10 @@
 #define SRV6	"fd00:99::1"
 #define PEER4	"10.99.0.2"	/* the other namespace's */
 #define PEER6	"fd00:99::2"
+#define VA_MAC	"02:00:00:00:99:01"	/* the server's end of the veth */
+
+#define FORGED_LOG	"denied add (RPC version 1 procedure 1 over UDP, " \
+			"where this source can be forged) to "
 
 static struct daemon d;
 static pid_t peer_pid;
@@ -171,6 +177,44 @@ forge(int family, const char *src, uint16_t port, const char *addr)
 }
 
 /*
+ * forge_raw - from the peer namespace: a v1 ADD of addr from 127.0.0.1
+ * to SRV4:port, IP header and all (no socket may send from loopback out
+ * of another interface)
+ */
+static int
+forge_raw(uint16_t port, const char *addr)
+{
+	uint8_t pkt[128];
+	struct iphdr *ip = (struct iphdr *)pkt;
+	struct udphdr *udp = (struct udphdr *)(pkt + sizeof(*ip));
+	size_t n = v1_add(pkt + sizeof(*ip) + sizeof(*udp), addr);
+	size_t len = sizeof(*ip) + sizeof(*udp) + n;
+	struct sockaddr_in to;
+	int fd, rc;
+
+	memset(pkt, 0, sizeof(*ip) + sizeof(*udp));
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_UDP;
+	ip->tot_len = htons((uint16_t)len);
+	inet_pton(AF_INET, "127.0.0.1", &ip->saddr);
+	inet_pton(AF_INET, SRV4, &ip->daddr);
+	udp->source = htons(999);
+	udp->dest = htons(port);
+	udp->len = htons((uint16_t)(sizeof(*udp) + n));
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_addr.s_addr = ip->daddr;
+	if ((fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW)) < 0)
+		return -1;
+	rc = sendto(fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) ==
+	    (ssize_t)len ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+/*
  * peer_main - the other host: wait for its veth end and configure it;
  * once told, send forged adds once a second until told to stop (a
  * datagram sent while neighbour discovery is under way may be lost)
@@ -189,13 +233,16 @@ peer_main(int ready, int go, uint16_t port)
 	if (sh("ip link set lo up && sysctl -qw "
 	    "net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.vb.accept_dad=0 && "
 	    "ip addr add " PEER4 "/24 dev vb && "
-	    "ip addr add " PEER6 "/64 dev vb nodad && ip link set vb up") != 0)
+	    "ip addr add " PEER6 "/64 dev vb nodad && ip link set vb up && "
+	    /* its ARP request would come from 127.0.0.1: no answer */
+	    "ip neigh replace " SRV4 " lladdr " VA_MAC " dev vb") != 0)
 		_exit(3);
 	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1)
 		_exit(2);
 	for (i = 0; i < 5; i++) {
 		if (forge(AF_INET6, SRV6, port, "203.0.113.6") < 0 ||
-		    forge(AF_INET, SRV4, port, "203.0.113.4") < 0)
+		    forge(AF_INET, SRV4, port, "203.0.113.4") < 0 ||
+		    forge_raw(port, "203.0.113.7") < 0)
 			_exit(4);
 		if (poll(&pfd, 1, 1000) > 0)
 			_exit(0);
@@ -226,15 +273,17 @@ start_peer(uint16_t port)
 	close(ready[1]);
 	close(go[0]);
 	ck_assert_int_eq(read(ready[0], &c, 1), 1);
-	/* own addresses on the veth; accept_local and no rp_filter so that
-	 * Linux delivers the forged IPv4 datagram too (it always delivers
-	 * the IPv6 one) and the IPv4 case proves something */
-	ck_assert_int_eq(sh("ip link add va type veth peer name vb netns %d "
-	    "&& ip addr add " SRV4 "/24 dev va && "
+	/* own addresses on the veth; accept_local, route_localnet and no
+	 * rp_filter so that Linux delivers the forged IPv4 datagrams too (it
+	 * always delivers the IPv6 one) and the IPv4 cases prove something */
+	ck_assert_int_eq(sh("ip link add va address " VA_MAC " type veth "
+	    "peer name vb netns %d && ip addr add " SRV4 "/24 dev va && "
 	    "ip addr add " SRV6 "/64 dev va nodad && ip link set va up && "
 	    "sysctl -qw net.ipv4.conf.all.rp_filter=0 "
 	    "net.ipv4.conf.va.rp_filter=0 net.ipv4.conf.all.accept_local=1 "
-	    "net.ipv4.conf.va.accept_local=1", (int)peer_pid), 0);
+	    "net.ipv4.conf.va.accept_local=1 "
+	    "net.ipv4.conf.all.route_localnet=1 "
+	    "net.ipv4.conf.va.route_localnet=1", (int)peer_pid), 0);
 	ck_assert_int_eq(write(go[1], "g", 1), 1);
 	ck_assert_msg(read(ready[0], &c, 1) == 1, "the peer namespace could "
 	    "not be configured");
@@ -275,9 +324,9 @@ handle(const char *host, int tcp)
 
 /*
  * forged_own_address - on the built-in rules, an add that claims one of
- * the server's own addresses from another host is refused and logged
- * (IPv6, and IPv4 where the kernel lets it in); honest adds from
- * loopback, and from the own addresses over TCP, still work.
+ * the server's own addresses, or loopback, from another host is refused
+ * and logged (IPv6, and IPv4 where the kernel lets it in); honest adds
+ * from loopback, and from the own addresses over TCP, still work.
  */
 START_TEST(forged_own_address)
 {
@@ -295,18 +344,19 @@ START_TEST(forged_own_address)
 	stop = start_peer(d.port);
 	ck_assert_int_eq(start_defaults("*"), 0);
 	ck_assert_int_eq(write(stop, "f", 1), 1);
-	ck_assert_msg(wait_until(log_has, "denied add (RPC version 1 procedure"
-	    " 1 over UDP; this source is trusted over TCP only) to " SRV6,
-	    WAIT_MS), "the forged IPv6 add was not refused and logged");
-	ck_assert_msg(wait_until(log_has, "denied add (RPC version 1 procedure"
-	    " 1 over UDP; this source is trusted over TCP only) to " SRV4,
-	    WAIT_MS), "the forged IPv4 add was not refused and logged");
+	ck_assert_msg(wait_until(log_has, FORGED_LOG SRV6, WAIT_MS),
+	    "the forged IPv6 add was not refused and logged");
+	ck_assert_msg(wait_until(log_has, FORGED_LOG SRV4, WAIT_MS),
+	    "the forged IPv4 add was not refused and logged");
+	ck_assert_msg(wait_until(log_has, FORGED_LOG "127.0.0.1", WAIT_MS),
+	    "the forged loopback add was not refused and logged");
 	ck_assert_int_eq(write(stop, "s", 1), 1);
 	close(stop);
 
 	lo = handle("127.0.0.1", 1);
 	ck_assert_int_eq(drac_check(lo, "203.0.113.6", NULL), 0);
 	ck_assert_int_eq(drac_check(lo, "203.0.113.4", NULL), 0);
+	ck_assert_int_eq(drac_check(lo, "203.0.113.7", NULL), 0);
 	/* honest: loopback over UDP, both families */
 	ck_assert_int_eq(drac_add(lo, "198.51.100.1", 0, NULL), 0);
 	drac_close(lo);

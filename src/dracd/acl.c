@@ -152,7 +152,8 @@ parse_line(struct builder *b, char *line, const char **why)
 /*
  * loopback_rules - 127.0.0.0/8 and ::1 with the given rights, over TCP
  * and on a loopback interface (a loopback source arriving elsewhere is
- * forged: with route_localnet, Linux delivers such IPv4 datagrams)
+ * forged: with route_localnet and accept_local, Linux delivers such
+ * IPv4 datagrams)
  */
 static int
 loopback_rules(struct builder *b, unsigned int rights)

@@ -93,7 +93,7 @@ allowed(struct svc_call *c, unsigned int right, struct policy *p)
 	if (via != ACL_VIA_TCP && (policy_of(sv, c->peer, ACL_VIA_TCP, p) &
 	    right))
 		snprintf(what + strlen(what), sizeof(what) - strlen(what),
-		    " over UDP; this source is trusted over TCP only");
+		    " over UDP, where this source can be forged");
 	deny(sv, c->peer, names[right], what);
 	return 0;
 }

@@ -3,7 +3,9 @@
  *
  * Threading: svc_dispatch has no state of its own and runs in every
  * server thread at once; procedures must be thread-safe.  Each UDP thread
- * polls all UDP sockets and serves whatever datagram it reads.  One
+ * polls all UDP sockets and serves whatever datagram it reads, noting
+ * the interface it arrived on, and replies from the address it was sent
+ * to (IP_PKTINFO / IPV6_PKTINFO both ways).  One
  * thread runs stream.c over every TCP listener: RPC records (bounded by
  * SVC_RECMAX) and the extra listeners main hands in (policy, socketmap).
  */
