@@ -243,6 +243,8 @@ expand(const char *tmpl, const struct store_info *info, char *out,
  * proc_check - may client relay?  1 and its grant (and, when action is
  * not NULL, the configured answer), 0 not, -1 when peer lacks the check
  * right (counted and logged).  what names the service, for the log.
+ * peer is a connection's (TCP, or a unix socket as 127.0.0.1), so the
+ * rules that hold over TCP apply.
  */
 int
 proc_check(struct server *sv, const struct addr *peer, const char *what,
