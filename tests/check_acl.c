@@ -1,6 +1,7 @@
 /* check_acl.c - allow-file parsing and matching. */
 #include <sys/stat.h>
 
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,7 @@ START_TEST(match_table)
 
 	ck_assert_msg(a != NULL, "parse failed: %s", err);
 	ck_assert_int_eq(addr_parse(&who, match_cases[_i].who), 0);
-	got = acl_rights(a, &who);
+	got = acl_rights(a, &who, ACL_VIA_TCP);
 	ck_assert_msg(got == match_cases[_i].want,
 	    "file %s who %s: got rights %u, want %u", match_cases[_i].file,
 	    match_cases[_i].who, got, match_cases[_i].want);
@@ -93,8 +94,8 @@ START_TEST(defaults_and_files)
 	ck_assert_int_eq(a->from_file, 0);
 	addr_parse(&lo, "127.0.0.1");
 	addr_parse(&other, "203.0.113.200");
-	ck_assert_uint_eq(acl_rights(a, &lo), ALL);
-	ck_assert_uint_eq(acl_rights(a, &other), 0);
+	ck_assert_uint_eq(acl_rights(a, &lo, ACL_VIA_LO), ALL);
+	ck_assert_uint_eq(acl_rights(a, &other, ACL_VIA_TCP), 0);
 	acl_free(a);
 	a = acl_load("/nonexistent/dracd.allow", 1, err, sizeof(err));
 	ck_assert_ptr_null(a);
@@ -114,6 +115,79 @@ START_TEST(defaults_and_files)
 }
 END_TEST
 
+/* own_address - a non-loopback address of this host; 0 if it has none */
+static int
+own_address(struct addr *out)
+{
+	struct ifaddrs *ifs, *i;
+	int found = 0;
+
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (i = ifs; i != NULL && !found; i = i->ifa_next)
+		if (i->ifa_addr != NULL && addr_from_sockaddr(out,
+		    i->ifa_addr, sizeof(struct sockaddr_storage)) == 0 &&
+		    !addr_is_loopback(out))
+			found = 1;
+	freeifaddrs(ifs);
+	return found;
+}
+
+/*
+ * defaults_by_path - the built-in rules trust loopback over TCP and on
+ * the loopback interface, and the host's own addresses over TCP only: a
+ * datagram claiming either from outside may be forged.
+ */
+START_TEST(defaults_by_path)
+{
+	static const struct {
+		const char *who;
+		unsigned int via, want;
+	} cases[] = {
+		{"127.0.0.1", ACL_VIA_TCP, ALL},
+		{"127.0.0.1", ACL_VIA_LO, ALL},
+		{"127.0.0.1", ACL_VIA_UDP, 0},
+		{"::1", ACL_VIA_LO, ALL},
+		{"::1", ACL_VIA_UDP, 0},
+		{"203.0.113.200", ACL_VIA_TCP, 0},
+	};
+	char err[256], text[ADDR_TEXTMAX];
+	struct acl *a;
+	struct addr who;
+	size_t i;
+
+	a = acl_load("/nonexistent/dracd.allow", 0, err, sizeof(err));
+	ck_assert_ptr_nonnull(a);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		addr_parse(&who, cases[i].who);
+		ck_assert_msg(acl_rights(a, &who, cases[i].via) ==
+		    cases[i].want, "%s via %u: got %u, want %u", cases[i].who,
+		    cases[i].via, acl_rights(a, &who, cases[i].via),
+		    cases[i].want);
+	}
+	if (own_address(&who)) {
+		addr_format(&who, text);
+		ck_assert_msg(acl_rights(a, &who, ACL_VIA_TCP) ==
+		    (ACL_ADD | ACL_CHECK), "%s over TCP: got %u", text,
+		    acl_rights(a, &who, ACL_VIA_TCP));
+		ck_assert_msg(acl_rights(a, &who, ACL_VIA_LO) == 0,
+		    "%s on loopback: got %u", text,
+		    acl_rights(a, &who, ACL_VIA_LO));
+		ck_assert_msg(acl_rights(a, &who, ACL_VIA_UDP) == 0,
+		    "%s over UDP: got %u", text,
+		    acl_rights(a, &who, ACL_VIA_UDP));
+	}
+	acl_free(a);
+	/* a file's rules hold on every path */
+	a = acl_parse("192.0.2.0/24\n", "t", err, sizeof(err));
+	ck_assert_ptr_nonnull(a);
+	addr_parse(&who, "192.0.2.7");
+	ck_assert_uint_eq(acl_rights(a, &who, ACL_VIA_UDP),
+	    ACL_ADD | ACL_CHECK);
+	acl_free(a);
+}
+END_TEST
+
 Suite *
 make_acl_suite(void)
 {
@@ -125,6 +199,9 @@ make_acl_suite(void)
 	tcase_add_loop_test(tc, bad_table, 0,
 	    sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, defaults_and_files);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("via");
+	tcase_add_test(tc, defaults_by_path);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -18,5 +18,6 @@ Suite *make_mta_suite(void);
 Suite *make_hardening_suite(void);
 Suite *make_authz_suite(void);
 Suite *make_priv_suite(void);
+Suite *make_netns_suite(void);
 
 #endif

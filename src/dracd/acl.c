@@ -10,6 +10,15 @@
  * rights are the union over the rules that contain it.  Loopback holds
  * admin unless the file grants admin anywhere or says "none" for loopback.
  * Errors name the file and line; a bad file yields no acl at all.
+ *
+ * Rules that dracd makes itself trust a source address only where it
+ * cannot be forged: the built-in loopback rules hold over TCP and for
+ * datagrams that arrived on a loopback interface; the built-in rules for
+ * the host's own addresses hold over TCP only.  Linux delivers a datagram
+ * from outside that claims one of the host's IPv6 addresses (IPv4 too,
+ * with accept_local), and reports the same arrival interface for it as
+ * for the host's own traffic to that address, so nothing but a TCP
+ * handshake tells the two apart.  Rules from the file hold on every path.
  */
 #include <sys/stat.h>
 
@@ -31,7 +40,7 @@ struct builder {
 /* push - append a rule; -1 on memory exhaustion */
 static int
 push(struct builder *b, const struct addr *net, unsigned int bits,
-    unsigned int rights)
+    unsigned int rights, unsigned int via)
 {
 	struct acl_rule *n;
 
@@ -46,6 +55,7 @@ push(struct builder *b, const struct addr *net, unsigned int bits,
 	b->rules[b->count].net = *net;
 	b->rules[b->count].bits = bits;
 	b->rules[b->count].rights = rights;
+	b->rules[b->count].via = via;
 	b->count++;
 	return 0;
 }
@@ -134,20 +144,27 @@ parse_line(struct builder *b, char *line, const char **why)
 	if (!addr_is_network(&net, bits))
 		return *why = "bad network (address bits set past the prefix)",
 		    -1;
-	if (push(b, &net, bits, rights) < 0)
+	if (push(b, &net, bits, rights, ACL_VIA_ANY) < 0)
 		return *why = "out of memory", -1;
 	return 0;
 }
 
-/* loopback_rules - 127.0.0.0/8 and ::1 with the given rights */
+/*
+ * loopback_rules - 127.0.0.0/8 and ::1 with the given rights, over TCP
+ * and on a loopback interface (a loopback source arriving elsewhere is
+ * forged: with route_localnet and accept_local, Linux delivers such
+ * IPv4 datagrams)
+ */
 static int
 loopback_rules(struct builder *b, unsigned int rights)
 {
+	const unsigned int via = ACL_VIA_TCP | ACL_VIA_LO;
 	struct addr v4, v6;
 
 	addr_parse(&v4, "127.0.0.0");
 	addr_parse(&v6, "::1");
-	if (push(b, &v4, 8, rights) < 0 || push(b, &v6, 128, rights) < 0)
+	if (push(b, &v4, 8, rights, via) < 0 ||
+	    push(b, &v6, 128, rights, via) < 0)
 		return -1;
 	return 0;
 }
@@ -295,7 +312,10 @@ acl_load(const char *path, int must_exist, char *err, size_t errlen)
 	return a;
 }
 
-/* acl_defaults - loopback (all rights) and this host's own addresses */
+/*
+ * acl_defaults - loopback (all rights) and, over TCP only, this host's
+ * own addresses (add and check)
+ */
 struct acl *
 acl_defaults(void)
 {
@@ -312,7 +332,7 @@ acl_defaults(void)
 				continue;
 			if (!addr_is_loopback(&a) && push(&b, &a,
 			    (unsigned int)addr_len(&a) * 8,
-			    ACL_ADD | ACL_CHECK) < 0)
+			    ACL_ADD | ACL_CHECK, ACL_VIA_TCP) < 0)
 				goto fail;
 		}
 		freeifaddrs(ifs);
@@ -325,15 +345,19 @@ fail:
 	return NULL;
 }
 
-/* acl_rights - the union of the rights of every rule containing a */
+/*
+ * acl_rights - the union of the rights of every rule containing a that
+ * holds for a request that came by via (one ACL_VIA_* bit)
+ */
 unsigned int
-acl_rights(const struct acl *acl, const struct addr *a)
+acl_rights(const struct acl *acl, const struct addr *a, unsigned int via)
 {
 	unsigned int r = 0;
 	size_t i;
 
 	for (i = 0; i < acl->count; i++)
-		if (addr_in_prefix(a, &acl->rules[i].net, acl->rules[i].bits))
+		if ((acl->rules[i].via & via) &&
+		    addr_in_prefix(a, &acl->rules[i].net, acl->rules[i].bits))
 			r |= acl->rules[i].rights;
 	return r & ~ACL_NONE;
 }

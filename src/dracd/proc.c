@@ -19,16 +19,18 @@
 #define LIST_UDP_MAX	48	/* entries that surely fit a UDP reply */
 
 /*
- * policy_of - the caller's rights and the scalar settings, read
- * consistently; p->acl and p->action are not copied (hot path).
+ * policy_of - the rights of peer, come by via (ACL_VIA_*), and the scalar
+ * settings, read consistently; p->acl and p->action are not copied (hot
+ * path).
  */
 static unsigned int
-policy_of(struct server *sv, const struct addr *peer, struct policy *p)
+policy_of(struct server *sv, const struct addr *peer, unsigned int via,
+    struct policy *p)
 {
 	unsigned int r;
 
 	pthread_rwlock_rdlock(&sv->policy_lock);
-	r = acl_rights(sv->policy.acl, peer);
+	r = acl_rights(sv->policy.acl, peer, via);
 	p->acl = NULL;
 	p->expire_s = sv->policy.expire_s;
 	p->max_ttl_s = sv->policy.max_ttl_s;
@@ -68,17 +70,31 @@ rpc_what(const struct svc_call *c, char *buf, size_t len)
 	snprintf(buf, len, "RPC version %u procedure %u", c->vers, c->proc);
 }
 
+/* call_via - how a call came, as the allow rules tell paths apart */
+static unsigned int
+call_via(const struct svc_call *c)
+{
+	if (c->tcp)
+		return ACL_VIA_TCP;
+	return c->loopback ? ACL_VIA_LO : ACL_VIA_UDP;
+}
+
 /* allowed - does the caller hold right?  Logs and counts when not. */
 static int
 allowed(struct svc_call *c, unsigned int right, struct policy *p)
 {
 	struct server *sv = c->ctx;
 	static const char *const names[] = {"", "add", "check", "", "admin"};
-	char what[48];
+	unsigned int via = call_via(c);
+	char what[96];
 
-	if (policy_of(sv, c->peer, p) & right)
+	if (policy_of(sv, c->peer, via, p) & right)
 		return 1;
 	rpc_what(c, what, sizeof(what));
+	if (via != ACL_VIA_TCP && (policy_of(sv, c->peer, ACL_VIA_TCP, p) &
+	    right))
+		snprintf(what + strlen(what), sizeof(what) - strlen(what),
+		    " over UDP, where this source can be forged");
 	deny(sv, c->peer, names[right], what);
 	return 0;
 }
@@ -299,6 +315,8 @@ expand(const char *tmpl, const struct store_info *info, char *out,
  * proc_check - may client relay?  1 and its grant (and, when action is
  * not NULL, the configured answer), 0 not, -1 when peer lacks the check
  * right (counted and logged).  what names the service, for the log.
+ * peer is a connection's (TCP, or a unix socket as 127.0.0.1), so the
+ * rules that hold over TCP apply.
  */
 int
 proc_check(struct server *sv, const struct addr *peer, const char *what,
@@ -307,7 +325,7 @@ proc_check(struct server *sv, const struct addr *peer, const char *what,
 {
 	struct policy p;
 
-	if (!(policy_of(sv, peer, &p) & ACL_CHECK)) {
+	if (!(policy_of(sv, peer, ACL_VIA_TCP, &p) & ACL_CHECK)) {
 		deny(sv, peer, "check", what);
 		return -1;
 	}

@@ -3,16 +3,20 @@
  *
  * Threading: svc_dispatch has no state of its own and runs in every
  * server thread at once; procedures must be thread-safe.  Each UDP thread
- * polls all UDP sockets and serves whatever datagram it reads.  One
+ * polls all UDP sockets and serves whatever datagram it reads, noting
+ * the interface it arrived on, and replies from the address it was sent
+ * to (IP_PKTINFO / IPV6_PKTINFO both ways).  One
  * thread runs stream.c over every TCP listener: RPC records (bounded by
  * SVC_RECMAX) and the extra listeners main hands in (policy, socketmap).
  */
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -32,6 +36,7 @@
 #define SVC_ARGMAX	256		/* largest decoded argument struct */
 #define SVC_RESMAX	256		/* largest result struct */
 #define SVC_UDPBURST	64		/* datagrams per socket per wakeup */
+#define SVC_LOOPBACKS	8		/* loopback interfaces remembered */
 
 /* ---- one request ---- */
 
@@ -118,13 +123,14 @@ run(const struct svc_opts *o, const struct svc_proc *p, XDR *x, size_t len,
 }
 
 /*
- * svc_dispatch - serve one RPC call message of len bytes; the length of
- * the reply written to buf, or 0 when the message earns no reply (not a
- * call, too mangled to read a header from, or a procedure said so).
+ * dispatch - serve one RPC call message of len bytes that came as from
+ * says (peer, transport, arrival); the length of the reply written to
+ * buf, or 0 when the message earns no reply (not a call, too mangled to
+ * read a header from, or a procedure said so).
  */
-size_t
-svc_dispatch(const struct svc_opts *o, const uint8_t *req, size_t len,
-    const struct addr *peer, int tcp, uint8_t *buf, size_t cap)
+static size_t
+dispatch(const struct svc_opts *o, const uint8_t *req, size_t len,
+    const struct svc_call *from, uint8_t *buf, size_t cap)
 {
 	char cred[MAX_AUTH_BYTES], verf[MAX_AUTH_BYTES];
 	const struct svc_proc *p;
@@ -153,8 +159,10 @@ svc_dispatch(const struct svc_opts *o, const uint8_t *req, size_t len,
 		n = accepted(&call, PROC_UNAVAIL, NULL, NULL, o, buf, cap);
 	else {
 		memset(&c, 0, sizeof(c));
-		c.peer = peer;
-		c.tcp = tcp;
+		c.peer = from->peer;
+		c.tcp = from->tcp;
+		c.ifindex = from->ifindex;
+		c.loopback = from->loopback;
 		c.vers = (uint32_t)call.rm_call.cb_vers;
 		c.proc = (uint32_t)call.rm_call.cb_proc;
 		c.ctx = o->ctx;
@@ -162,6 +170,22 @@ svc_dispatch(const struct svc_opts *o, const uint8_t *req, size_t len,
 	}
 	xdr_destroy(&x);
 	return n;
+}
+
+/*
+ * svc_dispatch - serve one RPC call message from peer whose arrival
+ * interface is not known (TCP, or a test); as dispatch
+ */
+size_t
+svc_dispatch(const struct svc_opts *o, const uint8_t *req, size_t len,
+    const struct addr *peer, int tcp, uint8_t *buf, size_t cap)
+{
+	struct svc_call from;
+
+	memset(&from, 0, sizeof(from));
+	from.peer = peer;
+	from.tcp = tcp;
+	return dispatch(o, req, len, &from, buf, cap);
 }
 
 /* ---- sockets ---- */
@@ -181,7 +205,13 @@ open_sock(const struct sockaddr *sa, socklen_t salen, int tcp, int v6only)
 	if (sa->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
 		    sizeof(v6only));
-	if (bind(fd, sa, salen) < 0 || (tcp && listen(fd, 128) < 0)) {
+	/* each datagram's destination and interface: replies leave from
+	 * the address the request went to, and rules see the interface */
+	if ((!tcp && (sa->sa_family == AF_INET ?
+	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) :
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+	    sizeof(one))) < 0) ||
+	    bind(fd, sa, salen) < 0 || (tcp && listen(fd, 128) < 0)) {
 		int e = errno;
 
 		close(fd);
@@ -322,6 +352,8 @@ struct svc {
 	struct stream_listener *ls;	/* RPC over TCP, then the extras */
 	size_t nls;
 	int stopfd;			/* eventfd: readable once stopping */
+	int lo[SVC_LOOPBACKS];		/* loopback interfaces' indexes */
+	size_t nlo;
 	pthread_t *udp;
 	size_t nudp;
 	pthread_t tcp;
@@ -329,31 +361,189 @@ struct svc {
 	uint8_t *rec, *out;		/* the stream thread's buffers */
 };
 
+/*
+ * find_loopbacks - remember which interfaces are loopback ones (Linux has
+ * one, "lo", made with the namespace and never removed, so once is enough)
+ */
+static void
+find_loopbacks(struct svc *s)
+{
+	struct if_nameindex *ifs, *i;
+	struct ifreq ifr;
+	int fd;
+
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    (ifs = if_nameindex()) == NULL) {
+		log_warn("no list of interfaces: no datagram counts as "
+		    "arriving on loopback");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (i = ifs; i->if_index != 0 && s->nlo < SVC_LOOPBACKS; i++) {
+		memset(&ifr, 0, sizeof(ifr));
+		if (snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s",
+		    i->if_name) >= (int)sizeof(ifr.ifr_name))
+			continue;
+		if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 &&
+		    (ifr.ifr_flags & IFF_LOOPBACK))
+			s->lo[s->nlo++] = (int)i->if_index;
+	}
+	if_freenameindex(ifs);
+	close(fd);
+}
+
+/* is_loopback - is ifindex one of the loopback interfaces? */
+static int
+is_loopback(const struct svc *s, int ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < s->nlo; i++)
+		if (s->lo[i] == ifindex)
+			return 1;
+	return 0;
+}
+
+/* a datagram's local end, as IP_PKTINFO / IPV6_PKTINFO told it */
+struct dgram_to {
+	int level;			/* 0: not told */
+	int ifindex;
+	union {
+		struct in_pktinfo v4;
+		struct in6_pktinfo v6;
+	} pi;
+};
+
+/* pktinfo_get - the local end of a datagram from its control messages */
+static void
+pktinfo_get(struct msghdr *mh, struct dgram_to *to)
+{
+	struct cmsghdr *cm;
+
+	to->level = 0;
+	to->ifindex = 0;
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP &&
+		    cm->cmsg_type == IP_PKTINFO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(to->pi.v4))) {
+			memcpy(&to->pi.v4, CMSG_DATA(cm), sizeof(to->pi.v4));
+			to->ifindex = to->pi.v4.ipi_ifindex;
+			to->level = IPPROTO_IP;
+		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
+		    cm->cmsg_type == IPV6_PKTINFO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(to->pi.v6))) {
+			memcpy(&to->pi.v6, CMSG_DATA(cm), sizeof(to->pi.v6));
+			to->ifindex = (int)to->pi.v6.ipi6_ifindex;
+			to->level = IPPROTO_IPV6;
+		}
+	}
+}
+
+/* a control buffer for one pktinfo message of either family */
+union dgram_ctl {
+	char b[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+	    CMSG_SPACE(sizeof(struct in_pktinfo))];
+	struct cmsghdr align;
+};
+
+/*
+ * pktinfo_put - the reply's source: the address the request was sent to
+ * (IPv4: ipi_spec_dst, which is that address for unicast; a v4-mapped
+ * IPV6_PKTINFO on a dual-stack socket works the same way).  The routing
+ * table picks the interface, except for a link-local address, which
+ * needs the one it arrived on.  0 when there is nothing to say.
+ */
+static size_t
+pktinfo_put(const struct dgram_to *to, union dgram_ctl *ctl)
+{
+	struct cmsghdr *cm = &ctl->align;
+
+	memset(ctl, 0, sizeof(*ctl));
+	if (to->level == IPPROTO_IP) {
+		struct in_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi_spec_dst = to->pi.v4.ipi_spec_dst;
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	if (to->level == IPPROTO_IPV6 &&
+	    !IN6_IS_ADDR_MULTICAST(&to->pi.v6.ipi6_addr)) {
+		struct in6_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi6_addr = to->pi.v6.ipi6_addr;
+		if (IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
+			pi.ipi6_ifindex = to->pi.v6.ipi6_ifindex;
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	return 0;
+}
+
+/* udp_reply - send a reply to from, from where the request went to */
+static void
+udp_reply(int fd, const uint8_t *out, size_t n, struct sockaddr_storage *from,
+    socklen_t fromlen, const struct dgram_to *to)
+{
+	struct iovec iov = {(void *)(uintptr_t)out, n};
+	union dgram_ctl ctl;
+	struct msghdr mh;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = from;
+	mh.msg_namelen = fromlen;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if ((mh.msg_controllen = pktinfo_put(to, &ctl)) > 0)
+		mh.msg_control = &ctl;
+	(void)sendmsg(fd, &mh, MSG_DONTWAIT);
+}
+
 /* udp_serve - read and answer what is waiting on one UDP socket */
 static void
 udp_serve(struct svc *s, int fd, uint8_t *in, uint8_t *out)
 {
 	struct sockaddr_storage from;
+	struct iovec iov = {in, SVC_UDPMAX};
+	struct svc_call c;
+	struct dgram_to to;
+	union dgram_ctl ctl;
+	struct msghdr mh;
 	struct addr peer;
-	socklen_t fromlen;
 	ssize_t got;
 	size_t n;
 	int i;
 
 	for (i = 0; i < SVC_UDPBURST; i++) {
-		fromlen = sizeof(from);
-		got = recvfrom(fd, in, SVC_UDPMAX, MSG_TRUNC,
-		    (struct sockaddr *)&from, &fromlen);
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_name = &from;
+		mh.msg_namelen = sizeof(from);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = &ctl;
+		mh.msg_controllen = sizeof(ctl);
+		got = recvmsg(fd, &mh, MSG_TRUNC);
 		if (got < 0)
 			return;		/* EAGAIN: another thread took it */
 		if (got > SVC_UDPMAX || addr_from_sockaddr(&peer,
-		    (struct sockaddr *)&from, fromlen) < 0)
+		    (struct sockaddr *)&from, mh.msg_namelen) < 0)
 			continue;
-		n = svc_dispatch(&s->o, in, (size_t)got, &peer, 0, out,
-		    SVC_REPLYMAX);
+		pktinfo_get(&mh, &to);
+		memset(&c, 0, sizeof(c));
+		c.peer = &peer;
+		c.ifindex = to.ifindex;
+		c.loopback = to.ifindex != 0 && is_loopback(s, to.ifindex);
+		n = dispatch(&s->o, in, (size_t)got, &c, out, SVC_REPLYMAX);
 		if (n > 0)
-			sendto(fd, out, n, MSG_DONTWAIT, (struct sockaddr *)&from,
-			    fromlen);
+			udp_reply(fd, out, n, &from, mh.msg_namelen, &to);
 	}
 }
 
@@ -484,6 +674,7 @@ svc_start(const struct svc_opts *o, const struct svc_sock *socks, size_t n,
 	memcpy(s->socks, socks, n * sizeof(*socks));
 	s->nsocks = n;
 	s->stopfd = eventfd(0, EFD_CLOEXEC);
+	find_loopbacks(s);
 	s->udp = calloc((size_t)o->udp_threads, sizeof(*s->udp));
 	s->rec = malloc(SVC_RECMAX);
 	s->out = malloc(SVC_REPLYMAX + 4);

@@ -24,6 +24,9 @@
 struct svc_call {
 	const struct addr *peer;
 	int tcp;			/* 1: arrived over TCP */
+	int ifindex;			/* UDP: the interface it arrived on
+					 * (IP_PKTINFO); 0 unknown or TCP */
+	int loopback;			/* UDP: that is a loopback interface */
 	uint32_t vers, proc;
 	void *ctx;			/* the server (proc.c) */
 	void *scratch;			/* freed after the reply is sent */

@@ -20,9 +20,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	text[len] = '\0';
 	if ((a = acl_parse(text, "fuzz", err, sizeof(err))) != NULL) {
 		addr_parse(&who, "192.0.2.1");
-		(void)acl_rights(a, &who);
+		(void)acl_rights(a, &who, ACL_VIA_UDP);
 		addr_parse(&who, "2001:db8::1");
-		(void)acl_rights(a, &who);
+		(void)acl_rights(a, &who, ACL_VIA_UDP);
 		acl_free(a);
 	}
 	free(text);
