@@ -613,6 +613,91 @@ START_TEST(crash_leftovers_removed)
 }
 END_TEST
 
+/* ---- lowered max_entries, damaged journals ---- */
+
+static char errlog[600];
+
+/* capture_stderr - this test's log lines (stderr) go to errlog */
+static void
+capture_stderr(void)
+{
+	snprintf(errlog, sizeof(errlog), "%s/stderr.log", tmpdir());
+	ck_assert(freopen(errlog, "w", stderr) != NULL);
+	setvbuf(stderr, NULL, _IONBF, 0);
+}
+
+/* logged - does the captured log hold needle? */
+static int
+logged(const char *needle)
+{
+	char buf[16384];
+	size_t n;
+	FILE *f;
+
+	ck_assert((f = fopen(errlog, "r")) != NULL);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+START_TEST(lowered_max_entries)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct store_info info;
+	struct store_stats st;
+	struct addr a, extra = A("192.0.2.99");
+	char state[600];
+	int64_t exp;
+	size_t i;
+
+	capture_stderr();
+	for (i = 0; i < 5; i++) {
+		a = seq(i);
+		ck_assert_int_eq(store_add(s, &a, 100 + (int64_t)i, NULL, &exp),
+		    1);
+	}
+	store_close(s);
+	/* restart with max_entries 3 < 5 saved: it starts, keeps them all */
+	s = open_at(0, NULL, 3);
+	ck_assert_msg(logged("5 saved grants, more than max_entries (3)"),
+	    "no warning about the lowered limit");
+	for (i = 0; i < 5; i++) {
+		a = seq(i);
+		ck_assert_msg(store_check(s, &a, &info) == 1, "saved grant %zu "
+		    "lost", i);
+	}
+	/* refreshing a saved grant works; a new address is refused */
+	a = seq(0);
+	ck_assert_int_eq(store_add(s, &a, 500, NULL, &exp), 1);
+	ck_assert_int_eq(store_add(s, &extra, 100, NULL, &exp), STORE_FULL);
+	/* down to the limit: still full; below it, adds work again */
+	a = seq(1);
+	ck_assert_int_eq(store_del(s, &a), 1);
+	fake_now += 102;	/* seq(2), added for 102 s, expires */
+	ck_assert_uint_eq(store_expire(s, 1000), 1);
+	ck_assert_int_eq(store_add(s, &extra, 100, NULL, &exp), STORE_FULL);
+	a = seq(3);
+	ck_assert_int_eq(store_del(s, &a), 1);
+	ck_assert_int_eq(store_add(s, &extra, 100, NULL, &exp), 1);
+	ck_assert_int_eq(store_add(s, &a, 100, NULL, &exp), STORE_FULL);
+	store_get_stats(s, &st);
+	ck_assert_uint_eq(st.entries, 3);
+	store_close(s);
+	/* a DRAC map with no state file beside it: loaded whole too */
+	ck_assert_uint_eq(map_count(path), 3);
+	snprintf(state, sizeof(state), "%s.state", path);
+	unlink(state);
+	for (i = 1; i < 10; i++)
+		unlink(segment(i));
+	s = open_at(0, NULL, 2);
+	store_get_stats(s, &st);
+	ck_assert_uint_eq(st.entries, 3);
+	ck_assert_int_eq(store_check(s, &extra, &info), 1);
+	store_close(s);
+}
+END_TEST
+
 Suite *
 make_store_suite(void)
 {
@@ -637,6 +722,11 @@ make_store_suite(void)
 	tcase_add_test(tc, mtime_moves_every_write);
 	tcase_add_test(tc, corrupt_file_refused);
 	tcase_add_test(tc, crash_leftovers_removed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, lowered_max_entries);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -253,7 +253,7 @@ journal_read(const char *file, int snapshot, uint64_t *seq, jrec_fn fn,
 	if ((n = read_records(&r, fn, arg, &end)) < 0) {
 		snprintf(err, errlen, "%s: %s", file, n == -1 ?
 		    strerror(errno) :
-		    "out of memory or list full while loading");
+		    "out of memory while loading");
 		goto out;
 	}
 	*good = r.consumed;

@@ -507,8 +507,8 @@ mapfile_read(const char *path, map_visit_fn fn, void *arg, char *err,
 			goto out;
 		}
 		if (fn(arg, &r) < 0) {
-			snprintf(err, errlen, "%s: out of memory or store "
-			    "full while loading", path);
+			snprintf(err, errlen, "%s: out of memory while "
+			    "loading", path);
 			rc = -1;
 			goto out;
 		}

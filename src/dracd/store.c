@@ -196,13 +196,15 @@ grow(struct store *s)
 	s->nbuckets = n;
 }
 
-/* store_insert - a new entry for a; NULL when full or out of memory */
+/* store_insert - a new entry for a; NULL when full or out of memory.
+ * While loading, the limit is not applied: what was saved is kept (a
+ * lowered max_entries refuses new adds only, see store_open). */
 struct entry *
 store_insert(struct store *s, const struct addr *a)
 {
 	struct entry *e, **b;
 
-	if (s->count >= s->o.max_entries)
+	if (s->count >= s->o.max_entries && !s->loading)
 		return NULL;
 	if (s->heap_len == s->heap_cap) {
 		size_t cap = s->heap_cap * 2;
@@ -638,6 +640,7 @@ struct store *
 store_open(const struct store_opts *o, char *err, size_t errlen)
 {
 	struct store *s;
+	int rc;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -670,10 +673,20 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 	mapfile_clean(s->state_path);
 	if (o->truncate)
 		store_remove_state(s);
-	else if (store_load(s, err, errlen) < 0) {
-		store_free(s);
-		return NULL;
+	else {
+		s->loading = 1;
+		rc = store_load(s, err, errlen);
+		s->loading = 0;
+		if (rc < 0) {
+			store_free(s);
+			return NULL;
+		}
 	}
+	if (s->count > s->o.max_entries)
+		log_warnx("%s: %zu saved grants, more than max_entries (%zu): "
+		    "all are kept, and adds of new addresses are refused until "
+		    "fewer than %zu remain", s->path, s->count,
+		    s->o.max_entries, s->o.max_entries);
 	s->gen = 1;	/* the first map write drops what expired since */
 	return s;
 }

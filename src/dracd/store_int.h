@@ -56,6 +56,7 @@ struct store {
 	struct jbuf jbuf;		/* records not yet written */
 	uint64_t jbytes;		/* journal bytes since the snapshot */
 	int need_compact;		/* records were lost, or no snapshot */
+	int loading;			/* store_open: max_entries not applied */
 	int failing;			/* W_* bits */
 	int idle;			/* W_* bits */
 	size_t durable_waiters;
