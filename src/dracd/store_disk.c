@@ -306,6 +306,94 @@ note_success(struct store *s, int bit)
 		log_info("the allowlist is written again");
 }
 
+/* retry_ms - how long a writer waits after a failure */
+static int64_t
+retry_ms(int64_t interval)
+{
+	return interval > 1000 ? interval : 1000;
+}
+
+/* no_records - a map_fill_fn for the empty map */
+static size_t
+no_records(void *arg, struct map_rec *recs, size_t max)
+{
+	(void)arg, (void)recs, (void)max;
+	return 0;
+}
+
+/* write_spare - after a map write, the empty map fail_closed renames over
+ * it, unless there is one; with map_lock held.  Written while there is
+ * space, so that emptying the map needs none. */
+static void
+write_spare(struct store *s)
+{
+	char err[1400];
+
+	if (access(s->spare_path, F_OK) == 0 || errno != ENOENT)
+		return;
+	if (mapfile_write(s->spare_path, &s->o.format, no_records, NULL, err,
+	    sizeof(err)) < 0)
+		log_warnx("cannot write the empty map kept for a full disk: %s",
+		    err);
+}
+
+/*
+ * fail_closed - the map cannot be rewritten: when it still holds a grant
+ * dracd has taken away (deleted, flushed or expired), make it grant
+ * nothing (mapfile_revoke) rather than keep relaying for a grant nobody
+ * holds.  Not at the first failed attempt after the change (a passing
+ * error), but at the next, one retry later (the sync interval, at least
+ * 1 s): within two sync intervals of the change.  At once (now) when no
+ * later attempt will come.  With map_lock held.  The next successful
+ * write puts every grant back.
+ */
+static void
+fail_closed(struct store *s, int now, const char *why)
+{
+	int64_t age = 0;
+	char err[1400];
+	int due, rc;
+
+	pthread_mutex_lock(&s->lock);
+	due = !s->map_revoked && s->revoke_ms > 0 && s->map_gen < s->revoke_gen;
+	if (due) {
+		age = mono_ms() - s->revoke_ms;
+		due = now || age >= retry_ms(s->o.sync_interval_ms) / 2;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!due)
+		return;
+	if ((rc = mapfile_revoke(s->path, s->spare_path, err,
+	    sizeof(err))) < 0) {
+		log_warnx("map %s still grants what was taken away, and "
+		    "cannot be emptied: %s", s->path, err);
+		return;
+	}
+	log_warnx("map %s: grants taken away %lld ms ago cannot be written "
+	    "(%s): %s, so that mail servers stop relaying for them; until "
+	    "it is written again, no address is granted through the map "
+	    "(live lookups answer as before)", s->path, (long long)age, why,
+	    rc == 1 ? "replaced it with an empty map" : "removed it (no "
+	    "empty map was at hand): mail servers defer relaying");
+	pthread_mutex_lock(&s->lock);
+	s->map_revoked = 1;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* map_written - a map write holding change g succeeded; with map_lock
+ * and s->lock held */
+static void
+map_written(struct store *s, uint64_t g)
+{
+	if (g > s->map_gen)
+		s->map_gen = g;
+	if (g >= s->revoke_gen)
+		s->revoke_ms = 0;
+	if (s->map_revoked)
+		log_info("map %s is written again, with every grant", s->path);
+	s->map_revoked = 0;
+}
+
 /* store_map_write - rewrite the map from the table, which holds change g */
 int
 store_map_write(struct store *s, uint64_t g, char *err, size_t errlen)
@@ -321,14 +409,25 @@ store_map_write(struct store *s, uint64_t g, char *err, size_t errlen)
 		    errlen);
 	free(w.info);
 	pthread_mutex_lock(&s->lock);
-	if (rc == 0 && g > s->map_gen)
-		s->map_gen = g;
+	if (rc == 0)
+		map_written(s, g);
 	if (rc != 0 && g > s->map_failed_gen)
 		s->map_failed_gen = g;
 	pthread_cond_broadcast(&s->durable_cv);
 	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		write_spare(s);
 	pthread_mutex_unlock(&s->map_lock);
 	return rc;
+}
+
+/* store_fail_closed - after a failed publish: fail_closed (now: at exit) */
+void
+store_fail_closed(struct store *s, int now, const char *why)
+{
+	pthread_mutex_lock(&s->map_lock);
+	fail_closed(s, now, why);
+	pthread_mutex_unlock(&s->map_lock);
 }
 
 /*
@@ -345,9 +444,12 @@ store_publish(struct store *s, char *err, size_t errlen)
 	pthread_mutex_lock(&s->lock);
 	g = s->gen;
 	pthread_mutex_unlock(&s->lock);
-	if (store_sync(s, err, errlen) < 0)
+	if (store_sync(s, err, errlen) < 0 ||
+	    store_map_write(s, g, err, errlen) < 0) {
+		store_fail_closed(s, 0, err);
 		return -1;
-	return store_map_write(s, g, err, errlen);
+	}
+	return 0;
 }
 
 /* ---- snapshots ---- */
@@ -610,7 +712,7 @@ writer_loop(struct store *s, const struct writer *w)
 		failing = w->write(s, err, sizeof(err)) < 0;
 		if (failing) {
 			note_failure(s, w->bit, err);
-			next = mono_ms() + (interval > 1000 ? interval : 1000);
+			next = mono_ms() + retry_ms(interval);
 		} else {
 			note_success(s, w->bit);
 		}
