@@ -698,6 +698,116 @@ START_TEST(lowered_max_entries)
 }
 END_TEST
 
+/* four_records - segment 2 holds SET A, SET B, DEL A, SET C (40 bytes
+ * each, after the 16-byte header) */
+static void
+four_records(void)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct addr a = A("192.0.2.1"), b = A("192.0.2.2"), c = A("192.0.2.3");
+	int64_t exp;
+
+	store_close(s);
+	s = open_at(0, NULL, 0);
+	store_add(s, &a, 100, NULL, &exp);
+	store_add(s, &b, 100, NULL, &exp);
+	ck_assert_int_eq(store_del(s, &a), 1);
+	store_add(s, &c, 100, NULL, &exp);
+	store_close(s);
+	ck_assert_int_eq(file_size(segment(2)), 16 + 4 * 40);
+}
+
+START_TEST(torn_last_record)
+{
+	struct store *s;
+	struct store_info info;
+	struct addr a = A("192.0.2.1"), b = A("192.0.2.2"), c = A("192.0.2.3");
+	struct addr d = A("192.0.2.4");
+	char copy[800];
+	int64_t exp;
+
+	capture_stderr();
+	four_records();
+	/* a kill in the middle of the last append: record 4 cut short */
+	ck_assert_int_eq(truncate(segment(2), 16 + 3 * 40 + 25), 0);
+	s = open_at(0, NULL, 0);
+	ck_assert(logged("the last 25 bytes are not whole records (a write "
+	    "cut short)"));
+	ck_assert(!logged("DAMAGED"));
+	/* the records before it are kept: B, and A deleted */
+	ck_assert_int_eq(store_check(s, &b, &info), 1);
+	ck_assert_int_eq(store_check(s, &a, &info), 0);
+	ck_assert_int_eq(store_check(s, &c, &info), 0);
+	/* the next append goes where the torn record began */
+	store_add(s, &d, 100, NULL, &exp);
+	store_close(s);
+	ck_assert_int_eq(file_size(segment(2)), 16 + 4 * 40);
+	snprintf(copy, sizeof(copy), "%s.damaged", segment(2));
+	ck_assert_int_eq(access(copy, F_OK), -1);
+	s = open_at(0, NULL, 0);
+	ck_assert_int_eq(store_check(s, &b, &info), 1);
+	ck_assert_int_eq(store_check(s, &d, &info), 1);
+	ck_assert_int_eq(store_check(s, &a, &info), 0);
+	store_close(s);
+}
+END_TEST
+
+/* flip - invert one byte of a file */
+static void
+flip(const char *file, off_t at)
+{
+	unsigned char byte;
+	FILE *f;
+
+	ck_assert((f = fopen(file, "r+")) != NULL);
+	ck_assert_int_eq(fseeko(f, at, SEEK_SET), 0);
+	ck_assert_int_eq(fread(&byte, 1, 1, f), 1);
+	byte ^= 0x40;
+	ck_assert_int_eq(fseeko(f, at, SEEK_SET), 0);
+	ck_assert_int_eq(fwrite(&byte, 1, 1, f), 1);
+	fclose(f);
+}
+
+START_TEST(damaged_mid_segment)
+{
+	int bad = 2 + _i;	/* record 2 (SET B) or 3 (the DEL of A) of 4 */
+	struct store *s;
+	struct store_info info;
+	struct addr a = A("192.0.2.1"), b = A("192.0.2.2"), c = A("192.0.2.3");
+	char want[200], copy[800];
+	int pass;
+
+	capture_stderr();
+	four_records();
+	flip(segment(2), 16 + (bad - 1) * 40 + 20);	/* in its expiry */
+	for (pass = 0; pass < 2; pass++) {
+		s = open_at(0, NULL, 0);
+		/* the deleted grant never comes back */
+		ck_assert_msg(store_check(s, &a, &info) == 0, "pass %d, record "
+		    "%d damaged: the deleted grant 192.0.2.1 came back", pass,
+		    bad);
+		/* what follows the damage is replayed */
+		ck_assert_msg(store_check(s, &c, &info) == 1, "pass %d, record "
+		    "%d damaged: 192.0.2.3, added after it, is lost", pass,
+		    bad);
+		/* loaded before the damage: dropped (it may have been
+		 * deleted there) */
+		ck_assert_int_eq(store_check(s, &b, &info), 0);
+		store_close(s);	/* writes a new snapshot */
+	}
+	/* said loudly: the file, the offset, the records after it */
+	snprintf(want, sizeof(want), "dracd.db.journal.2: DAMAGED, not a "
+	    "write cut short: 40 bytes at offset %d are not whole records, "
+	    "and %d whole records follow them", 16 + (bad - 1) * 40, 4 - bad);
+	ck_assert_msg(logged(want), "no \"%s\" in the log", want);
+	ck_assert(!logged("a write cut short): ignored"));
+	/* a copy is kept; the segment itself went with the new snapshot */
+	snprintf(copy, sizeof(copy), "%s.damaged", segment(2));
+	ck_assert_int_eq(file_size(copy), 16 + 4 * 40);
+	ck_assert_int_eq(file_size(segment(2)), -1);
+}
+END_TEST
+
 Suite *
 make_store_suite(void)
 {
@@ -727,6 +837,12 @@ make_store_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, lowered_max_entries);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("journal_damage");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, torn_last_record);
+	tcase_add_loop_test(tc, damaged_mid_segment, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

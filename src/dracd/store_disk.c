@@ -797,12 +797,47 @@ replay_set(struct store *s, const struct jrec *r)
 	    0 : -1;
 }
 
+/* what a load has met in one file */
+struct loading {
+	struct store *s;
+	off_t damage_at, damage_len;	/* the first bad stretch */
+	int stretches;			/* bad stretches, records after */
+	int64_t after;			/* records after the first */
+	size_t dropped;			/* entries dropped at them */
+};
+
+/*
+ * load_damage - a bad stretch in a segment, with whole records after it.
+ * What it held is lost, and may have been a delete or a flush of any
+ * entry loaded so far: so that no deleted grant ever comes back, they
+ * are all dropped, as by a flush, before the records after it replay.
+ */
+static int
+load_damage(void *arg, off_t at, off_t len)
+{
+	struct loading *l = arg;
+	struct store *s = l->s;
+
+	if (l->stretches++ == 0) {
+		l->damage_at = at;
+		l->damage_len = len;
+	}
+	l->dropped += s->count;
+	while (s->heap_len > 0)
+		store_unlink(s, s->heap[s->heap_len - 1]);
+	return 0;
+}
+
 /* load_jrec - one record of the snapshot or journal into the table */
 static int
 load_jrec(void *arg, const struct jrec *r)
 {
-	struct store *s = arg;
+	struct loading *l = arg;
+	struct store *s = l->s;
 	struct entry *e;
+
+	if (l->stretches > 0)
+		l->after++;
 
 	switch (r->type) {
 	case JREC_SET:
@@ -820,18 +855,50 @@ load_jrec(void *arg, const struct jrec *r)
 	}
 }
 
-/* load_segment - replay one segment; torn ends are reported, not fatal */
+/*
+ * damaged_segment - say loudly what load_damage did, keep a copy of the
+ * segment for inspection (a hard link: no space needed), and leave it
+ * alone: new records go to the next segment, and a new snapshot, written
+ * at once, makes it redundant.
+ */
+static void
+damaged_segment(struct store *s, const char *seg, uint64_t seq,
+    const struct loading *l)
+{
+	char copy[1200];
+
+	snprintf(copy, sizeof(copy), "%s.damaged", seg);
+	unlink(copy);
+	if (link(seg, copy) < 0)
+		snprintf(copy, sizeof(copy), "(none: %s)", strerror(errno));
+	log_warnx("%s: DAMAGED, not a write cut short: %lld bytes at offset "
+	    "%lld are not whole records, and %lld whole records follow them "
+	    "(%d damaged stretches).  The lost bytes may have deleted grants: "
+	    "so that none comes back, the %zu grants loaded before the damage "
+	    "were dropped (their users get them back at their next login), "
+	    "and the records after it were replayed.  A copy for inspection: "
+	    "%s; a new snapshot replaces the segment", seg,
+	    (long long)l->damage_len, (long long)l->damage_at,
+	    (long long)l->after, l->stretches, l->dropped, copy);
+	s->need_compact = 1;
+	s->jseq = seq + 1;
+	s->jlen = 0;
+}
+
+/* load_segment - replay one segment; a torn end is reported and cut off,
+ * damage with records after it is reported loudly (damaged_segment) */
 static int
 load_segment(struct store *s, uint64_t seq, char *err, size_t errlen)
 {
+	struct loading l = {s, 0, 0, 0, 0, 0};
+	struct jvisit v = {load_jrec, load_damage, &l};
 	char seg[1100];
 	uint64_t hseq = 0;
 	struct stat st;
 	off_t good;
 
 	if (journal_segment_path(s->path, seq, seg, sizeof(seg)) < 0 ||
-	    journal_read(seg, 0, &hseq, load_jrec, s, &good, err,
-	    errlen) < 0)
+	    journal_read(seg, 0, &hseq, &v, &good, err, errlen) < 0)
 		return -1;
 	if (good >= JHDR_SIZE && hseq != seq) {
 		snprintf(err, errlen, "%s: its header says segment %" PRIu64,
@@ -845,6 +912,8 @@ load_segment(struct store *s, uint64_t seq, char *err, size_t errlen)
 	s->jseq = seq;
 	s->jlen = good;
 	s->jbytes += (uint64_t)good;
+	if (l.stretches > 0)
+		damaged_segment(s, seg, seq, &l);
 	return 0;
 }
 
@@ -855,10 +924,12 @@ store_load(struct store *s, char *err, size_t errlen)
 {
 	uint64_t first = 0, *seqs;
 	size_t n, i;
+	struct loading l = {s, 0, 0, 0, 0, 0};
+	struct jvisit v = {load_jrec, NULL, &l};
 	off_t good;
 	int rc;
 
-	if ((rc = journal_read(s->state_path, 1, &first, load_jrec, s, &good,
+	if ((rc = journal_read(s->state_path, 1, &first, &v, &good,
 	    err, errlen)) < 0)
 		return -1;
 	if (rc == 0) {
