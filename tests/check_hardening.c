@@ -792,6 +792,56 @@ START_TEST(disk_full_fails_closed)
 }
 END_TEST
 
+/* ---- a lowered max_entries ---- */
+
+START_TEST(max_entries_lowered)
+{
+	static char conf[400];
+	const char *const cf[] = {"-c", conf, NULL};
+	char spec[32], text[32];
+	drac_t *h;
+	int i;
+
+	daemon_init(&d, "127.0.0.1 add check admin\n");
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	ck_assert_int_eq(daemon_start(&d, NULL), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	for (i = 1; i <= 5; i++) {
+		snprintf(text, sizeof(text), "192.0.2.%d", i);
+		ck_assert_int_eq(drac_add(h, text, 0, NULL), 0);
+	}
+	drac_close(h);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+
+	/* restarted with max_entries 3 < 5 saved: it starts and keeps all */
+	write_file(conf, "max_entries = 3\n");
+	ck_assert_msg(daemon_start(&d, cf) == 0, "dracd did not start with "
+	    "more saved grants than max_entries");
+	ck_assert(log_contains(&d, "5 saved grants, more than max_entries "
+	    "(3)"));
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	for (i = 1; i <= 5; i++) {
+		snprintf(text, sizeof(text), "192.0.2.%d", i);
+		ck_assert_int_eq(drac_check(h, text, NULL), 1);
+	}
+	ck_assert_int_eq(map_count(d.db), 5);
+	/* a new address is refused as "full"; a refresh is not */
+	ck_assert_int_eq(drac_add(h, "192.0.2.9", 0, NULL), DRAC_E_SERVER);
+	ck_assert(wait_until(log_has, "the store is full", WAIT_MS));
+	ck_assert_int_eq(drac_add(h, "192.0.2.1", 0, NULL), 0);
+	/* below the limit, adds work again */
+	ck_assert_int_eq(drac_del(h, "192.0.2.1"), 0);
+	ck_assert_int_eq(drac_del(h, "192.0.2.2"), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.9", 0, NULL), DRAC_E_SERVER);
+	ck_assert_int_eq(drac_del(h, "192.0.2.3"), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.9", 0, NULL), 0);
+	ck_assert_int_eq(drac_check(h, "192.0.2.9", NULL), 1);
+	drac_close(h);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_hardening_suite(void)
 {
@@ -812,6 +862,11 @@ make_hardening_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, disk_full_fails_closed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, max_entries_lowered);
 	suite_add_tcase(s, tc);
 	return s;
 }
