@@ -5,6 +5,7 @@
  */
 #include <sys/stat.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -808,6 +809,77 @@ START_TEST(damaged_mid_segment)
 }
 END_TEST
 
+struct churn {
+	struct store *s;
+	int rounds, failed;
+	char err[1400];
+};
+
+/* compactor - snapshots, one after another, while the test churns */
+static void *
+compactor(void *arg)
+{
+	struct churn *c = arg;
+	int i;
+
+	for (i = 0; i < c->rounds; i++)
+		if (store_compact(c->s, c->err, sizeof(c->err)) < 0)
+			c->failed++;
+	return NULL;
+}
+
+/* count_rec - a jrec_fn counting records */
+static int
+count_rec(void *arg, const struct jrec *r)
+{
+	(void)r;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+START_TEST(snapshot_within_max_entries)
+{
+	const size_t max = 3000;
+	struct store *s = open_at(1, NULL, max);
+	struct churn c = {s, 30, 0, ""};
+	struct jvisit v = {count_rec, NULL, NULL};
+	char state[600], err[1400];
+	unsigned int seed = 11;
+	struct addr a;
+	pthread_t thr;
+	uint64_t hseq;
+	size_t n = 0, i;
+	int64_t exp;
+	off_t good;
+
+	for (i = 0; i < max; i++) {
+		a = seq(i);
+		ck_assert_int_eq(store_add(s, &a, 100, NULL, &exp), 1);
+	}
+	/* a full list churned (a delete, then an add of a new address)
+	 * while snapshots walk it: none may hold more than max entries */
+	ck_assert_int_eq(pthread_create(&thr, NULL, compactor, &c), 0);
+	for (i = 0; i < 200000; i++) {
+		a = seq((size_t)rand_r(&seed) % 60000);
+		if (store_del(s, &a) == 0) {
+			ck_assert_int_ne(store_add(s, &a, 100, NULL, &exp), -1);
+			continue;
+		}
+		a = seq((size_t)rand_r(&seed) % 60000);
+		ck_assert_int_ne(store_add(s, &a, 100, NULL, &exp), -1);
+	}
+	pthread_join(thr, NULL);
+	ck_assert_msg(c.failed == 0, "%d snapshots failed: %s", c.failed,
+	    c.err);
+	snprintf(state, sizeof(state), "%s.state", path);
+	v.arg = &n;
+	ck_assert_int_eq(journal_read(state, 1, &hseq, &v, &good, err,
+	    sizeof(err)), 1);
+	ck_assert_uint_le(n, max);
+	store_close(s);
+}
+END_TEST
+
 Suite *
 make_store_suite(void)
 {
@@ -837,6 +909,7 @@ make_store_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, lowered_max_entries);
+	tcase_add_test(tc, snapshot_within_max_entries);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("journal_damage");
 	tcase_add_checked_fixture(tc, setup, NULL);

@@ -469,7 +469,30 @@ snap_put(int fd, off_t *at, unsigned char *buf, size_t *len,
 	return 0;
 }
 
-/* snap_records - every live entry, and the end mark, into fd */
+/*
+ * snap_limit - the most records a snapshot started now can hold: the
+ * larger of max_entries and the entries now (more only after a lowered
+ * max_entries).  A walk meets each entry present throughout once, and
+ * one deleted behind it may stay in the snapshot; but an add lands in
+ * the slot freed last (the free list is LIFO), so an add ahead of the
+ * walk either takes the slot of an entry deleted ahead of it, which the
+ * walk will not meet, or, once every freed slot is taken again, a slot
+ * only the list's growth towards max_entries pays for.
+ */
+static size_t
+snap_limit(struct store *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->count > s->o.max_entries ? s->count : s->o.max_entries;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+/* snap_records - every live entry, and the end mark, into fd; more than
+ * snap_limit's is a broken invariant: the snapshot is abandoned (never
+ * cut short: any record may be a live grant) */
 static int
 snap_records(struct store *s, int fd, unsigned char *buf)
 {
@@ -477,7 +500,7 @@ snap_records(struct store *s, int fd, unsigned char *buf)
 	struct walk w;
 	struct jrec r;
 	off_t at = JHDR_SIZE;
-	size_t len = 0;
+	size_t len = 0, limit = snap_limit(s);
 	int64_t count = 0;
 	int rc = -1;
 
@@ -486,6 +509,12 @@ snap_records(struct store *s, int fd, unsigned char *buf)
 	memset(&r, 0, sizeof(r));
 	r.type = JREC_SET;
 	while ((i = walk_next(&w)) != NULL) {
+		if ((size_t)count == limit) {
+			log_warnx("snapshot: more than %zu entries: not "
+			    "written", limit);
+			errno = EOVERFLOW;
+			goto out;
+		}
 		r.addr = i->addr;
 		r.expires = i->expires;
 		r.first_seen = (uint32_t)i->first_seen;
