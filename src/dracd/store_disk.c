@@ -341,11 +341,12 @@ write_spare(struct store *s)
  * fail_closed - the map cannot be rewritten: when it still holds a grant
  * dracd has taken away (deleted, flushed or expired), make it grant
  * nothing (mapfile_revoke) rather than keep relaying for a grant nobody
- * holds.  Not at the first failed attempt after the change (a passing
- * error), but at the next, one retry later (the sync interval, at least
- * 1 s): within two sync intervals of the change.  At once (now) when no
- * later attempt will come.  With map_lock held.  The next successful
- * write puts every grant back.
+ * holds.  Not at an attempt right after the change (the error may pass),
+ * but at the first failed one at least half a retry interval (the sync
+ * interval, at least 1 s) after it: attempts come once per interval, so
+ * within two sync intervals of the change.  At once (now) when no later
+ * attempt will come.  With map_lock held.  The next successful write
+ * puts every grant back.
  */
 static void
 fail_closed(struct store *s, int now, const char *why)
