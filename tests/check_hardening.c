@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <netinet/in.h>
@@ -621,6 +622,226 @@ START_TEST(store_full)
 }
 END_TEST
 
+/* ---- a full disk fails closed (the map stops granting what dracd no
+ * longer grants) ---- */
+
+/* tiny_disk - d's map on a 64 KB tmpfs in a mount namespace of this test's
+ * own; its directory into state */
+static void
+tiny_disk(char *state, size_t len)
+{
+	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	snprintf(state, len, "%.200s/state", d.dir);
+	ck_assert_int_eq(mkdir(state, 0755), 0);
+	ck_assert_int_eq(mount("tmpfs", state, "tmpfs", 0, "size=64k"), 0);
+	snprintf(d.db, sizeof(d.db), "%.250s/dracd.db", state);
+}
+
+/* fill_disk - write a file at path until the disk is full */
+static void
+fill_disk(const char *path)
+{
+	char block[4096];
+	int fd;
+
+	ck_assert((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+	memset(block, 'x', sizeof(block));
+	while (write(fd, block, sizeof(block)) > 0)
+		;
+	while (write(fd, block, 1) > 0)	/* the last bytes of a page too */
+		;
+	close(fd);
+}
+
+/* in_map - is key in the map, as an MTA reads it? */
+static int
+in_map(const char *key)
+{
+	return map_get(d.db, key, strlen(key), NULL, 0) == 1;
+}
+
+struct mapwant {
+	const char *in[4], *out[4];	/* NULL-terminated */
+};
+
+/* map_is - the map holds every key of in and none of out */
+static int
+map_is(void *arg)
+{
+	const struct mapwant *w = arg;
+	int i;
+
+	for (i = 0; w->in[i] != NULL; i++)
+		if (!in_map(w->in[i]))
+			return 0;
+	for (i = 0; w->out[i] != NULL; i++)
+		if (in_map(w->out[i]))
+			return 0;
+	return 1;
+}
+
+/* leftovers - temporary files of failed writes in dir */
+static int
+leftovers(const char *dir)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *dp;
+
+	ck_assert((dp = opendir(dir)) != NULL);
+	while ((de = readdir(dp)) != NULL)
+		if (strncmp(de->d_name, "__db.", 5) == 0 ||
+		    strstr(de->d_name, ".tmp") != NULL) {
+			fprintf(stderr, "leftover: %s\n", de->d_name);
+			n++;
+		}
+	closedir(dp);
+	return n;
+}
+
+/* has_leftover - is there a temporary file of a failed write in dir? */
+static int
+has_leftover(void *dir)
+{
+	return leftovers(dir) > 0;
+}
+
+/* file_exists - for wait_until */
+static int
+file_exists(void *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+#define REVOKE_BOUND_MS	2000	/* two sync intervals of 1 s */
+
+START_TEST(disk_full_fails_closed)
+{
+	static char conf[400];
+	const char *const cf[] = {"-c", conf, NULL};
+	struct drac_options o = {3000, 0, DRAC_TCP, NULL};
+	struct mapwant all = {{"192.0.2.1", "192.0.2.2", "192.0.2.3", NULL},
+	    {NULL}};
+	struct mapwant gone_b = {{NULL}, {"192.0.2.2", NULL}};
+	struct mapwant back_a = {{"192.0.2.1", "192.0.2.3", NULL},
+	    {"192.0.2.2", NULL}};
+	struct mapwant gone_a = {{NULL}, {"192.0.2.1", NULL}};
+	struct mapwant back_l = {{"192.0.2.3", NULL},
+	    {"192.0.2.1", "192.0.2.2", NULL}};
+	char state[300], filler[340], spare[340], spec[32];
+	int64_t t0, t;
+	drac_t *h;
+
+	if (!may_forge())	/* root, for a mount of its own */
+		return;
+	daemon_init(&d, "127.0.0.1 add check admin\n");
+	tiny_disk(state, sizeof(state));
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	write_file(conf, "sync_interval = 1s\n");
+	ck_assert_int_eq(daemon_start(&d, cf), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, &o), 0);
+	/* A: deleted later; B: expires in 3 s; L: stays */
+	ck_assert_int_eq(drac_add(h, "192.0.2.1", 0, NULL), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.2", 3, NULL), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.3", 0, NULL), 0);
+	ck_assert(wait_until(map_is, &all, WAIT_MS));
+	snprintf(spare, sizeof(spare), "%s.empty", d.db);
+
+	/* the disk fills; B expires, and the map cannot be rewritten */
+	snprintf(filler, sizeof(filler), "%s/filler", state);
+	fill_disk(filler);
+	ck_assert(wait_until(log_has, "cannot write the allowlist", 6000));
+	t0 = now_ms();
+	ck_assert_msg(wait_until(map_is, &gone_b, REVOKE_BOUND_MS + 1000),
+	    "the map still grants an expired address");
+	t = now_ms() - t0;
+	fprintf(stderr, "disk_full_fails_closed: expired grant out of the map "
+	    "%lld ms after the first failed write\n", (long long)t);
+	ck_assert(log_has("replaced it with an empty map"));
+	ck_assert_int_eq(drac_check(h, "192.0.2.2", NULL), 0);
+	ck_assert_int_eq(drac_check(h, "192.0.2.1", NULL), 1);
+	/* failed attempts, one a second, leave no temporary files: none
+	 * appears over three more of them */
+	ck_assert_msg(!wait_until(has_leftover, state, 3500), "a failed "
+	    "write left a temporary file");
+
+	/* space returns: the map is whole again (A and L, not B) */
+	ck_assert_int_eq(unlink(filler), 0);
+	ck_assert(wait_until(map_is, &back_a, WAIT_MS));
+	ck_assert(wait_until(log_has, "is written again, with every grant",
+	    WAIT_MS));
+	ck_assert(wait_until(file_exists, spare, WAIT_MS));
+
+	/* full again: an admin deletes A */
+	fill_disk(filler);
+	t0 = now_ms();
+	ck_assert_int_eq(drac_del(h, "192.0.2.1"), 0);
+	ck_assert_msg(wait_until(map_is, &gone_a, REVOKE_BOUND_MS + 1000),
+	    "the map still grants a deleted address");
+	fprintf(stderr, "disk_full_fails_closed: deleted grant out of the map "
+	    "%lld ms after the delete\n", (long long)(now_ms() - t0));
+	ck_assert_int_eq(leftovers(state), 0);
+	ck_assert_int_eq(unlink(filler), 0);
+	ck_assert(wait_until(map_is, &back_l, WAIT_MS));
+	drac_close(h);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	ck_assert(map_is(&back_l));
+	umount2(state, MNT_DETACH);
+}
+END_TEST
+
+/* ---- a lowered max_entries ---- */
+
+START_TEST(max_entries_lowered)
+{
+	static char conf[400];
+	const char *const cf[] = {"-c", conf, NULL};
+	char spec[32], text[32];
+	drac_t *h;
+	int i;
+
+	daemon_init(&d, "127.0.0.1 add check admin\n");
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	ck_assert_int_eq(daemon_start(&d, NULL), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	for (i = 1; i <= 5; i++) {
+		snprintf(text, sizeof(text), "192.0.2.%d", i);
+		ck_assert_int_eq(drac_add(h, text, 0, NULL), 0);
+	}
+	drac_close(h);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+
+	/* restarted with max_entries 3 < 5 saved: it starts and keeps all */
+	write_file(conf, "max_entries = 3\n");
+	ck_assert_msg(daemon_start(&d, cf) == 0, "dracd did not start with "
+	    "more saved grants than max_entries");
+	ck_assert(log_contains(&d, "5 saved grants, more than max_entries "
+	    "(3)"));
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	for (i = 1; i <= 5; i++) {
+		snprintf(text, sizeof(text), "192.0.2.%d", i);
+		ck_assert_int_eq(drac_check(h, text, NULL), 1);
+	}
+	ck_assert_int_eq(map_count(d.db), 5);
+	/* a new address is refused as "full"; a refresh is not */
+	ck_assert_int_eq(drac_add(h, "192.0.2.9", 0, NULL), DRAC_E_SERVER);
+	ck_assert(wait_until(log_has, "the store is full", WAIT_MS));
+	ck_assert_int_eq(drac_add(h, "192.0.2.1", 0, NULL), 0);
+	/* below the limit, adds work again */
+	ck_assert_int_eq(drac_del(h, "192.0.2.1"), 0);
+	ck_assert_int_eq(drac_del(h, "192.0.2.2"), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.9", 0, NULL), DRAC_E_SERVER);
+	ck_assert_int_eq(drac_del(h, "192.0.2.3"), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.9", 0, NULL), 0);
+	ck_assert_int_eq(drac_check(h, "192.0.2.9", NULL), 1);
+	drac_close(h);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_hardening_suite(void)
 {
@@ -636,6 +857,16 @@ make_hardening_suite(void)
 	tcase_add_test(tc, hmac_vectors);
 	tcase_add_test(tc, authenticated_adds);
 	tcase_add_test(tc, store_full);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("diskfull");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, disk_full_fails_closed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, max_entries_lowered);
 	suite_add_tcase(s, tc);
 	return s;
 }

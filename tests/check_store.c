@@ -5,6 +5,7 @@
  */
 #include <sys/stat.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -613,6 +614,272 @@ START_TEST(crash_leftovers_removed)
 }
 END_TEST
 
+/* ---- lowered max_entries, damaged journals ---- */
+
+static char errlog[600];
+
+/* capture_stderr - this test's log lines (stderr) go to errlog */
+static void
+capture_stderr(void)
+{
+	snprintf(errlog, sizeof(errlog), "%s/stderr.log", tmpdir());
+	ck_assert(freopen(errlog, "w", stderr) != NULL);
+	setvbuf(stderr, NULL, _IONBF, 0);
+}
+
+/* logged - does the captured log hold needle? */
+static int
+logged(const char *needle)
+{
+	char buf[16384];
+	size_t n;
+	FILE *f;
+
+	ck_assert((f = fopen(errlog, "r")) != NULL);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+START_TEST(lowered_max_entries)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct store_info info;
+	struct store_stats st;
+	struct addr a, extra = A("192.0.2.99");
+	char state[600];
+	int64_t exp;
+	size_t i;
+
+	capture_stderr();
+	for (i = 0; i < 5; i++) {
+		a = seq(i);
+		ck_assert_int_eq(store_add(s, &a, 100 + (int64_t)i, NULL, &exp),
+		    1);
+	}
+	store_close(s);
+	/* restart with max_entries 3 < 5 saved: it starts, keeps them all */
+	s = open_at(0, NULL, 3);
+	ck_assert_msg(logged("5 saved grants, more than max_entries (3)"),
+	    "no warning about the lowered limit");
+	for (i = 0; i < 5; i++) {
+		a = seq(i);
+		ck_assert_msg(store_check(s, &a, &info) == 1, "saved grant %zu "
+		    "lost", i);
+	}
+	/* refreshing a saved grant works; a new address is refused */
+	a = seq(0);
+	ck_assert_int_eq(store_add(s, &a, 500, NULL, &exp), 1);
+	ck_assert_int_eq(store_add(s, &extra, 100, NULL, &exp), STORE_FULL);
+	/* down to the limit: still full; below it, adds work again */
+	a = seq(1);
+	ck_assert_int_eq(store_del(s, &a), 1);
+	fake_now += 102;	/* seq(2), added for 102 s, expires */
+	ck_assert_uint_eq(store_expire(s, 1000), 1);
+	ck_assert_int_eq(store_add(s, &extra, 100, NULL, &exp), STORE_FULL);
+	a = seq(3);
+	ck_assert_int_eq(store_del(s, &a), 1);
+	ck_assert_int_eq(store_add(s, &extra, 100, NULL, &exp), 1);
+	ck_assert_int_eq(store_add(s, &a, 100, NULL, &exp), STORE_FULL);
+	store_get_stats(s, &st);
+	ck_assert_uint_eq(st.entries, 3);
+	store_close(s);
+	/* a DRAC map with no state file beside it: loaded whole too */
+	ck_assert_uint_eq(map_count(path), 3);
+	snprintf(state, sizeof(state), "%s.state", path);
+	unlink(state);
+	for (i = 1; i < 10; i++)
+		unlink(segment(i));
+	s = open_at(0, NULL, 2);
+	store_get_stats(s, &st);
+	ck_assert_uint_eq(st.entries, 3);
+	ck_assert_int_eq(store_check(s, &extra, &info), 1);
+	store_close(s);
+}
+END_TEST
+
+/* four_records - segment 2 holds SET A, SET B, DEL A, SET C (40 bytes
+ * each, after the 16-byte header) */
+static void
+four_records(void)
+{
+	struct store *s = open_at(1, NULL, 0);
+	struct addr a = A("192.0.2.1"), b = A("192.0.2.2"), c = A("192.0.2.3");
+	int64_t exp;
+
+	store_close(s);
+	s = open_at(0, NULL, 0);
+	store_add(s, &a, 100, NULL, &exp);
+	store_add(s, &b, 100, NULL, &exp);
+	ck_assert_int_eq(store_del(s, &a), 1);
+	store_add(s, &c, 100, NULL, &exp);
+	store_close(s);
+	ck_assert_int_eq(file_size(segment(2)), 16 + 4 * 40);
+}
+
+START_TEST(torn_last_record)
+{
+	struct store *s;
+	struct store_info info;
+	struct addr a = A("192.0.2.1"), b = A("192.0.2.2"), c = A("192.0.2.3");
+	struct addr d = A("192.0.2.4");
+	char copy[800];
+	int64_t exp;
+
+	capture_stderr();
+	four_records();
+	/* a kill in the middle of the last append: record 4 cut short */
+	ck_assert_int_eq(truncate(segment(2), 16 + 3 * 40 + 25), 0);
+	s = open_at(0, NULL, 0);
+	ck_assert(logged("the last 25 bytes are not whole records (a write "
+	    "cut short)"));
+	ck_assert(!logged("DAMAGED"));
+	/* the records before it are kept: B, and A deleted */
+	ck_assert_int_eq(store_check(s, &b, &info), 1);
+	ck_assert_int_eq(store_check(s, &a, &info), 0);
+	ck_assert_int_eq(store_check(s, &c, &info), 0);
+	/* the next append goes where the torn record began */
+	store_add(s, &d, 100, NULL, &exp);
+	store_close(s);
+	ck_assert_int_eq(file_size(segment(2)), 16 + 4 * 40);
+	snprintf(copy, sizeof(copy), "%s.damaged", segment(2));
+	ck_assert_int_eq(access(copy, F_OK), -1);
+	s = open_at(0, NULL, 0);
+	ck_assert_int_eq(store_check(s, &b, &info), 1);
+	ck_assert_int_eq(store_check(s, &d, &info), 1);
+	ck_assert_int_eq(store_check(s, &a, &info), 0);
+	store_close(s);
+}
+END_TEST
+
+/* flip - invert one byte of a file */
+static void
+flip(const char *file, off_t at)
+{
+	unsigned char byte;
+	FILE *f;
+
+	ck_assert((f = fopen(file, "r+")) != NULL);
+	ck_assert_int_eq(fseeko(f, at, SEEK_SET), 0);
+	ck_assert_int_eq(fread(&byte, 1, 1, f), 1);
+	byte ^= 0x40;
+	ck_assert_int_eq(fseeko(f, at, SEEK_SET), 0);
+	ck_assert_int_eq(fwrite(&byte, 1, 1, f), 1);
+	fclose(f);
+}
+
+START_TEST(damaged_mid_segment)
+{
+	int bad = 2 + _i;	/* record 2 (SET B) or 3 (the DEL of A) of 4 */
+	struct store *s;
+	struct store_info info;
+	struct addr a = A("192.0.2.1"), b = A("192.0.2.2"), c = A("192.0.2.3");
+	char want[200], copy[800];
+	int pass;
+
+	capture_stderr();
+	four_records();
+	flip(segment(2), 16 + (bad - 1) * 40 + 20);	/* in its expiry */
+	for (pass = 0; pass < 2; pass++) {
+		s = open_at(0, NULL, 0);
+		/* the deleted grant never comes back */
+		ck_assert_msg(store_check(s, &a, &info) == 0, "pass %d, record "
+		    "%d damaged: the deleted grant 192.0.2.1 came back", pass,
+		    bad);
+		/* what follows the damage is replayed */
+		ck_assert_msg(store_check(s, &c, &info) == 1, "pass %d, record "
+		    "%d damaged: 192.0.2.3, added after it, is lost", pass,
+		    bad);
+		/* loaded before the damage: dropped (it may have been
+		 * deleted there) */
+		ck_assert_int_eq(store_check(s, &b, &info), 0);
+		store_close(s);	/* writes a new snapshot */
+	}
+	/* said loudly: the file, the offset, the records after it */
+	snprintf(want, sizeof(want), "dracd.db.journal.2: DAMAGED, not a "
+	    "write cut short: 40 bytes at offset %d are not whole records, "
+	    "and %d whole records follow them", 16 + (bad - 1) * 40, 4 - bad);
+	ck_assert_msg(logged(want), "no \"%s\" in the log", want);
+	ck_assert(!logged("a write cut short): ignored"));
+	/* a copy is kept; the segment itself went with the new snapshot */
+	snprintf(copy, sizeof(copy), "%s.damaged", segment(2));
+	ck_assert_int_eq(file_size(copy), 16 + 4 * 40);
+	ck_assert_int_eq(file_size(segment(2)), -1);
+}
+END_TEST
+
+struct churn {
+	struct store *s;
+	int rounds, failed;
+	char err[1400];
+};
+
+/* compactor - snapshots, one after another, while the test churns */
+static void *
+compactor(void *arg)
+{
+	struct churn *c = arg;
+	int i;
+
+	for (i = 0; i < c->rounds; i++)
+		if (store_compact(c->s, c->err, sizeof(c->err)) < 0)
+			c->failed++;
+	return NULL;
+}
+
+/* count_rec - a jrec_fn counting records */
+static int
+count_rec(void *arg, const struct jrec *r)
+{
+	(void)r;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+START_TEST(snapshot_within_max_entries)
+{
+	const size_t max = 3000;
+	struct store *s = open_at(1, NULL, max);
+	struct churn c = {s, 30, 0, ""};
+	struct jvisit v = {count_rec, NULL, NULL};
+	char state[600], err[1400];
+	unsigned int seed = 11;
+	struct addr a;
+	pthread_t thr;
+	uint64_t hseq;
+	size_t n = 0, i;
+	int64_t exp;
+	off_t good;
+
+	for (i = 0; i < max; i++) {
+		a = seq(i);
+		ck_assert_int_eq(store_add(s, &a, 100, NULL, &exp), 1);
+	}
+	/* a full list churned (a delete, then an add of a new address)
+	 * while snapshots walk it: none may hold more than max entries */
+	ck_assert_int_eq(pthread_create(&thr, NULL, compactor, &c), 0);
+	for (i = 0; i < 200000; i++) {
+		a = seq((size_t)rand_r(&seed) % 60000);
+		if (store_del(s, &a) == 0) {
+			ck_assert_int_ne(store_add(s, &a, 100, NULL, &exp), -1);
+			continue;
+		}
+		a = seq((size_t)rand_r(&seed) % 60000);
+		ck_assert_int_ne(store_add(s, &a, 100, NULL, &exp), -1);
+	}
+	pthread_join(thr, NULL);
+	ck_assert_msg(c.failed == 0, "%d snapshots failed: %s", c.failed,
+	    c.err);
+	snprintf(state, sizeof(state), "%s.state", path);
+	v.arg = &n;
+	ck_assert_int_eq(journal_read(state, 1, &hseq, &v, &good, err,
+	    sizeof(err)), 1);
+	ck_assert_uint_le(n, max);
+	store_close(s);
+}
+END_TEST
+
 Suite *
 make_store_suite(void)
 {
@@ -637,6 +904,18 @@ make_store_suite(void)
 	tcase_add_test(tc, mtime_moves_every_write);
 	tcase_add_test(tc, corrupt_file_refused);
 	tcase_add_test(tc, crash_leftovers_removed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, lowered_max_entries);
+	tcase_add_test(tc, snapshot_within_max_entries);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("journal_damage");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, torn_last_record);
+	tcase_add_loop_test(tc, damaged_mid_segment, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

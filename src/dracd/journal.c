@@ -15,7 +15,9 @@
  * all little-endian.  A snapshot ends with a JREC_END record holding the
  * count of the records before it, and nothing after; anything else is a
  * damaged snapshot.  A segment may end in a torn record, which a read
- * reports through the good length.
+ * reports through the good length; a bad stretch followed by whole
+ * records is not a torn write but damage, which a read reports to its
+ * caller before going on with the records after it.
  */
 #include <sys/stat.h>
 
@@ -144,6 +146,7 @@ struct reader {
 	unsigned char *buf;
 	size_t have, at;	/* bytes in buf, and read from them */
 	off_t consumed;		/* file offset of buf[at] */
+	off_t good;		/* the end of the last whole record */
 	int eof;
 };
 
@@ -175,29 +178,66 @@ fill(struct reader *r)
 	return 0;
 }
 
-/* read_records - visit records until the data ends or one is not whole;
- * the count visited, -1 when a read failed, -2 when fn refused */
+/*
+ * resync - after a bad record at r->consumed, the next offset where a
+ * whole record starts: 1 and r there, or 0 when none follows (a torn
+ * tail: r is left at the end), -1 when a read failed.  Every offset is
+ * tried, since a record's length is in the bad bytes; a stretch of
+ * noise passing the structure checks and the CRC-32C by chance is a
+ * 1 in 2^32 event per offset.
+ */
+static int
+resync(struct reader *r)
+{
+	struct jrec rec;
+
+	for (;;) {
+		r->at++;
+		r->consumed++;
+		if (fill(r) < 0)
+			return -1;
+		if (r->have - r->at < JREC_FIXED)
+			return 0;
+		if (jrec_decode(r->buf + r->at, r->have - r->at, &rec) > 0)
+			return 1;
+	}
+}
+
+/* read_records - visit records until the data ends or one is not whole
+ * (with a damage visitor: until no whole record follows a bad one); the
+ * count visited, -1 when a read failed, -2 when a visitor refused */
 static int64_t
-read_records(struct reader *r, jrec_fn fn, void *arg, struct jrec *end)
+read_records(struct reader *r, const struct jvisit *v, struct jrec *end)
 {
 	struct jrec rec;
 	int64_t count = 0;
 	size_t size;
+	off_t bad;
+	int rc;
 
 	end->type = 0;
 	for (;;) {
 		if (fill(r) < 0)
 			return -1;
 		if ((size = jrec_decode(r->buf + r->at, r->have - r->at,
-		    &rec)) == 0)
-			return count;
+		    &rec)) == 0) {
+			if (v->damage == NULL || r->have == r->at)
+				return count;
+			bad = r->consumed;
+			if ((rc = resync(r)) <= 0)
+				return rc < 0 ? -1 : count;
+			if (v->damage(v->arg, bad, r->consumed - bad) < 0)
+				return -2;
+			continue;
+		}
 		r->at += size;
 		r->consumed += (off_t)size;
+		r->good = r->consumed;
 		if (rec.type == JREC_END) {
 			*end = rec;
 			return count;
 		}
-		if (fn(arg, &rec) < 0)
+		if (v->rec(v->arg, &rec) < 0)
 			return -2;
 		count++;
 	}
@@ -213,20 +253,25 @@ check_header(struct reader *r, int snapshot, uint64_t *seq)
 	*seq = get_le(r->buf + 8, 8);
 	r->at = JHDR_SIZE;
 	r->consumed = JHDR_SIZE;
+	r->good = JHDR_SIZE;
 	return 0;
 }
 
 /*
  * journal_read - visit every record of a snapshot or segment.  Returns 1
  * when read, 0 when the file does not exist, -1 with a message otherwise.
- * A segment may end early: *good is the length of its whole records (or
- * 0 when even the header is not whole).  A snapshot must be whole.
+ * A segment may end early: *good is the end of its last whole record (or
+ * 0 when even the header is not whole).  A bad stretch in a segment with
+ * whole records after it is handed to v->damage, and reading goes on
+ * after it; without v->damage, reading stops there.  A snapshot must be
+ * whole.
  */
 int
-journal_read(const char *file, int snapshot, uint64_t *seq, jrec_fn fn,
-    void *arg, off_t *good, char *err, size_t errlen)
+journal_read(const char *file, int snapshot, uint64_t *seq,
+    const struct jvisit *v, off_t *good, char *err, size_t errlen)
 {
-	struct reader r = {-1, NULL, 0, 0, 0, 0};
+	struct reader r = {-1, NULL, 0, 0, 0, 0, 0};
+	struct jvisit strict = *v;
 	struct jrec end;
 	struct stat st;
 	int64_t n = 0;
@@ -250,16 +295,18 @@ journal_read(const char *file, int snapshot, uint64_t *seq, jrec_fn fn,
 			    snapshot ? "state" : "journal");
 		goto out;
 	}
-	if ((n = read_records(&r, fn, arg, &end)) < 0) {
+	if (snapshot)
+		strict.damage = NULL;
+	if ((n = read_records(&r, &strict, &end)) < 0) {
 		snprintf(err, errlen, "%s: %s", file, n == -1 ?
 		    strerror(errno) :
-		    "out of memory or list full while loading");
+		    "out of memory while loading");
 		goto out;
 	}
-	*good = r.consumed;
+	*good = r.good;
 	rc = 1;
 	if (snapshot && (end.type != JREC_END || end.expires != n ||
-	    r.consumed != st.st_size)) {
+	    r.good != st.st_size)) {
 		snprintf(err, errlen, "%s: damaged: %" PRId64 " whole records, "
 		    "then %s", file, n, end.type != JREC_END ? "no end mark" :
 		    "a wrong count or bytes after the end");

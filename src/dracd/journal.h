@@ -14,7 +14,9 @@
  *                       its time is skipped when read back)
  *
  * A write cut short leaves a torn last record, which a read reports and
- * the writer cuts off.  No state; callers serialise writers of one file.
+ * the writer cuts off.  A bad record with whole records after it is
+ * damage, not a cut: a read reports it and goes on.  No state; callers
+ * serialise writers of one file.
  */
 #ifndef DRACD_JOURNAL_H
 #define DRACD_JOURNAL_H
@@ -44,12 +46,21 @@ struct jrec {
 /* Called for each record read; a negative return stops the read. */
 typedef int (*jrec_fn)(void *, const struct jrec *);
 
+/* What a read hands out, in file order: each whole record, and (segments
+ * only, when damage is set) each bad stretch, at offset at and len bytes
+ * long, that has whole records after it.  A negative return stops. */
+struct jvisit {
+	jrec_fn rec;
+	int (*damage)(void *, off_t at, off_t len);
+	void *arg;
+};
+
 size_t jrec_encode(const struct jrec *, unsigned char buf[JREC_MAX]);
 
 int journal_segment_path(const char *path, uint64_t seq, char *buf,
     size_t len);
-int journal_read(const char *file, int snapshot, uint64_t *seq, jrec_fn,
-    void *, off_t *good, char *err, size_t errlen);
+int journal_read(const char *file, int snapshot, uint64_t *seq,
+    const struct jvisit *, off_t *good, char *err, size_t errlen);
 int journal_segments(const char *path, uint64_t **seqs, size_t *n);
 int journal_create(const char *file, int snapshot, uint64_t seq);
 int journal_append(int fd, off_t at, const void *, size_t);

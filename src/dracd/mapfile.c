@@ -385,6 +385,19 @@ out:
 	return rc;
 }
 
+/* unlink_bdb_temp - remove the __db.NAME file Berkeley DB creates a new
+ * database under, which a failed create leaves behind */
+static void
+unlink_bdb_temp(const char *tmp)
+{
+	char dir[PATH_MAX], base[PATH_MAX], bdb[PATH_MAX * 2];
+
+	snprintf(dir, sizeof(dir), "%s", tmp);
+	snprintf(base, sizeof(base), "%s", tmp);
+	snprintf(bdb, sizeof(bdb), "%s/__db.%s", dirname(dir), basename(base));
+	unlink(bdb);
+}
+
 /* mapfile_write - replace path with a file holding what fill gives */
 int
 mapfile_write(const char *path, const struct map_format *f,
@@ -427,7 +440,32 @@ mapfile_write(const char *path, const struct map_format *f,
 fail:
 	snprintf(err, errlen, "%s: %s: %s", tmp, step, db_error(rc));
 	unlink(tmp);
+	unlink_bdb_temp(tmp);
 	return -1;
+}
+
+/*
+ * mapfile_revoke - make the map at path grant nothing, needing no new
+ * space: rename the empty map spare (written in advance by the caller)
+ * over it, with a later mtime so MTAs reopen it; with no spare, remove
+ * the map (MTAs then defer relaying: a lookup error is a temporary
+ * failure).  1 when emptied, 0 when removed, -1 with a message.
+ */
+int
+mapfile_revoke(const char *path, const char *spare, char *err, size_t errlen)
+{
+	int rc = -1;
+
+	if (access(spare, F_OK) == 0 && bump_mtime(spare, path) == 0 &&
+	    rename(spare, path) == 0)
+		rc = 1;
+	else if (unlink(path) == 0 || errno == ENOENT)
+		rc = 0;
+	else
+		snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
+	if (rc >= 0)
+		(void)mapfile_sync_dir(path);	/* best effort: disk full */
+	return rc;
 }
 
 /* parse_key - an address from a map key in any of our formats */
@@ -507,8 +545,8 @@ mapfile_read(const char *path, map_visit_fn fn, void *arg, char *err,
 			goto out;
 		}
 		if (fn(arg, &r) < 0) {
-			snprintf(err, errlen, "%s: out of memory or store "
-			    "full while loading", path);
+			snprintf(err, errlen, "%s: out of memory while "
+			    "loading", path);
 			rc = -1;
 			goto out;
 		}

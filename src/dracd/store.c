@@ -196,13 +196,15 @@ grow(struct store *s)
 	s->nbuckets = n;
 }
 
-/* store_insert - a new entry for a; NULL when full or out of memory */
+/* store_insert - a new entry for a; NULL when full or out of memory.
+ * While loading, the limit is not applied: what was saved is kept (a
+ * lowered max_entries refuses new adds only, see store_open). */
 struct entry *
 store_insert(struct store *s, const struct addr *a)
 {
 	struct entry *e, **b;
 
-	if (s->count >= s->o.max_entries)
+	if (s->count >= s->o.max_entries && !s->loading)
 		return NULL;
 	if (s->heap_len == s->heap_cap) {
 		size_t cap = s->heap_cap * 2;
@@ -286,6 +288,16 @@ changed(struct store *s)
 {
 	s->gen++;
 	store_wake(s, W_MAP, &s->map_cv);
+}
+
+/* store_revoked - the change just made takes a grant away: the map must
+ * lose it within the bound (store_disk.c: fail_closed) */
+void
+store_revoked(struct store *s)
+{
+	s->revoke_gen = s->gen;
+	if (s->revoke_ms == 0)
+		s->revoke_ms = mono_ms();
 }
 
 /* ---- public calls ---- */
@@ -417,6 +429,7 @@ store_del(struct store *s, const struct addr *a)
 		store_unlink(s, e);
 		s->st.deletions++;
 		changed(s);
+		store_revoked(s);
 		rc = 1;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -433,6 +446,7 @@ store_flush(struct store *s)
 		s->st.deletions++;
 	}
 	changed(s);
+	store_revoked(s);
 	store_note(s, JREC_FLUSH, NULL);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -518,6 +532,7 @@ expire_locked(struct store *s, size_t batch)
 	if (n > 0) {
 		s->st.expirations += n;
 		changed(s);
+		store_revoked(s);
 	}
 	return n;
 }
@@ -638,6 +653,7 @@ struct store *
 store_open(const struct store_opts *o, char *err, size_t errlen)
 {
 	struct store *s;
+	int rc;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -653,6 +669,7 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	snprintf(s->state_path, sizeof(s->state_path), "%s.state", o->path);
+	snprintf(s->spare_path, sizeof(s->spare_path), "%s.empty", o->path);
 	s->o.path = s->path;
 	init_sync(s);
 	s->nbuckets = MIN_BUCKETS;
@@ -668,13 +685,25 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 	}
 	mapfile_clean(s->path);
 	mapfile_clean(s->state_path);
+	mapfile_clean(s->spare_path);
 	if (o->truncate)
 		store_remove_state(s);
-	else if (store_load(s, err, errlen) < 0) {
-		store_free(s);
-		return NULL;
+	else {
+		s->loading = 1;
+		rc = store_load(s, err, errlen);
+		s->loading = 0;
+		if (rc < 0) {
+			store_free(s);
+			return NULL;
+		}
 	}
+	if (s->count > s->o.max_entries)
+		log_warnx("%s: %zu saved grants, more than max_entries (%zu): "
+		    "all are kept, and adds of new addresses are refused until "
+		    "fewer than %zu remain", s->path, s->count,
+		    s->o.max_entries, s->o.max_entries);
 	s->gen = 1;	/* the first map write drops what expired since */
+	store_revoked(s);
 	return s;
 }
 
@@ -728,8 +757,13 @@ store_close(struct store *s)
 		stop_threads(s, 4);
 	s->running = 0;
 	if (store_sync(s, err, sizeof(err)) < 0 || (s->need_compact &&
-	    store_compact(s, err, sizeof(err)) < 0) || (s->map_gen < s->gen &&
-	    store_map_write(s, s->gen, err, sizeof(err)) < 0))
+	    store_compact(s, err, sizeof(err)) < 0))
 		log_warnx("at exit: %s", err);
+	if (s->map_gen < s->gen && store_map_write(s, s->gen, err,
+	    sizeof(err)) < 0) {
+		log_warnx("at exit: %s", err);
+		/* no later attempt will take what was revoked out */
+		store_fail_closed(s, 1, err);
+	}
 	store_free(s);
 }

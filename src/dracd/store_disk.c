@@ -306,6 +306,95 @@ note_success(struct store *s, int bit)
 		log_info("the allowlist is written again");
 }
 
+/* retry_ms - how long a writer waits after a failure */
+static int64_t
+retry_ms(int64_t interval)
+{
+	return interval > 1000 ? interval : 1000;
+}
+
+/* no_records - a map_fill_fn for the empty map */
+static size_t
+no_records(void *arg, struct map_rec *recs, size_t max)
+{
+	(void)arg, (void)recs, (void)max;
+	return 0;
+}
+
+/* write_spare - after a map write, the empty map fail_closed renames over
+ * it, unless there is one; with map_lock held.  Written while there is
+ * space, so that emptying the map needs none. */
+static void
+write_spare(struct store *s)
+{
+	char err[1400];
+
+	if (access(s->spare_path, F_OK) == 0 || errno != ENOENT)
+		return;
+	if (mapfile_write(s->spare_path, &s->o.format, no_records, NULL, err,
+	    sizeof(err)) < 0)
+		log_warnx("cannot write the empty map kept for a full disk: %s",
+		    err);
+}
+
+/*
+ * fail_closed - the map cannot be rewritten: when it still holds a grant
+ * dracd has taken away (deleted, flushed or expired), make it grant
+ * nothing (mapfile_revoke) rather than keep relaying for a grant nobody
+ * holds.  Not at an attempt right after the change (the error may pass),
+ * but at the first failed one at least half a retry interval (the sync
+ * interval, at least 1 s) after it: attempts come once per interval, so
+ * within two sync intervals of the change.  At once (now) when no later
+ * attempt will come.  With map_lock held.  The next successful write
+ * puts every grant back.
+ */
+static void
+fail_closed(struct store *s, int now, const char *why)
+{
+	int64_t age = 0;
+	char err[1400];
+	int due, rc;
+
+	pthread_mutex_lock(&s->lock);
+	due = !s->map_revoked && s->revoke_ms > 0 && s->map_gen < s->revoke_gen;
+	if (due) {
+		age = mono_ms() - s->revoke_ms;
+		due = now || age >= retry_ms(s->o.sync_interval_ms) / 2;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!due)
+		return;
+	if ((rc = mapfile_revoke(s->path, s->spare_path, err,
+	    sizeof(err))) < 0) {
+		log_warnx("map %s still grants what was taken away, and "
+		    "cannot be emptied: %s", s->path, err);
+		return;
+	}
+	log_warnx("map %s: grants taken away %lld ms ago cannot be written "
+	    "(%s): %s, so that mail servers stop relaying for them; until "
+	    "it is written again, no address is granted through the map "
+	    "(live lookups answer as before)", s->path, (long long)age, why,
+	    rc == 1 ? "replaced it with an empty map" : "removed it (no "
+	    "empty map was at hand): mail servers defer relaying");
+	pthread_mutex_lock(&s->lock);
+	s->map_revoked = 1;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* map_written - a map write holding change g succeeded; with map_lock
+ * and s->lock held */
+static void
+map_written(struct store *s, uint64_t g)
+{
+	if (g > s->map_gen)
+		s->map_gen = g;
+	if (g >= s->revoke_gen)
+		s->revoke_ms = 0;
+	if (s->map_revoked)
+		log_info("map %s is written again, with every grant", s->path);
+	s->map_revoked = 0;
+}
+
 /* store_map_write - rewrite the map from the table, which holds change g */
 int
 store_map_write(struct store *s, uint64_t g, char *err, size_t errlen)
@@ -321,14 +410,25 @@ store_map_write(struct store *s, uint64_t g, char *err, size_t errlen)
 		    errlen);
 	free(w.info);
 	pthread_mutex_lock(&s->lock);
-	if (rc == 0 && g > s->map_gen)
-		s->map_gen = g;
+	if (rc == 0)
+		map_written(s, g);
 	if (rc != 0 && g > s->map_failed_gen)
 		s->map_failed_gen = g;
 	pthread_cond_broadcast(&s->durable_cv);
 	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		write_spare(s);
 	pthread_mutex_unlock(&s->map_lock);
 	return rc;
+}
+
+/* store_fail_closed - after a failed publish: fail_closed (now: at exit) */
+void
+store_fail_closed(struct store *s, int now, const char *why)
+{
+	pthread_mutex_lock(&s->map_lock);
+	fail_closed(s, now, why);
+	pthread_mutex_unlock(&s->map_lock);
 }
 
 /*
@@ -345,9 +445,12 @@ store_publish(struct store *s, char *err, size_t errlen)
 	pthread_mutex_lock(&s->lock);
 	g = s->gen;
 	pthread_mutex_unlock(&s->lock);
-	if (store_sync(s, err, errlen) < 0)
+	if (store_sync(s, err, errlen) < 0 ||
+	    store_map_write(s, g, err, errlen) < 0) {
+		store_fail_closed(s, 0, err);
 		return -1;
-	return store_map_write(s, g, err, errlen);
+	}
+	return 0;
 }
 
 /* ---- snapshots ---- */
@@ -367,7 +470,30 @@ snap_put(int fd, off_t *at, unsigned char *buf, size_t *len,
 	return 0;
 }
 
-/* snap_records - every live entry, and the end mark, into fd */
+/*
+ * snap_limit - the most records a snapshot started now can hold: the
+ * larger of max_entries and the entries now (more only after a lowered
+ * max_entries).  A walk meets each entry present throughout once, and
+ * one deleted behind it may stay in the snapshot; but an add lands in
+ * the slot freed last (the free list is LIFO), so an add ahead of the
+ * walk either takes the slot of an entry deleted ahead of it, which the
+ * walk will not meet, or, once every freed slot is taken again, a slot
+ * only the list's growth towards max_entries pays for.
+ */
+static size_t
+snap_limit(struct store *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->count > s->o.max_entries ? s->count : s->o.max_entries;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+/* snap_records - every live entry, and the end mark, into fd; more than
+ * snap_limit's is a broken invariant: the snapshot is abandoned (never
+ * cut short: any record may be a live grant) */
 static int
 snap_records(struct store *s, int fd, unsigned char *buf)
 {
@@ -375,7 +501,7 @@ snap_records(struct store *s, int fd, unsigned char *buf)
 	struct walk w;
 	struct jrec r;
 	off_t at = JHDR_SIZE;
-	size_t len = 0;
+	size_t len = 0, limit = snap_limit(s);
 	int64_t count = 0;
 	int rc = -1;
 
@@ -384,6 +510,12 @@ snap_records(struct store *s, int fd, unsigned char *buf)
 	memset(&r, 0, sizeof(r));
 	r.type = JREC_SET;
 	while ((i = walk_next(&w)) != NULL) {
+		if ((size_t)count == limit) {
+			log_warnx("snapshot: more than %zu entries: not "
+			    "written", limit);
+			errno = EOVERFLOW;
+			goto out;
+		}
 		r.addr = i->addr;
 		r.expires = i->expires;
 		r.first_seen = (uint32_t)i->first_seen;
@@ -610,7 +742,7 @@ writer_loop(struct store *s, const struct writer *w)
 		failing = w->write(s, err, sizeof(err)) < 0;
 		if (failing) {
 			note_failure(s, w->bit, err);
-			next = mono_ms() + (interval > 1000 ? interval : 1000);
+			next = mono_ms() + retry_ms(interval);
 		} else {
 			note_success(s, w->bit);
 		}
@@ -695,12 +827,47 @@ replay_set(struct store *s, const struct jrec *r)
 	    0 : -1;
 }
 
+/* what a load has met in one file */
+struct loading {
+	struct store *s;
+	off_t damage_at, damage_len;	/* the first bad stretch */
+	int stretches;			/* bad stretches, records after */
+	int64_t after;			/* records after the first */
+	size_t dropped;			/* entries dropped at them */
+};
+
+/*
+ * load_damage - a bad stretch in a segment, with whole records after it.
+ * What it held is lost, and may have been a delete or a flush of any
+ * entry loaded so far: so that no deleted grant ever comes back, they
+ * are all dropped, as by a flush, before the records after it replay.
+ */
+static int
+load_damage(void *arg, off_t at, off_t len)
+{
+	struct loading *l = arg;
+	struct store *s = l->s;
+
+	if (l->stretches++ == 0) {
+		l->damage_at = at;
+		l->damage_len = len;
+	}
+	l->dropped += s->count;
+	while (s->heap_len > 0)
+		store_unlink(s, s->heap[s->heap_len - 1]);
+	return 0;
+}
+
 /* load_jrec - one record of the snapshot or journal into the table */
 static int
 load_jrec(void *arg, const struct jrec *r)
 {
-	struct store *s = arg;
+	struct loading *l = arg;
+	struct store *s = l->s;
 	struct entry *e;
+
+	if (l->stretches > 0)
+		l->after++;
 
 	switch (r->type) {
 	case JREC_SET:
@@ -718,18 +885,50 @@ load_jrec(void *arg, const struct jrec *r)
 	}
 }
 
-/* load_segment - replay one segment; torn ends are reported, not fatal */
+/*
+ * damaged_segment - say loudly what load_damage did, keep a copy of the
+ * segment for inspection (a hard link: no space needed), and leave it
+ * alone: new records go to the next segment, and a new snapshot, written
+ * at once, makes it redundant.
+ */
+static void
+damaged_segment(struct store *s, const char *seg, uint64_t seq,
+    const struct loading *l)
+{
+	char copy[1200];
+
+	snprintf(copy, sizeof(copy), "%s.damaged", seg);
+	unlink(copy);
+	if (link(seg, copy) < 0)
+		snprintf(copy, sizeof(copy), "(none: %s)", strerror(errno));
+	log_warnx("%s: DAMAGED, not a write cut short: %lld bytes at offset "
+	    "%lld are not whole records, and %lld whole records follow them "
+	    "(%d damaged stretches).  The lost bytes may have deleted grants: "
+	    "so that none comes back, the %zu grants loaded before the damage "
+	    "were dropped (their users get them back at their next login), "
+	    "and the records after it were replayed.  A copy for inspection: "
+	    "%s; a new snapshot replaces the segment", seg,
+	    (long long)l->damage_len, (long long)l->damage_at,
+	    (long long)l->after, l->stretches, l->dropped, copy);
+	s->need_compact = 1;
+	s->jseq = seq + 1;
+	s->jlen = 0;
+}
+
+/* load_segment - replay one segment; a torn end is reported and cut off,
+ * damage with records after it is reported loudly (damaged_segment) */
 static int
 load_segment(struct store *s, uint64_t seq, char *err, size_t errlen)
 {
+	struct loading l = {s, 0, 0, 0, 0, 0};
+	struct jvisit v = {load_jrec, load_damage, &l};
 	char seg[1100];
 	uint64_t hseq = 0;
 	struct stat st;
 	off_t good;
 
 	if (journal_segment_path(s->path, seq, seg, sizeof(seg)) < 0 ||
-	    journal_read(seg, 0, &hseq, load_jrec, s, &good, err,
-	    errlen) < 0)
+	    journal_read(seg, 0, &hseq, &v, &good, err, errlen) < 0)
 		return -1;
 	if (good >= JHDR_SIZE && hseq != seq) {
 		snprintf(err, errlen, "%s: its header says segment %" PRIu64,
@@ -743,6 +942,8 @@ load_segment(struct store *s, uint64_t seq, char *err, size_t errlen)
 	s->jseq = seq;
 	s->jlen = good;
 	s->jbytes += (uint64_t)good;
+	if (l.stretches > 0)
+		damaged_segment(s, seg, seq, &l);
 	return 0;
 }
 
@@ -753,10 +954,12 @@ store_load(struct store *s, char *err, size_t errlen)
 {
 	uint64_t first = 0, *seqs;
 	size_t n, i;
+	struct loading l = {s, 0, 0, 0, 0, 0};
+	struct jvisit v = {load_jrec, NULL, &l};
 	off_t good;
 	int rc;
 
-	if ((rc = journal_read(s->state_path, 1, &first, load_jrec, s, &good,
+	if ((rc = journal_read(s->state_path, 1, &first, &v, &good,
 	    err, errlen)) < 0)
 		return -1;
 	if (rc == 0) {

@@ -39,6 +39,7 @@ struct store {
 	struct store_opts o;
 	char path[1024];
 	char state_path[1040];
+	char spare_path[1040];		/* the empty map, for fail_closed */
 	pthread_mutex_t lock;
 	atomic_int callers_waiting;	/* callers blocked on lock (store_lock) */
 	pthread_cond_t expiry_cv;	/* expiry thread: earlier deadline */
@@ -52,10 +53,14 @@ struct store {
 	size_t heap_len, heap_cap;
 	uint64_t seed[2];
 	uint64_t gen, map_gen, map_failed_gen;
+	uint64_t revoke_gen;		/* the last change that revoked a grant */
+	int64_t revoke_ms;		/* monotonic: the first not in the map */
+	int map_revoked;		/* the map was emptied or removed */
 	uint64_t jgen, durable_gen, durable_failed_gen;
 	struct jbuf jbuf;		/* records not yet written */
 	uint64_t jbytes;		/* journal bytes since the snapshot */
 	int need_compact;		/* records were lost, or no snapshot */
+	int loading;			/* store_open: max_entries not applied */
 	int failing;			/* W_* bits */
 	int idle;			/* W_* bits */
 	size_t durable_waiters;
@@ -95,6 +100,7 @@ struct entry *store_insert(struct store *, const struct addr *);
 void store_unlink(struct store *, struct entry *);
 void store_reheap(struct store *, struct entry *);
 void store_wake(struct store *, int bit, pthread_cond_t *);
+void store_revoked(struct store *);
 size_t store_walk(struct store *, uint64_t *cursor, struct store_info *,
     size_t want);
 struct timespec store_deadline(clockid_t, int64_t ms);
@@ -103,6 +109,7 @@ struct timespec store_deadline(clockid_t, int64_t ms);
 void store_note(struct store *, enum jrec_type, const struct entry *);
 int store_sync(struct store *, char *err, size_t errlen);
 int store_map_write(struct store *, uint64_t g, char *err, size_t errlen);
+void store_fail_closed(struct store *, int now, const char *why);
 int store_load(struct store *, char *err, size_t errlen);
 void store_remove_state(struct store *);
 size_t store_writers_start(struct store *);

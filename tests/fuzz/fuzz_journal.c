@@ -12,6 +12,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/* damage - a bad stretch must lie inside the file */
+static int
+damage(void *arg, off_t at, off_t len)
+{
+	size_t size = *(size_t *)arg;
+
+	if (at < 16 || len <= 0 || (size_t)(at + len) > size)
+		abort();
+	return 0;
+}
+
 /* visit - every record handed out must be well formed */
 static int
 visit(void *arg, const struct jrec *r)
@@ -27,6 +38,8 @@ visit(void *arg, const struct jrec *r)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
+	size_t size = len > 0 ? len - 1 : 0;
+	struct jvisit v = {visit, damage, &size};
 	char path[64], err[512];
 	uint64_t seq;
 	off_t good;
@@ -36,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		return 0;
 	if (write(fd, data + 1, len - 1) == (ssize_t)(len - 1)) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (journal_read(path, data[0] & 1, &seq, visit, NULL, &good,
+		if (journal_read(path, data[0] & 1, &seq, &v, &good,
 		    err, sizeof(err)) == 1 && (good < 0 ||
 		    (size_t)good > len - 1))
 			abort();
