@@ -61,6 +61,8 @@ static const struct setting settings[] = {
 	INT("journal_size", journal_size, "0", 0, 1LL << 40),
 	INT("udp_threads", udp_threads, "0", 0, 64),
 	INT("tcp_max_connections", tcp_max_connections, "256", 1, 65536),
+	INT("tcp_max_per_source", tcp_max_per_source, "64", 1, 65536),
+	DUR("tcp_request_timeout", tcp_request_timeout_ms, "10s", 100, 3600 * SEC),
 	DUR("tcp_idle_timeout", tcp_idle_timeout_ms, "60s", SEC, DAY),
 	BOOL("rpcbind", rpcbind, "yes"),
 	DUR("rpcbind_check", rpcbind_check_ms, "30s", SEC, DAY),
