@@ -315,6 +315,9 @@ flood(void)
 		}
 		while (n > 0)
 			close(fd[--n]);
+		/* a pause between batches: on two shared cores a flooder that
+		 * never yields measures the scheduler, not dracd */
+		usleep(1000);
 	}
 }
 
@@ -340,7 +343,7 @@ p99(int64_t *v, size_t n)
 START_TEST(flood_from_callers)
 {
 	static int none[2 * NFLOOD], many[NFLOOD];
-	int64_t lat[300], fresh[100];
+	int64_t lat[1000], fresh[200];
 	struct fds f;
 	char out[128];
 	int i, fd;
@@ -378,23 +381,23 @@ START_TEST(flood_from_callers)
 	flooder = flood();
 	fd = connect_from("127.0.0.1", pport);
 	ck_assert(fd >= 0);
-	for (i = 0; i < 300; i++) {
+	for (i = 0; i < 1000; i++) {
 		lat[i] = ask(fd, POLICY("192.0.2.1"), "\n\n", out,
 		    sizeof(out));
 		ck_assert_str_eq(out, "action=DUNNO\n\n");
 	}
 	close(fd);
-	for (i = 0; i < 100; i++)
+	for (i = 0; i < 200; i++)
 		ck_assert_msg((fresh[i] = policy_from("127.0.0.1")) >= 0,
 		    "policy request %d under the flood went unanswered", i);
 	ck_assert_int_eq(cli_ping(), 0);
 	fprintf(stderr, "stream flood: policy p99 %lld us (one connection), "
-	    "%lld us (new connections)\n", (long long)p99(lat, 300),
-	    (long long)p99(fresh, 100));
-	ck_assert_msg(p99(lat, 300) < 10000, "p99 %lld us",
-	    (long long)p99(lat, 300));
-	ck_assert_msg(p99(fresh, 100) < 10000, "p99 %lld us",
-	    (long long)p99(fresh, 100));
+	    "%lld us (new connections)\n", (long long)p99(lat, 1000),
+	    (long long)p99(fresh, 200));
+	ck_assert_msg(p99(lat, 1000) < 10000, "p99 %lld us",
+	    (long long)p99(lat, 1000));
+	ck_assert_msg(p99(fresh, 200) < 10000, "p99 %lld us",
+	    (long long)p99(fresh, 200));
 	close_many(none, 2 * NFLOOD);
 	close_many(many, NFLOOD);
 }
@@ -547,7 +550,7 @@ START_TEST(fd_exhaustion)
 	fprintf(stderr, "stream fd_exhaustion: %lld ticks of CPU (of %ld/s) "
 	    "in %lld ms at the limit\n", c1 - c0, sysconf(_SC_CLK_TCK),
 	    (long long)(t1 - t0));
-	ck_assert_msg((c1 - c0) * 1000 < 300 * sysconf(_SC_CLK_TCK),
+	ck_assert_msg((c1 - c0) * 1000 < 100 * sysconf(_SC_CLK_TCK),
 	    "dracd used %lld ticks in %lld ms", c1 - c0,
 	    (long long)(t1 - t0));
 	ck_assert(log_contains(&d, "accept: not taking connections"));
