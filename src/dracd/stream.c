@@ -414,7 +414,8 @@ round_(struct loop *lp, struct pollfd *pfd)
 			rc = output(c, &lp->o);
 		else if (ev & (POLLIN | POLLHUP))
 			rc = input(c, &lp->o);
-		else if (expired(lp, c, t))
+		/* whatever arrived: a trickle does not earn more time */
+		if (rc == 0 && expired(lp, c, t))
 			rc = -1;
 		if (rc < 0)
 			conn_close(lp, i);
