@@ -32,6 +32,18 @@
 	"client_address=" ip "\nclient_name=unknown\n\n"
 #define NFLOOD 256
 
+/* policy p99 under a flood: 10 ms, more for a dracd built with TSan,
+ * which slows every memory access several times over */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SLOWDOWN 3
+#endif
+#endif
+#ifndef SLOWDOWN
+#define SLOWDOWN 1
+#endif
+#define P99_MAX_US (10000 * SLOWDOWN)
+
 static struct daemon d;
 static uint16_t pport;
 static pid_t flooder;
@@ -410,14 +422,14 @@ START_TEST(flood_from_callers)
 	flooder = flood();
 	/* every request is answered; the p99 must hold over one whole round
 	 * of the three (other tenants of the machine cause stray stalls) */
-	for (r = 0; r < 3 && (r == 0 || best > 10000); r++) {
+	for (r = 0; r < 3 && (r == 0 || best >= P99_MAX_US); r++) {
 		int64_t worst = latency_round(lat, fresh);
 
 		if (r == 0 || worst < best)
 			best = worst;
 		ck_assert_int_eq(cli_ping(), 0);
 	}
-	ck_assert_msg(best < 10000, "policy p99 %lld us under the flood",
+	ck_assert_msg(best < P99_MAX_US, "policy p99 %lld us under the flood",
 	    (long long)best);
 	kill(flooder, SIGKILL);
 	waitpid(flooder, NULL, 0);
@@ -627,7 +639,7 @@ END_TEST
 struct swap {
 	const char *path, *target;
 	char tmp[300];
-	volatile int stop;
+	int stop;		/* atomic */
 };
 
 /* swapper - put a symlink to the target at the path, over and over */
@@ -636,7 +648,7 @@ swapper(void *arg)
 {
 	struct swap *s = arg;
 
-	while (!s->stop) {
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
 		unlink(s->tmp);
 		if (symlink(s->target, s->tmp) == 0)
 			rename(s->tmp, s->path);
@@ -692,7 +704,7 @@ START_TEST(unix_socket_mode)
 		if ((st.st_mode & 07777) != 0600)
 			break;
 	}
-	s.stop = 1;
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
 	fprintf(stderr, "stream unix_socket_mode: %d of %d binds made, "
 	    "target mode %o\n", made, i, st.st_mode & 07777);
