@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "drac.h"
 #include "helpers.h"
 #include "stream.h"
@@ -714,6 +715,46 @@ START_TEST(unix_socket_mode)
 }
 END_TEST
 
+/* item 7: the new settings, their defaults and bounds */
+START_TEST(settings)
+{
+	static const struct {
+		const char *key, *value;
+		int ok;
+		int64_t want;
+	} cases[] = {
+		{"tcp_request_timeout", "99ms", 0, 0},
+		{"tcp_request_timeout", "100ms", 1, 100},
+		{"tcp_request_timeout", "1h", 1, 3600000},
+		{"tcp_request_timeout", "61m", 0, 0},
+		{"tcp_max_per_source", "0", 0, 0},
+		{"tcp_max_per_source", "1", 1, 1},
+		{"tcp_max_per_source", "65536", 1, 65536},
+		{"tcp_max_per_source", "65537", 0, 0},
+	};
+	char err[CONFIG_ERRMAX];
+	struct config c;
+	size_t i;
+	int rc;
+
+	config_defaults(&c);
+	ck_assert_int_eq(c.tcp_request_timeout_ms, 10000);
+	ck_assert_int_eq(c.tcp_max_per_source, 64);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_defaults(&c);
+		rc = config_set(&c, cases[i].key, cases[i].value, err,
+		    sizeof(err));
+		ck_assert_msg((rc == 0) == cases[i].ok, "%s = %s: got %d, "
+		    "want ok=%d", cases[i].key, cases[i].value, rc,
+		    cases[i].ok);
+		if (rc == 0)
+			ck_assert_int_eq(cases[i].key[4] == 'r' ?
+			    c.tcp_request_timeout_ms : c.tcp_max_per_source,
+			    cases[i].want);
+	}
+}
+END_TEST
+
 Suite *
 make_stream_suite(void)
 {
@@ -725,6 +766,7 @@ make_stream_suite(void)
 		{"emfile", fd_exhaustion},
 		{"pipeline", pipelined_after_backpressure},
 		{"unix_mode", unix_socket_mode},
+		{"settings", settings},
 	};
 	size_t i;
 
