@@ -8,8 +8,9 @@
  * netstring "OK <policy_action>" or "NOTFOUND ".  A caller without the
  * check right is closed at accept (stream asks admit_check) and logged;
  * the MTA then tempfails, it never relays.  Should the rules change
- * under an open connection, the caller gets the negative answer.  Requests are bounded (LOOKUP_*MAX) and
- * parsed here only.  No state; runs in the stream thread.
+ * under an open connection, the caller gets the negative answer.
+ * Requests are bounded (LOOKUP_*MAX) and parsed here only.  No state;
+ * runs in the stream thread.
  */
 #include <stdio.h>
 #include <stdlib.h>

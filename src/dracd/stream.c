@@ -496,6 +496,10 @@ stream_run(const struct stream_opts *o, const struct stream_listener *ls,
 
 	memset(&lp, 0, sizeof(lp));
 	lp.o = *o;
+	if (lp.o.max_per_source <= 0)		/* not set: no cap */
+		lp.o.max_per_source = INT32_MAX;
+	if (lp.o.request_timeout_ms <= 0)	/* not set: the idle one */
+		lp.o.request_timeout_ms = lp.o.idle_timeout_ms;
 	lp.ls = ls;
 	lp.nl = n;
 	lp.full_log.period = lp.deny_log.period = lp.fd_log.period = 60;
