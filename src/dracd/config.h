@@ -40,6 +40,8 @@ struct config {
 	int64_t journal_size;		/* bytes before a snapshot; 0: auto */
 	int64_t udp_threads;
 	int64_t tcp_max_connections;
+	int64_t tcp_max_per_source;
+	int64_t tcp_request_timeout_ms;
 	int64_t tcp_idle_timeout_ms;
 	int64_t rpcbind;		/* register with rpcbind */
 	int64_t rpcbind_check_ms;	/* how often to check the registration */

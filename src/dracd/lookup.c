@@ -6,9 +6,11 @@
  * "action=<policy_action>" for an allowed client and "action=DUNNO"
  * otherwise.  Socketmap: a netstring "drac <address>", answered with the
  * netstring "OK <policy_action>" or "NOTFOUND ".  A caller without the
- * check right gets the negative answer and a log line, never an error
- * that would make the MTA relay.  Requests are bounded (LOOKUP_*MAX) and
- * parsed here only.  No state; runs in the stream thread.
+ * check right is closed at accept (stream asks admit_check) and logged;
+ * the MTA then tempfails, it never relays.  Should the rules change
+ * under an open connection, the caller gets the negative answer.
+ * Requests are bounded (LOOKUP_*MAX) and parsed here only.  No state;
+ * runs in the stream thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,8 +75,34 @@ policy_consume(void *ctx, struct stream_conn *c, const uint8_t *in,
 	return stream_reply(c, reply, (size_t)n) < 0 ? -1 : used;
 }
 
+/* rights_of - the rights peer holds now */
+static unsigned int
+rights_of(struct server *sv, const struct addr *peer)
+{
+	unsigned int r;
+
+	pthread_rwlock_rdlock(&sv->policy_lock);
+	r = acl_rights(sv->policy.acl, peer);
+	pthread_rwlock_unlock(&sv->policy_lock);
+	return r;
+}
+
+/* lookup_admit_any - may peer connect for RPC: does it hold any right? */
+int
+lookup_admit_any(void *ctx, const struct addr *peer)
+{
+	return rights_of(ctx, peer) != 0;
+}
+
+/* admit_check - may peer connect for lookups: the check right */
+static int
+admit_check(void *ctx, const struct addr *peer)
+{
+	return (rights_of(ctx, peer) & ACL_CHECK) != 0;
+}
+
 const struct stream_proto lookup_policy_proto = {
-	"policy", LOOKUP_POLICYMAX, policy_consume,
+	"policy", LOOKUP_POLICYMAX, policy_consume, admit_check,
 };
 
 /*
@@ -153,5 +181,5 @@ sockmap_consume(void *ctx, struct stream_conn *c, const uint8_t *in,
 }
 
 const struct stream_proto lookup_socketmap_proto = {
-	"socketmap", LOOKUP_SOCKMAPMAX, sockmap_consume,
+	"socketmap", LOOKUP_SOCKMAPMAX, sockmap_consume, admit_check,
 };

@@ -17,6 +17,9 @@
 extern const struct stream_proto lookup_policy_proto;
 extern const struct stream_proto lookup_socketmap_proto;
 
+/* For svc_opts.admit: a TCP caller must hold some right (ctx: server). */
+int lookup_admit_any(void *ctx, const struct addr *peer);
+
 /* The parsers, exposed for tests and fuzzing. */
 ssize_t policy_request(const char *in, size_t len, char *client,
     size_t clientlen);

@@ -516,7 +516,10 @@ main(int argc, char **argv)
 	 * write: more threads let more adds share one write */
 	so.udp_threads = c.udp_threads > 0 ? (int)c.udp_threads :
 	    c.sync_interval_ms == 0 ? 16 : 2;
+	so.admit = lookup_admit_any;
 	so.tcp_max_connections = (int)c.tcp_max_connections;
+	so.tcp_max_per_source = (int)c.tcp_max_per_source;
+	so.tcp_request_timeout_ms = c.tcp_request_timeout_ms;
 	so.tcp_idle_timeout_ms = c.tcp_idle_timeout_ms;
 	if ((svc = svc_start(&so, socks, n, lookups, nlookups)) == NULL)
 		fatalx("cannot start the server threads");

@@ -5,13 +5,21 @@
  * that thread alone.  Input is buffered up to the protocol's maxreq plus
  * one read; a request that does not fit closes the connection, so memory
  * per connection is bounded.  Replies wait in an output buffer capped at
- * OUTMAX; while it holds anything the connection is not read from.
+ * OUTMAX; while it holds anything the connection is not read from, and
+ * once it drains the requests already buffered are served.
+ *
+ * Timers: a connection with work pending (part of a request read, or a
+ * reply not yet sent) must finish it within request_timeout, counted from
+ * the first byte or the last request served; one with nothing pending is
+ * closed after idle_timeout.  A trickle of bytes resets neither.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,14 +34,21 @@
 #include "mono.h"
 #include "stream.h"
 
-#define READMAX	8192
-#define OUTMAX	(256 * 1024)
+#define READMAX		8192
+#define OUTMAX		(256 * 1024)
+#define ACCEPTBURST	16	/* connections taken per listener per round */
+#define BACKOFF_MS	100	/* listeners rest this long after EMFILE */
+#define FD_RESERVE	32	/* descriptors kept for the rest of dracd */
+#define POLL_MS		1000	/* longest sleep between timer checks */
 
 struct stream_conn {
 	int fd;
 	const struct stream_listener *l;
+	size_t svc;		/* index of its service */
+	int local;		/* a unix socket: no per-source cap */
 	struct addr peer;
-	int64_t last;
+	int64_t last;		/* when it last had nothing pending */
+	int64_t deadline;	/* pending work must be done by then; 0: none */
 	uint8_t *in;
 	size_t inlen;
 	uint8_t *out;
@@ -86,13 +101,80 @@ flush(struct stream_conn *c)
 	return 0;
 }
 
-/* input - read, hand whole requests to the protocol; -1 to close */
+/*
+ * consume - hand the whole requests buffered to the protocol while the
+ * output has room; how many it took, -1 to close.  *starved: it stopped
+ * because the next request is not all there.
+ */
 static int
-input(struct stream_conn *c)
+consume(struct stream_conn *c, int *starved)
 {
 	const struct stream_proto *p = c->l->proto;
-	ssize_t got, used;
-	size_t room = p->maxreq + READMAX - c->inlen;
+	size_t off = 0;
+	ssize_t used;
+	int n = 0;
+
+	*starved = 0;
+	while (off < c->inlen && c->outlen < OUTMAX / 2) {
+		used = p->consume(c->l->ctx, c, c->in + off, c->inlen - off);
+		if (used < 0)
+			return -1;
+		if (used == 0) {
+			*starved = 1;
+			break;
+		}
+		off += (size_t)used;
+		n++;
+	}
+	if (off == c->inlen)
+		*starved = 1;
+	memmove(c->in, c->in + off, c->inlen - off);
+	c->inlen -= off;
+	return n;
+}
+
+/* timers - after progress (n requests served), restart the right timer */
+static void
+timers(struct stream_conn *c, const struct stream_opts *o, int n)
+{
+	int64_t now = mono_ms();
+
+	if (c->inlen == 0 && c->outlen == 0) {
+		if (c->deadline != 0 || n > 0)
+			c->last = now;
+		c->deadline = 0;
+	} else if (c->deadline == 0 || n > 0)
+		c->deadline = now + o->request_timeout_ms;
+}
+
+/*
+ * serve - serve what is buffered and send the replies, again as long as
+ * the output drains and requests are left; -1 to close
+ */
+static int
+serve(struct stream_conn *c, const struct stream_opts *o)
+{
+	int n, starved, total = 0;
+
+	do {
+		if ((n = consume(c, &starved)) < 0)
+			return -1;
+		if (starved && c->inlen > c->l->proto->maxreq)
+			return -1;	/* larger than the protocol allows */
+		if (flush(c) < 0)
+			return -1;
+		total += n;
+	} while (n > 0 && !starved && c->outlen == 0);
+	timers(c, o, total);
+	return 0;
+}
+
+/* input - read, then serve; -1 to close */
+static int
+input(struct stream_conn *c, const struct stream_opts *o)
+{
+	ssize_t got;
+	size_t room = c->l->proto->maxreq + READMAX - c->inlen;
 
 	got = recv(c->fd, c->in + c->inlen, room < READMAX ? room : READMAX,
 	    MSG_DONTWAIT);
@@ -101,27 +183,30 @@ input(struct stream_conn *c)
 	if (got < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	c->inlen += (size_t)got;
-	c->last = mono_ms();
-	while (c->inlen > 0 && c->outlen < OUTMAX / 2) {
-		if ((used = p->consume(c->l->ctx, c, c->in, c->inlen)) < 0)
-			return -1;
-		if (used == 0)
-			break;
-		memmove(c->in, c->in + used, c->inlen - (size_t)used);
-		c->inlen -= (size_t)used;
-	}
-	if (c->inlen > p->maxreq)
-		return -1;	/* a request larger than the protocol allows */
-	return flush(c);
+	return serve(c, o);
+}
+
+/* output - the peer can take more: send, and once drained serve again */
+static int
+output(struct stream_conn *c, const struct stream_opts *o)
+{
+	if (flush(c) < 0)
+		return -1;
+	if (c->outlen > 0)
+		return 0;
+	return serve(c, o);
 }
 
 struct loop {
-	const struct stream_opts *o;
+	struct stream_opts o;		/* max_connections clamped */
 	const struct stream_listener *ls;
 	size_t nl;
+	size_t *svc;			/* listener i's service */
+	int *count;			/* connections per service */
 	struct stream_conn *conns;
 	size_t n;
-	struct log_limit full_log;
+	int64_t backoff;		/* listeners rest until then */
+	struct log_limit full_log, deny_log, fd_log;
 };
 
 /* conn_close - drop connection i; the last one moves into its place */
@@ -133,48 +218,168 @@ conn_close(struct loop *lp, size_t i)
 	close(c->fd);
 	free(c->in);
 	free(c->out);
+	lp->count[c->svc]--;
 	lp->conns[i] = lp->conns[--lp->n];
 }
 
-/* accept_one - a new connection on listener l, unless at the cap */
-static void
-accept_one(struct loop *lp, const struct stream_listener *l)
+/* same_source - one source for the per-source cap (IPv6: one /64) */
+static int
+same_source(const struct addr *a, const struct addr *b)
 {
+	if (a->family != b->family)
+		return 0;
+	if (a->family == AF_INET6)
+		return memcmp(a->bytes, b->bytes, 8) == 0;
+	return addr_equal(a, b);
+}
+
+/* from_source - connections of service svc from peer */
+static int
+from_source(const struct loop *lp, size_t svc, const struct addr *peer)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < lp->n; i++)
+		if (lp->conns[i].svc == svc && !lp->conns[i].local &&
+		    same_source(&lp->conns[i].peer, peer))
+			n++;
+	return n;
+}
+
+/* refuse - log (rate-limited) why a connection was closed at accept */
+static void
+refuse(struct log_limit *ll, const struct stream_listener *l,
+    const struct addr *peer, const char *why)
+{
+	char text[ADDR_TEXTMAX];
+	unsigned int dropped;
+
+	if (!log_limit_pass(ll, &dropped))
+		return;
+	addr_format(peer, text);
+	if (dropped > 0)
+		log_warnx("%u refused connections not logged", dropped);
+	log_warnx("%s: refused a connection from %s: %s", l->proto->name,
+	    text, why);
+}
+
+/* admit - may this new connection stay?  Logs when not. */
+static int
+admit(struct loop *lp, size_t li, const struct addr *peer, int local)
+{
+	const struct stream_listener *l = &lp->ls[li];
+	size_t svc = lp->svc[li];
+
+	if (l->proto->admit != NULL && !l->proto->admit(l->ctx, peer)) {
+		refuse(&lp->deny_log, l, peer, "it holds no right here");
+		return 0;
+	}
+	if (lp->count[svc] >= lp->o.max_connections) {
+		refuse(&lp->full_log, l, peer, "connection limit reached "
+		    "(tcp_max_connections)");
+		return 0;
+	}
+	if (!local && from_source(lp, svc, peer) >= lp->o.max_per_source) {
+		refuse(&lp->full_log, l, peer, "too many connections from "
+		    "there (tcp_max_per_source)");
+		return 0;
+	}
+	return 1;
+}
+
+/* accept_fail - after a failed accept for want of memory or descriptors */
+static void
+accept_fail(struct loop *lp)
+{
+	unsigned int dropped;
+
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM) {
+		/* the listener stays readable: rest instead of spinning */
+		lp->backoff = mono_ms() + BACKOFF_MS;
+		if (log_limit_pass(&lp->fd_log, &dropped))
+			log_warn("accept: not taking connections for %d ms",
+			    BACKOFF_MS);
+	}
+}
+
+/* accept_one - a new connection on listener li; 0 when none is left */
+static int
+accept_one(struct loop *lp, size_t li)
+{
+	const struct stream_listener *l = &lp->ls[li];
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct stream_conn *c;
-	unsigned int dropped;
-	int fd, one = 1;
+	struct addr peer;
+	int fd, one = 1, local;
 
 	if ((fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
-		return;
-	if (lp->n >= (size_t)lp->o->max_connections) {
-		if (log_limit_pass(&lp->full_log, &dropped))
-			log_warnx("connection limit (%d) reached: refusing "
-			    "connections", lp->o->max_connections);
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+		if (errno == EINTR || errno == ECONNABORTED)
+			return 1;
+		if (errno != EAGAIN)
+			accept_fail(lp);
+		return 0;
+	}
+	local = ss.ss_family == AF_UNIX;
+	if (local)
+		addr_parse(&peer, "127.0.0.1");	/* a local caller */
+	else if (addr_from_sockaddr(&peer, (struct sockaddr *)&ss, len) < 0) {
 		close(fd);
-		return;
+		return 1;
+	}
+	if (!admit(lp, li, &peer, local)) {
+		close(fd);
+		return 1;
 	}
 	c = &lp->conns[lp->n];
 	memset(c, 0, sizeof(*c));
-	c->fd = fd;
-	c->l = l;
-	if (ss.ss_family == AF_UNIX)
-		addr_parse(&c->peer, "127.0.0.1");	/* a local caller */
-	else if (addr_from_sockaddr(&c->peer, (struct sockaddr *)&ss,
-	    len) < 0) {
-		close(fd);
-		return;
-	}
 	if ((c->in = malloc(l->proto->maxreq + READMAX)) == NULL) {
 		close(fd);
-		return;
+		return 0;
 	}
-	if (ss.ss_family != AF_UNIX)
+	c->fd = fd;
+	c->l = l;
+	c->svc = lp->svc[li];
+	c->local = local;
+	c->peer = peer;
+	if (!local)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->last = mono_ms();
+	lp->count[c->svc]++;
 	lp->n++;
+	return 1;
+}
+
+/* expired - has connection c outstayed its timer at t? */
+static int
+expired(const struct loop *lp, const struct stream_conn *c, int64_t t)
+{
+	if (c->deadline != 0)
+		return t >= c->deadline;
+	return t - c->last >= lp->o.idle_timeout_ms;
+}
+
+/* next_wake - how long poll may sleep: until the first timer is due */
+static int
+next_wake(const struct loop *lp, int64_t t)
+{
+	int64_t w = POLL_MS, due;
+	size_t i;
+
+	if (lp->backoff > t && lp->backoff - t < w)
+		w = lp->backoff - t;
+	for (i = 0; i < lp->n; i++) {
+		const struct stream_conn *c = &lp->conns[i];
+
+		due = c->deadline != 0 ? c->deadline :
+		    c->last + lp->o.idle_timeout_ms;
+		if (due - t < w)
+			w = due - t;
+	}
+	return w < 0 ? 0 : (int)w;
 }
 
 /* round - one poll over listeners and connections; -1 when stopping */
@@ -182,14 +387,18 @@ static int
 round_(struct loop *lp, struct pollfd *pfd)
 {
 	size_t i, nl = lp->nl;
-	int64_t t;
+	int64_t t = mono_ms();
+	int k;
 
+	for (i = 0; i < nl; i++)
+		pfd[i].fd = t < lp->backoff ? -1 : lp->ls[i].fd;
 	for (i = 0; i < lp->n; i++) {
 		pfd[nl + 1 + i].fd = lp->conns[i].fd;
 		pfd[nl + 1 + i].events = lp->conns[i].outlen > 0 ? POLLOUT :
 		    POLLIN;
+		pfd[nl + 1 + i].revents = 0;
 	}
-	if (poll(pfd, nl + 1 + lp->n, 1000) < 0 && errno != EINTR)
+	if (poll(pfd, nl + 1 + lp->n, next_wake(lp, t)) < 0 && errno != EINTR)
 		fatal("poll");
 	if (pfd[nl].revents)
 		return -1;
@@ -202,18 +411,78 @@ round_(struct loop *lp, struct pollfd *pfd)
 		if (ev & (POLLERR | POLLNVAL))
 			rc = -1;
 		else if (ev & POLLOUT)
-			rc = flush(c);
+			rc = output(c, &lp->o);
 		else if (ev & (POLLIN | POLLHUP))
-			rc = input(c);
-		else if (t - c->last > lp->o->idle_timeout_ms)
+			rc = input(c, &lp->o);
+		/* whatever arrived: a trickle does not earn more time */
+		if (rc == 0 && expired(lp, c, t))
 			rc = -1;
 		if (rc < 0)
 			conn_close(lp, i);
 	}
 	for (i = 0; i < nl; i++)
-		if (pfd[i].revents & POLLIN)
-			accept_one(lp, &lp->ls[i]);
+		for (k = 0; k < ACCEPTBURST && pfd[i].fd >= 0 &&
+		    (pfd[i].revents & POLLIN) && accept_one(lp, i); k++)
+			;
 	return 0;
+}
+
+/* open_fds - descriptors open in this process now */
+static int
+open_fds(void)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return 64;	/* a guess on the safe side */
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * fd_clamp - the connections per service that fit the descriptor limit
+ * (RLIMIT_NOFILE less what is open and FD_RESERVE for the rest of dracd),
+ * at most want; logs when it had to lower it
+ */
+static int
+fd_clamp(int want, size_t nsvc)
+{
+	struct rlimit rl;
+	int64_t room, per;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return want;
+	room = (int64_t)rl.rlim_cur - open_fds() - FD_RESERVE;
+	per = room / (int64_t)nsvc;
+	if (per >= want)
+		return want;
+	if (per < 1)
+		per = 1;
+	log_warnx("tcp_max_connections %d is more than the file descriptor "
+	    "limit allows (%llu, %d of them reserved or open): at most %lld "
+	    "per service", want, (unsigned long long)rl.rlim_cur,
+	    (int)((int64_t)rl.rlim_cur - room), (long long)per);
+	return (int)per;
+}
+
+/* services - number the services (one per proto); how many there are */
+static size_t
+services(struct loop *lp)
+{
+	size_t i, j, nsvc = 0;
+
+	for (i = 0; i < lp->nl; i++) {
+		for (j = 0; j < i; j++)
+			if (lp->ls[j].proto == lp->ls[i].proto)
+				break;
+		lp->svc[i] = j < i ? lp->svc[j] : nsvc++;
+	}
+	return nsvc;
 }
 
 /* stream_run - serve until o->stopfd becomes readable */
@@ -223,22 +492,30 @@ stream_run(const struct stream_opts *o, const struct stream_listener *ls,
 {
 	struct loop lp;
 	struct pollfd *pfd;
-	size_t i;
+	size_t i, nsvc, cap;
 
 	memset(&lp, 0, sizeof(lp));
-	lp.o = o;
+	lp.o = *o;
+	if (lp.o.max_per_source <= 0)		/* not set: no cap */
+		lp.o.max_per_source = INT32_MAX;
+	if (lp.o.request_timeout_ms <= 0)	/* not set: the idle one */
+		lp.o.request_timeout_ms = lp.o.idle_timeout_ms;
 	lp.ls = ls;
 	lp.nl = n;
-	lp.full_log.period = 60;
-	lp.full_log.burst = 1;
-	lp.conns = calloc((size_t)o->max_connections, sizeof(*lp.conns));
-	pfd = calloc(n + 1 + (size_t)o->max_connections, sizeof(*pfd));
+	lp.full_log.period = lp.deny_log.period = lp.fd_log.period = 60;
+	lp.full_log.burst = lp.deny_log.burst = lp.fd_log.burst = 1;
+	if ((lp.svc = calloc(n + 1, sizeof(*lp.svc))) == NULL ||
+	    (lp.count = calloc(n + 1, sizeof(*lp.count))) == NULL)
+		fatalx("stream: out of memory");
+	nsvc = services(&lp);
+	lp.o.max_connections = fd_clamp(o->max_connections, nsvc ? nsvc : 1);
+	cap = nsvc * (size_t)lp.o.max_connections;
+	lp.conns = calloc(cap + 1, sizeof(*lp.conns));
+	pfd = calloc(n + 1 + cap, sizeof(*pfd));
 	if (lp.conns == NULL || pfd == NULL)
 		fatalx("stream: out of memory");
-	for (i = 0; i < n; i++) {
-		pfd[i].fd = ls[i].fd;
+	for (i = 0; i < n; i++)
 		pfd[i].events = POLLIN;
-	}
 	pfd[n].fd = o->stopfd;
 	pfd[n].events = POLLIN;
 	while (round_(&lp, pfd) == 0)
@@ -246,15 +523,25 @@ stream_run(const struct stream_opts *o, const struct stream_listener *ls,
 	while (lp.n > 0)
 		conn_close(&lp, lp.n - 1);
 	free(lp.conns);
+	free(lp.svc);
+	free(lp.count);
 	free(pfd);
 	return 0;
 }
 
-/* listen_unix - a stream socket at path, replacing a stale one */
+/*
+ * listen_unix - a stream socket at path, mode 0666, replacing a stale one.
+ * The mode is set on the socket before bind creates the node (Linux
+ * creates it with the socket's mode less the umask), never by a chmod of
+ * the path, which would follow a symlink planted there.  The umask is
+ * per process: this runs at start-up, before any thread.
+ */
 static int
 listen_unix(const char *path, int *fd, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
+	mode_t old;
+	int rc;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -265,8 +552,14 @@ listen_unix(const char *path, int *fd, char *err, size_t errlen)
 	}
 	unlink(path);
 	if ((*fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) < 0 || bind(*fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, 0666) < 0 || listen(*fd, 128) < 0) {
+	    0)) < 0 || fchmod(*fd, 0666) < 0)
+		rc = -1;
+	else {
+		old = umask(0);
+		rc = bind(*fd, (struct sockaddr *)&sun, sizeof(sun));
+		umask(old);
+	}
+	if (rc < 0 || listen(*fd, 128) < 0) {
 		snprintf(err, errlen, "unix:%s: %s", path, strerror(errno));
 		if (*fd >= 0)
 			close(*fd);

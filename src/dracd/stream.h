@@ -5,8 +5,10 @@
  * One thread owns every listener and connection.  A protocol only parses:
  * stream hands it the bytes that arrived, it consumes whole requests and
  * queues replies with stream_reply.  stream bounds each request
- * (the protocol's maxreq), caps the connections, closes idle ones, and
- * stops reading from a peer that does not read its replies.
+ * (the protocol's maxreq, and a deadline from its first byte), closes a
+ * connection from a peer the protocol does not admit before reading a
+ * byte, caps the connections of each service and of each source, closes
+ * idle ones, and stops reading from a peer that does not read its replies.
  */
 #ifndef DRACD_STREAM_H
 #define DRACD_STREAM_H
@@ -26,6 +28,9 @@ struct stream_proto {
 	 * request is there yet, -1 to close the connection. */
 	ssize_t (*consume)(void *ctx, struct stream_conn *, const uint8_t *in,
 	    size_t len);
+	/* May peer use the service at all?  1 yes, 0 close the connection
+	 * at once (no byte is read).  NULL: everyone may. */
+	int (*admit)(void *ctx, const struct addr *peer);
 };
 
 struct stream_listener {
@@ -34,9 +39,13 @@ struct stream_listener {
 	void *ctx;
 };
 
+/* Listeners with the same proto form one service: each service has its
+ * own max_connections, so one cannot starve another. */
 struct stream_opts {
-	int max_connections;
-	int64_t idle_timeout_ms;
+	int max_connections;	/* per service */
+	int max_per_source;	/* per service and peer (IPv6: per /64) */
+	int64_t request_timeout_ms;	/* a request, first byte to reply sent */
+	int64_t idle_timeout_ms;	/* between requests */
 	int stopfd;		/* readable once the server stops */
 };
 

@@ -618,8 +618,17 @@ rpc_consume(void *ctx, struct stream_conn *c, const uint8_t *in, size_t len)
 	return stream_reply(c, s->out, n + 4) < 0 ? -1 : (ssize_t)off;
 }
 
+/* rpc_admit - a TCP caller with no right at all is closed at accept */
+static int
+rpc_admit(void *ctx, const struct addr *peer)
+{
+	struct svc *s = ctx;
+
+	return s->o.admit == NULL || s->o.admit(s->o.ctx, peer);
+}
+
 static const struct stream_proto rpc_proto = {
-	"rpc", SVC_RECMAX + 1024, rpc_consume,
+	"rpc", SVC_RECMAX + 1024, rpc_consume, rpc_admit,
 };
 
 /* tcp_thread - every stream listener and connection, until stopped */
@@ -631,6 +640,8 @@ tcp_thread(void *arg)
 
 	pthread_setname_np(pthread_self(), "dracd-tcp");
 	so.max_connections = s->o.tcp_max_connections;
+	so.max_per_source = s->o.tcp_max_per_source;
+	so.request_timeout_ms = s->o.tcp_request_timeout_ms;
 	so.idle_timeout_ms = s->o.tcp_idle_timeout_ms;
 	so.stopfd = s->stopfd;
 	stream_run(&so, s->ls, s->nls);

@@ -52,7 +52,12 @@ struct svc_opts {
 	svc_lookup_fn lookup;
 	void *ctx;
 	int udp_threads;
-	int tcp_max_connections;
+	/* may peer call anything at all over TCP?  (1 yes, 0 closed at
+	 * accept); NULL: everyone may */
+	int (*admit)(void *ctx, const struct addr *peer);
+	int tcp_max_connections;	/* per service */
+	int tcp_max_per_source;
+	int64_t tcp_request_timeout_ms;
 	int64_t tcp_idle_timeout_ms;
 };
 
