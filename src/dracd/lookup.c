@@ -82,7 +82,7 @@ rights_of(struct server *sv, const struct addr *peer)
 	unsigned int r;
 
 	pthread_rwlock_rdlock(&sv->policy_lock);
-	r = acl_rights(sv->policy.acl, peer);
+	r = acl_rights(sv->policy.acl, peer, ACL_VIA_TCP);	/* a stream */
 	pthread_rwlock_unlock(&sv->policy_lock);
 	return r;
 }
