@@ -336,9 +336,13 @@ START_TEST(compat_api)
 	ck_assert_int_eq(dracauth((char *)server(&d), inet_addr("192.0.2.49"),
 	    &msg), 1);
 	ck_assert_str_eq(msg, "permission denied");
-	h = open_h(server(&d), DRAC_TCP, 2000);
+	h = open_h(server(&d), DRAC_UDP, 2000);
 	ck_assert_int_eq(drac_add(h, "192.0.2.49", 0, NULL), DRAC_E_PERM);
 	ck_assert_int_eq(drac_check(h, "192.0.2.49", NULL), DRAC_E_PERM);
+	drac_close(h);
+	/* over TCP a caller with no right is closed at accept, unread */
+	h = open_h(server(&d), DRAC_TCP, 2000);
+	ck_assert_int_lt(drac_add(h, "192.0.2.49", 0, NULL), 0);
 	drac_close(h);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 }

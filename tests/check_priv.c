@@ -85,7 +85,7 @@ slurp(const char *path, char *buf, size_t cap)
 static void
 assert_unchanged(const char *path, const char *want, size_t wantlen)
 {
-	char got[4096];
+	static char got[65536];
 	struct stat st;
 
 	ck_assert_int_eq(lstat(path, &st), 0);
@@ -336,7 +336,7 @@ END_TEST
 #define MAXHIDE 8
 struct hidden {
 	char path[330];
-	char text[4096];
+	char text[65536];
 	size_t len;
 };
 
@@ -378,7 +378,7 @@ hide_state(const char *dir, struct hidden *h)
 START_TEST(state_link_not_followed)
 {
 	const char *const extra[] = {"-u", "nobody", NULL};
-	struct hidden h[MAXHIDE];
+	static struct hidden h[MAXHIDE];
 	const char *dir;
 	size_t n, i;
 
