@@ -600,19 +600,26 @@ START_TEST(dracauth_threads_not_serialised)
 {
 	char server[32];
 	int64_t ms;
-	int fd;
+	int fd, fd2;
 
 	snprintf(server, sizeof(server), "127.0.0.1:%u",
 	    silent_udp(&fd, "127.0.0.1", 0));
 	ms = parallel(server, 0);
 	ck_assert_msg(ms < 3000, "8 dracauth calls took %lld ms, want "
 	    "about one 2000 ms timeout", (long long)ms);
+	/* a name (from /etc/hosts) goes through the lookup helper */
+	snprintf(server, sizeof(server), "localhost:%u",
+	    silent_udp(&fd2, "127.0.0.1", 0));
+	ms = parallel(server, 0);
+	ck_assert_msg(ms < 3000, "8 dracauth calls to localhost took %lld "
+	    "ms, want about one 2000 ms timeout", (long long)ms);
 	ck_assert_int_eq(dracconn(server, NULL), 0);
 	ms = parallel(server, 1);
 	ck_assert_msg(ms < 3000, "8 dracsend calls took %lld ms, want "
 	    "about one 2000 ms timeout", (long long)ms);
 	ck_assert_int_eq(dracdisc(NULL), 0);
 	close(fd);
+	close(fd2);
 }
 END_TEST
 
