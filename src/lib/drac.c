@@ -105,12 +105,19 @@ pick(struct addrinfo *res, struct rpc_target *t)
 /*
  * A name lookup run by a helper thread, so that the caller can give up at
  * its deadline (getaddrinfo has none).  Whoever finishes last, the caller
- * or the helper, frees it.
+ * or the helper, frees it.  While the resolver hangs, helpers outlive
+ * their callers: at most LOOKUP_MAXHELPERS exist at once in the process,
+ * and a lookup past that fails at once as a timeout would.
  */
+#define LOOKUP_MAXHELPERS 64
+
+static unsigned int helpers;	/* live helper threads; atomic */
+
 struct lookup {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int done, refs, rc;
+	int started;		/* counted in helpers */
 	struct addrinfo *res;
 	char host[256];
 };
@@ -126,6 +133,8 @@ lookup_unref(struct lookup *lk)
 	pthread_mutex_unlock(&lk->mu);
 	if (!last)
 		return;
+	if (lk->started)
+		__atomic_sub_fetch(&helpers, 1, __ATOMIC_SEQ_CST);
 	if (lk->res != NULL)
 		freeaddrinfo(lk->res);
 	pthread_cond_destroy(&lk->cv);
@@ -192,6 +201,13 @@ lookup_start(const char *host)
 
 	if (lk == NULL)
 		return NULL;
+	if (__atomic_add_fetch(&helpers, 1, __ATOMIC_SEQ_CST) >
+	    LOOKUP_MAXHELPERS) {
+		__atomic_sub_fetch(&helpers, 1, __ATOMIC_SEQ_CST);
+		free(lk);
+		return NULL;
+	}
+	lk->started = 1;
 	snprintf(lk->host, sizeof(lk->host), "%s", host);
 	lk->refs = 2;
 	pthread_mutex_init(&lk->mu, NULL);
@@ -236,7 +252,7 @@ resolve(const char *host, struct rpc_target *t, int64_t deadline)
 		return rc;
 	}
 	if ((lk = lookup_start(host)) == NULL)
-		return DRAC_E_SYS;
+		return DRAC_E_TIMEOUT;	/* too many lookups hang already */
 	rc = lookup_wait(lk, t, deadline);
 	lookup_unref(lk);
 	return rc;
