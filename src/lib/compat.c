@@ -24,6 +24,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static drac_t *conn;		/* dracconn's client, under lock */
+static unsigned long gen;	/* bumped when conn changes, under lock */
 
 /* message - DRAC's error text for a return value */
 static int
@@ -94,13 +95,21 @@ send_shared(uint32_t vers, xdrproc_t xarg, void *arg)
 	drac_t *copy;
 	int rc;
 
+	unsigned long g;
+
 	pthread_mutex_lock(&lock);
 	copy = drac_dup(conn);
 	rc = conn == NULL ? -1 : copy == NULL ? -1 : 0;
+	g = gen;
 	pthread_mutex_unlock(&lock);
 	if (rc == 0)
 		rc = send_add(copy, vers, xarg, arg, rpcc_now_ms() +
 		    COMPAT_TIMEOUT_MS);
+	pthread_mutex_lock(&lock);
+	if (copy != NULL && g == gen)	/* the same client: keep what
+					 * rpcbind told the copy */
+		drac_keep_ports(conn, copy);
+	pthread_mutex_unlock(&lock);
 	drac_close(copy);
 	return rc;
 }
@@ -130,6 +139,7 @@ dracconn(char *server, char **errmsg)
 	pthread_mutex_lock(&lock);
 	old = conn;
 	conn = h;
+	gen++;
 	pthread_mutex_unlock(&lock);
 	drac_close(old);
 	return message(rc, errmsg);
@@ -155,6 +165,7 @@ dracdisc(char **errmsg)
 	pthread_mutex_lock(&lock);
 	old = conn;
 	conn = NULL;
+	gen++;
 	pthread_mutex_unlock(&lock);
 	drac_close(old);
 	return message(0, errmsg);

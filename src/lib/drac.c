@@ -347,6 +347,18 @@ drac_dup(const drac_t *h)
 	return c;
 }
 
+/* drac_keep_ports - the rpcbind ports a copy of dst learned, into dst */
+void
+drac_keep_ports(drac_t *dst, const drac_t *copy)
+{
+	size_t i;
+
+	for (i = 0; i < dst->n && i < copy->n; i++)
+		if (dst->t[i].port[0] == 0 || dst->t[i].port[1] == 0)
+			memcpy(dst->t[i].port, copy->t[i].port,
+			    sizeof(dst->t[i].port));
+}
+
 /* drac_close - release a handle (NULL is fine) */
 EXPORT void
 drac_close(drac_t *h)

@@ -13,6 +13,7 @@
 int drac_open_until(drac_t **, const char *servers,
     const struct drac_options *, int64_t deadline);
 drac_t *drac_dup(const drac_t *);
+void drac_keep_ports(drac_t *, const drac_t *copy);
 int drac_call(drac_t *, const struct rpc_req *, void *res, int *status,
     int first);
 int drac_call_until(drac_t *, const struct rpc_req *, void *res,
