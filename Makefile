@@ -229,14 +229,17 @@ $(B)/loadgen: tests/bench/loadgen.c
 bench: deps all $(B)/loadgen
 	B=$(B) tests/bench/run.sh
 
-# valgrind: the unit suites in-process, then everything with dracd under
-# valgrind (tests/valgrind-dracd); any error or definite leak fails
+# valgrind: the unit suites in-process, libdrac against a fake hostile
+# server in-process, then everything with dracd under valgrind
+# (tests/valgrind-dracd); any error or definite leak fails
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
   --errors-for-leak-kinds=definite --suppressions=tests/valgrind.supp
 
 check-valgrind: deps-check check-build $(B)/oldpatch
 	for s in addr acl config store; do \
 	  CK_FORK=no CK_RUN_SUITE=$$s $(VALGRIND) $(B)/check_dracd || exit 1; done
+	CK_FORK=no CK_RUN_SUITE=libdrac CK_RUN_CASE=hostile_server \
+	  $(VALGRIND) $(B)/check_dracd
 	DRACD_UNDER_VALGRIND=1 DRACD_BIN=$(CURDIR)/$(B)/dracd \
 	  DRACD=$(CURDIR)/tests/valgrind-dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
 	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch \

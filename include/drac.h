@@ -5,8 +5,8 @@
  * Two APIs:
  *
  * 1. DRAC's, unchanged, so patches written for DRAC 1.x (qpopper, Cyrus,
- *    UW-IMAP, ...) build with -ldrac: dracauth() and friends.  They keep
- *    one connection in the library and serialise callers with a mutex.
+ *    UW-IMAP, ...) build with -ldrac: dracauth() and friends.  dracconn
+ *    keeps one connection in the library; no call waits for another's.
  *
  * 2. A handle-based API.  A drac_t may be used by one thread at a time;
  *    different handles may be used by different threads at once.  No call

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drac.h"
+#include "fakesrv.h"
 #include "helpers.h"
 #include "suites.h"
 
@@ -124,6 +126,90 @@ START_TEST(help_and_version)
 }
 END_TEST
 
+
+/* ---- a server that never ends its listing (item 15) ---- */
+
+START_TEST(list_ends_within_timeout)
+{
+	static const enum fake_mode modes[] = {FAKE_LIST_STUCK,
+	    FAKE_LIST_CREEP};
+	char out[8192];
+	struct fakesrv *f;
+	int64_t t0, ms;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		f = fake_start(modes[i]);
+		snprintf(srv, sizeof(srv), "%s", fake_spec(f));
+		t0 = now_ms();
+		rc = CLI(NULL, "-t", "1", "list", NULL, NULL, NULL);
+		ms = now_ms() - t0;
+		fake_stop(f);
+		/* -s comes first in cli(); -t after it is still an option */
+		ck_assert_msg(rc == 2, "mode %zu: exit %d, want 2: %s", i, rc,
+		    out);
+		ck_assert_msg(ms < 2000, "mode %zu: took %lld ms", i,
+		    (long long)ms);
+		ck_assert_msg(strstr(out, "list:") != NULL, "%s", out);
+	}
+}
+END_TEST
+
+/* ---- user names that are not printable UTF-8 (item 17) ---- */
+
+static const struct {
+	const char *user;	/* as added */
+	const char *text;	/* as list prints it */
+	const char *py;		/* as JSON decodes it, a Python literal */
+} users[] = {
+	{"bad\x80\x9fname", "bad\\x80\\x9fname", "'bad\\ufffd\\ufffdname'"},
+	{"j\xc3\xb6rg", "j\xc3\xb6rg", "'j\\u00f6rg'"},
+	{"back\\slash", "back\\\\slash", "'back\\\\slash'"},
+	{"\xc2\x85nel", "\\xc2\\x85nel", "'\\x85nel'"},
+	{"\xe2\x80\xae" "evil", "\\xe2\\x80\\xae" "evil", "'\\u202eevil'"},
+	{"cut\xe2\x80", "cut\\xe2\\x80", "'cut\\ufffd\\ufffd'"},
+};
+
+START_TEST(list_escapes_users)
+{
+	char out[8192], prog[2048], addr[32], want[128];
+	const char *argv[4] = {"/usr/bin/python3", "-c", prog, NULL};
+	size_t i, off;
+	drac_t *h;
+
+	up("127.0.0.1\n");
+	ck_assert_int_eq(drac_open(&h, srv, NULL), 0);
+	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		snprintf(addr, sizeof(addr), "192.0.2.%zu", i + 1);
+		ck_assert_int_eq(drac_add(h, addr, 0, users[i].user), 0);
+	}
+	drac_close(h);
+	ck_assert_int_eq(CLI(NULL, "list", NULL, NULL, NULL, NULL, NULL), 0);
+	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		snprintf(want, sizeof(want), "\t%s\n", users[i].text);
+		ck_assert_msg(strstr(out, want) != NULL, "want \"%s\" in:\n%s",
+		    users[i].text, out);
+	}
+	ck_assert_int_eq(CLI(NULL, "check", "192.0.2.1", NULL, NULL, NULL,
+	    NULL), 0);
+	ck_assert_msg(strstr(out, "user bad\\x80\\x9fname\n") != NULL, "%s",
+	    out);
+	ck_assert_int_eq(CLI(NULL, "list", "--json", NULL, NULL, NULL, NULL),
+	    0);
+	off = (size_t)snprintf(prog, sizeof(prog), "import json, sys\n"
+	    "got = {e['addr']: e['user'] for e in json.load(sys.stdin)}\n"
+	    "want = {");
+	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++)
+		off += (size_t)snprintf(prog + off, sizeof(prog) - off,
+		    "'192.0.2.%zu': %s, ", i + 1, users[i].py);
+	snprintf(prog + off, sizeof(prog) - off, "}\n"
+	    "sys.exit(0 if got == want else 'got %%r' %% got)\n");
+	ck_assert_msg(run_prog(argv, out, out, sizeof(out), 10000) == 0,
+	    "python3: %s", out);
+}
+END_TEST
+
 Suite *
 make_cli_suite(void)
 {
@@ -135,6 +221,15 @@ make_cli_suite(void)
 	tcase_add_test(tc, commands_and_exit_codes);
 	tcase_add_test(tc, permission_is_an_error);
 	tcase_add_test(tc, help_and_version);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hostile_list");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, list_ends_within_timeout);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("user_escape");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, list_escapes_users);
 	suite_add_tcase(s, tc);
 	return s;
 }

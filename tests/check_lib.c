@@ -2,11 +2,18 @@
  * check_lib.c - libdrac, both APIs, against real dracd processes: every
  * call, several servers, a dead server, permissions, and threads.
  */
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <malloc.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +21,22 @@
 #include <unistd.h>
 
 #include "drac.h"
+#include "drac_prot.h"
+#include "fakesrv.h"
 #include "helpers.h"
 #include "suites.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_LSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_LSAN 1
+#endif
+#ifdef TEST_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 static struct daemon d, d2;
 
@@ -427,6 +448,370 @@ START_TEST(threads_with_own_handles)
 }
 END_TEST
 
+
+/* ---- a hostile or broken server (items 14, 15) ---- */
+
+/* heap_in_use - bytes malloc has handed out and not had back (glibc) */
+static size_t
+heap_in_use(void)
+{
+	return mallinfo2().uordblks;
+}
+
+START_TEST(verifier_not_leaked)
+{
+	struct fakesrv *f = fake_start(FAKE_BIGVERF);
+	drac_t *h = open_h(fake_spec(f), DRAC_UDP, 2000);
+	size_t before, after;
+	int i;
+
+	for (i = 0; i < 10; i++)	/* warm up: first-use allocations */
+		ck_assert_int_eq(drac_add(h, "192.0.2.1", 0, "u"), 0);
+	before = heap_in_use();
+	for (i = 0; i < 200; i++)
+		ck_assert_int_eq(drac_add(h, "192.0.2.1", 0, "u"), 0);
+	after = heap_in_use();
+	/* a lost 400-byte verifier per call is 80,000 bytes */
+	ck_assert_msg(after < before + 4000, "heap grew by %zu bytes over "
+	    "200 adds, want < 4000", after - before);
+	ck_assert_uint_ge(fake_calls(f), 210);
+	drac_close(h);
+	fake_stop(f);
+#ifdef TEST_LSAN
+	ck_assert_msg(__lsan_do_recoverable_leak_check() == 0,
+	    "LeakSanitizer found leaks (see above)");
+#endif
+}
+END_TEST
+
+/* walk - drac_list_next until it stops; its last result, time in *ms */
+static int
+walk(const char *spec, unsigned int timeout_ms, int64_t *ms)
+{
+	struct drac_entry e;
+	drac_list_t *l;
+	int64_t t0 = now_ms();
+	drac_t *h = open_h(spec, DRAC_UDP, timeout_ms);
+	int rc;
+
+	ck_assert_int_eq(drac_list_open(h, &l), 0);
+	while ((rc = drac_list_next(l, &e)) == 1)
+		;
+	*ms = now_ms() - t0;
+	/* a failed walk stays failed */
+	ck_assert_int_eq(drac_list_next(l, &e), rc);
+	drac_list_close(l);
+	drac_close(h);
+	return rc;
+}
+
+START_TEST(list_cursor_stuck)
+{
+	struct fakesrv *f = fake_start(FAKE_LIST_STUCK);
+	int64_t ms;
+	int rc = walk(fake_spec(f), 1000, &ms);
+
+	ck_assert_msg(rc == DRAC_E_RPC, "got %d (%s), want DRAC_E_RPC", rc,
+	    drac_strerror(rc));
+	ck_assert_msg(ms < 500, "took %lld ms", (long long)ms);
+	ck_assert_uint_eq(fake_calls(f), 2);	/* 0 -> 7, then 7 -> 7 */
+	fake_stop(f);
+}
+END_TEST
+
+START_TEST(list_cursor_creeps)
+{
+	struct fakesrv *f = fake_start(FAKE_LIST_CREEP);
+	int64_t ms;
+	int rc = walk(fake_spec(f), 1000, &ms);
+
+	ck_assert_msg(rc == DRAC_E_TIMEOUT, "got %d (%s), want "
+	    "DRAC_E_TIMEOUT", rc, drac_strerror(rc));
+	ck_assert_msg(ms >= 900 && ms < 1500, "took %lld ms, want about "
+	    "the 1000 ms timeout", (long long)ms);
+	ck_assert_msg(fake_calls(f) > 10, "only %lu pages",
+	    fake_calls(f));
+	fake_stop(f);
+}
+END_TEST
+
+/* ---- dracauth in threads, and its name lookup (item 16) ---- */
+
+/* silent_udp - a loopback UDP socket that never answers; its port */
+static uint16_t
+silent_udp(int *fd, const char *ip, uint16_t port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	inet_pton(AF_INET, ip, &sa.sin_addr);
+	*fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(*fd, 0);
+	ck_assert_int_eq(bind(*fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&sa, &len), 0);
+	return ntohs(sa.sin_port);
+}
+
+struct authcall {
+	char server[32];
+	int send;		/* dracsend through dracconn's client */
+	int rc;
+	int64_t ms;
+};
+
+static void *
+auth_thread(void *arg)
+{
+	struct authcall *a = arg;
+	int64_t t0 = now_ms();
+
+	a->rc = a->send ? dracsend(inet_addr("192.0.2.1"), NULL) :
+	    dracauth(a->server, inet_addr("192.0.2.1"), NULL);
+	a->ms = now_ms() - t0;
+	return NULL;
+}
+
+/* parallel - 8 threads of dracauth (or dracsend); the wall time */
+static int64_t
+parallel(const char *server, int send)
+{
+	struct authcall a[8];
+	pthread_t t[8];
+	int64_t t0 = now_ms();
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		snprintf(a[i].server, sizeof(a[i].server), "%s", server);
+		a[i].send = send;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, auth_thread,
+		    &a[i]), 0);
+	}
+	for (i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < 8; i++) {
+		ck_assert_msg(a[i].rc == -2, "thread %d: got %d, want -2", i,
+		    a[i].rc);
+		ck_assert_msg(a[i].ms < 3000, "thread %d took %lld ms", i,
+		    (long long)a[i].ms);
+	}
+	return now_ms() - t0;
+}
+
+START_TEST(dracauth_threads_not_serialised)
+{
+	char server[32];
+	int64_t ms;
+	int fd, fd2;
+
+	snprintf(server, sizeof(server), "127.0.0.1:%u",
+	    silent_udp(&fd, "127.0.0.1", 0));
+	ms = parallel(server, 0);
+	ck_assert_msg(ms < 3000, "8 dracauth calls took %lld ms, want "
+	    "about one 2000 ms timeout", (long long)ms);
+	/* a name (from /etc/hosts) goes through the lookup helper */
+	snprintf(server, sizeof(server), "localhost:%u",
+	    silent_udp(&fd2, "127.0.0.1", 0));
+	ms = parallel(server, 0);
+	ck_assert_msg(ms < 3000, "8 dracauth calls to localhost took %lld "
+	    "ms, want about one 2000 ms timeout", (long long)ms);
+	ck_assert_int_eq(dracconn(server, NULL), 0);
+	ms = parallel(server, 1);
+	ck_assert_msg(ms < 3000, "8 dracsend calls took %lld ms, want "
+	    "about one 2000 ms timeout", (long long)ms);
+	ck_assert_int_eq(dracdisc(NULL), 0);
+	close(fd);
+	close(fd2);
+}
+END_TEST
+
+/*
+ * dns_black_hole - in this (forked) process: new network and mount
+ * namespaces whose resolv.conf names 127.0.0.1, where a UDP socket on
+ * port 53 takes queries and never answers, each waited for 30 s.
+ */
+static void
+dns_black_hole(int *fd)
+{
+	struct ifreq ifr;
+	char *dir = tmpdir(), conf[300];
+	int s;
+
+	ck_assert_msg(unshare(CLONE_NEWNET | CLONE_NEWNS) == 0, "unshare: %s",
+	    strerror(errno));
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL),
+	    0);
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	ck_assert_int_eq(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	ck_assert_int_eq(ioctl(s, SIOCSIFFLAGS, &ifr), 0);
+	close(s);
+	snprintf(conf, sizeof(conf), "%s/resolv.conf", dir);
+	write_file(conf, "nameserver 127.0.0.1\n"
+	    "options timeout:30 attempts:1\n");
+	ck_assert_int_eq(mount(conf, "/etc/resolv.conf", NULL, MS_BIND,
+	    NULL), 0);
+	silent_udp(fd, "127.0.0.1", 53);
+}
+
+static void *
+lookup_caller(void *arg)
+{
+	int *rc = arg;
+
+	*rc = dracauth("dracd-test.example", inet_addr("192.0.2.1"), NULL);
+	return NULL;
+}
+
+/* tasks - the threads of this process */
+static int
+tasks(void)
+{
+	FILE *fp = fopen("/proc/self/status", "r");
+	char line[128];
+	int n = -1;
+
+	while (fp != NULL && fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	if (fp != NULL)
+		fclose(fp);
+	return n;
+}
+
+/*
+ * many_lookups - 100 callers at once while the resolver hangs: each
+ * returns -1 within the deadline, and the helpers left behind stay
+ * within libdrac's cap of 64.  0, or an exit status naming the failure.
+ */
+static int
+many_lookups(void)
+{
+	pthread_t t[100];
+	int rc[100], i, bad = 0;
+	int64_t t0 = now_ms();
+
+	for (i = 0; i < 100; i++)
+		if (pthread_create(&t[i], NULL, lookup_caller, &rc[i]) != 0)
+			return 3;
+	for (i = 0; i < 100; i++) {
+		pthread_join(t[i], NULL);
+		bad += rc[i] != -1;
+	}
+	if (bad > 0)
+		return 4;
+	if (now_ms() - t0 >= 2500)
+		return 5;
+	/* this thread and at most 64 helpers (the first call's among
+	 * them), plus a sanitizer's own threads; without the cap: 102 */
+	return tasks() > 1 + 64 + 4 ? 6 : 0;
+}
+
+START_TEST(dracauth_lookup_bounded)
+{
+	int64_t t0, ms;
+	pid_t pid;
+	int st, fd;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dns_black_hole(&fd);
+		t0 = now_ms();
+		st = dracauth("dracd-test.example", inet_addr("192.0.2.1"),
+		    NULL);
+		ms = now_ms() - t0;
+		_exit(st != -1 ? 1 : ms < 1900 || ms >= 2500 ? 2 :
+		    many_lookups());
+	}
+	t0 = now_ms();
+	while (waitpid(pid, &st, WNOHANG) == 0 && now_ms() - t0 < 8000)
+		usleep(10000);
+	if (now_ms() - t0 >= 8000) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		ck_abort_msg("dracauth still waited on DNS after 8 s");
+	}
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: "
+	    "status %d (1: wrong result, 2: past the deadline; 100 callers: "
+	    "3 no thread, 4 wrong result, 5 past the deadline, 6 more than "
+	    "64 helpers)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+END_TEST
+
+/* ---- LIST pages fit the reply (item 12) ---- */
+
+/* list_all - walk dracd's LIST with max per page; each address once */
+static void
+list_all(uint16_t port, int tcp, unsigned int max, int *seen, size_t n)
+{
+	CLIENT *c = client_v3("127.0.0.1", port, tcp);
+	struct timeval tv = {5, 0};
+	list3_args a = {0, max};
+	list3_res r;
+	size_t i, total = 0, pages = 0;
+	enum clnt_stat cs;
+
+	memset(seen, 0, n * sizeof(*seen));
+	do {
+		memset(&r, 0, sizeof(r));
+		cs = clnt_call(c, DRACPROC3_LIST, (xdrproc_t)xdr_list3_args,
+		    (char *)&a, (xdrproc_t)xdr_list3_res, (char *)&r, tv);
+		ck_assert_msg(cs == RPC_SUCCESS, "%s max %u page %zu: %s",
+		    tcp ? "tcp" : "udp", max, pages, clnt_sperrno(cs));
+		ck_assert_int_eq(r.stat, DRAC_OK);
+		for (i = 0; i < r.entries.entries_len; i++) {
+			const entry3 *e = &r.entries.entries_val[i];
+			unsigned int k;
+
+			ck_assert_int_eq(e->addr.af, DRAC_AF_INET6);
+			k = (unsigned int)(uint8_t)e->addr.drac_addr_u.v6[14]
+			    << 8 | (uint8_t)e->addr.drac_addr_u.v6[15];
+			ck_assert_uint_lt(k, n);
+			seen[k]++;
+			total++;
+		}
+		a.cursor = r.cursor;
+		xdr_free((xdrproc_t)xdr_list3_res, (char *)&r);
+		pages++;
+	} while (a.cursor != 0 && pages < 10000);
+	clnt_destroy(c);
+	ck_assert_uint_eq(total, n);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(seen[i] == 1, "entry %zu seen %d times", i,
+		    seen[i]);
+}
+
+START_TEST(list_pages_fit)
+{
+	static const unsigned int max[] = {0, 900, 0xffffffffU};
+	char user[DRAC_USERMAX + 1], addr[64];
+	int seen[1000];
+	drac_t *h;
+	size_t i, m;
+
+	memset(user, 'u', DRAC_USERMAX);
+	user[DRAC_USERMAX] = '\0';
+	daemon_init(&d, "127.0.0.1\n");
+	ck_assert_int_eq(daemon_start(&d, NULL), 0);
+	h = open_h(server(&d), DRAC_TCP, 5000);
+	for (i = 0; i < 1000; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8::%zx", i);
+		ck_assert_int_eq(drac_add(h, addr, 0, user), 0);
+	}
+	drac_close(h);
+	for (m = 0; m < sizeof(max) / sizeof(max[0]); m++) {
+		list_all(d.port, 0, max[m], seen, 1000);
+		list_all(d.port, 1, max[m], seen, 1000);
+	}
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_lib_suite(void)
 {
@@ -444,6 +829,22 @@ make_lib_suite(void)
 	tcase_add_test(tc, compat_api);
 	tcase_add_test(tc, old_patch_built_with_pkg_config);
 	tcase_add_test(tc, threads_with_own_handles);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hostile_server");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, verifier_not_leaked);
+	tcase_add_test(tc, list_cursor_stuck);
+	tcase_add_test(tc, list_cursor_creeps);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("compat_threads");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, dracauth_threads_not_serialised);
+	tcase_add_test(tc, dracauth_lookup_bounded);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("list_pages");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, list_pages_fit);
 	suite_add_tcase(s, tc);
 	return s;
 }

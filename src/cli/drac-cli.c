@@ -7,6 +7,7 @@
  */
 #include <err.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,20 +69,100 @@ iso(int64_t t, char *buf, size_t len)
 	return buf;
 }
 
-/* json_str - a string as a JSON literal */
+/*
+ * utf8_next - the length of the valid UTF-8 sequence at p (its code point
+ * in *cp), or 0 for a byte that starts none: overlong forms, surrogates
+ * and code points past U+10FFFF are invalid.
+ */
+static size_t
+utf8_next(const unsigned char *p, uint32_t *cp)
+{
+	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+	size_t len, i;
+	uint32_t c;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)	/* a NUL ends here too */
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* printable - a code point safe to print raw: no C0 or C1 control, DEL,
+ * line or paragraph separator, or bidirectional control */
+static int
+printable(uint32_t c)
+{
+	return c >= 0x20 && c != 0x7f && !(c >= 0x80 && c <= 0x9f) &&
+	    c != 0x2028 && c != 0x2029 && c != 0x200e && c != 0x200f &&
+	    !(c >= 0x202a && c <= 0x202e) && !(c >= 0x2066 && c <= 0x2069);
+}
+
+/*
+ * print_text - a server-supplied string for a terminal or a script:
+ * printable UTF-8 as is, a backslash as \\, anything else byte by byte
+ * as \xNN.
+ */
+static void
+print_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t c;
+	size_t n, i;
+
+	while (*p != '\0') {
+		n = utf8_next(p, &c);
+		if (n > 0 && c == '\\')
+			fputs("\\\\", stdout);
+		else if (n > 0 && printable(c))
+			fwrite(p, 1, n, stdout);
+		else
+			for (i = 0; i < (n > 0 ? n : 1); i++)
+				printf("\\x%02x", p[i]);
+		p += n > 0 ? n : 1;
+	}
+}
+
+/*
+ * json_str - a server-supplied string as a JSON literal, always valid
+ * JSON: printable UTF-8 as is, other code points as \uXXXX, and each byte
+ * that is not UTF-8 as U+FFFD (the text output keeps the byte as \xNN).
+ */
 static void
 json_str(const char *s)
 {
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t c;
+	size_t n;
 
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			printf("\\u%04x", c);
+	putchar('"');
+	while (*p != '\0') {
+		n = utf8_next(p, &c);
+		if (n == 0)
+			fputs("\\ufffd", stdout);
+		else if (c == '"' || c == '\\')
+			printf("\\%c", (int)c);
+		else if (printable(c))
+			fwrite(p, 1, n, stdout);
 		else
-			putchar(c);
+			printf("\\u%04x", (unsigned int)c);
+		p += n > 0 ? n : 1;
 	}
 	putchar('"');
 }
@@ -182,9 +263,11 @@ cmd_check(struct cli *c, int argc, char **argv)
 		printf("%s not allowed\n", a);
 		return EX_NO;
 	}
-	printf("%s allowed until %s (%lld)%s%s\n", e.addr,
+	printf("%s allowed until %s (%lld)%s", e.addr,
 	    iso(e.expires, t, sizeof(t)), (long long)e.expires,
-	    e.user[0] ? " user " : "", e.user);
+	    e.user[0] ? " user " : "");
+	print_text(e.user);
+	putchar('\n');
 	return 0;
 }
 
@@ -237,9 +320,12 @@ cmd_list(struct cli *c, int argc, char **argv)
 			    (long long)e.first_seen, e.adds);
 			json_str(e.user);
 			printf("}");
-		} else
-			printf("%s\t%s\t%u\t%s\n", e.addr, iso(e.expires, t,
-			    sizeof(t)), e.adds, e.user);
+		} else {
+			printf("%s\t%s\t%u\t", e.addr, iso(e.expires, t,
+			    sizeof(t)), e.adds);
+			print_text(e.user);
+			putchar('\n');
+		}
 		n++;
 	}
 	drac_list_close(l);

@@ -16,7 +16,21 @@
 #include "proc.h"
 #include "wire.h"
 
-#define LIST_UDP_MAX	48	/* entries that surely fit a UDP reply */
+/*
+ * A LIST page is as many entries as surely fit the reply: the largest
+ * entry3 on the wire (IPv6 address, user of DRAC_MAXUSER bytes) into the
+ * reply buffer (svc.c's SVC_REPLYMAX) over TCP, or into a datagram any
+ * libtirpc client reads (UDPMSGSIZE) over UDP, less the reply header
+ * (xid, direction, status, null verifier, accept status), the result's
+ * status, array length and cursor.
+ */
+#define LIST_ENTRY_MAX	(4 + 16 + 8 + 8 + 4 + 4 + DRAC_MAXUSER)
+#define LIST_FIXED	(24 + 4 + 4 + 8)
+#define LIST_TCP_BUDGET	65536	/* svc.c's SVC_REPLYMAX */
+#define LIST_UDP_BUDGET	UDPMSGSIZE
+#define LIST_TCP_MAX	((LIST_TCP_BUDGET - LIST_FIXED) / LIST_ENTRY_MAX)
+#define LIST_UDP_MAX	((LIST_UDP_BUDGET - LIST_FIXED) / LIST_ENTRY_MAX)
+_Static_assert(LIST_TCP_MAX <= DRAC_MAXPAGE, "a LIST page over TCP fits");
 
 /*
  * policy_of - the rights of peer, come by via (ACL_VIA_*), and the scalar
@@ -578,11 +592,9 @@ p_list3(struct svc_call *c, void *arg, void *res)
 		out->stat = DRAC_PERM;
 		return 0;
 	}
-	if (want == 0 || want > DRAC_MAXPAGE - 16)
-		want = DRAC_MAXPAGE - 16;
-	if (!c->tcp && want > LIST_UDP_MAX)
-		want = LIST_UDP_MAX;
-	if ((info = calloc(want + 16, sizeof(*info))) == NULL)
+	if (want == 0 || want > (c->tcp ? LIST_TCP_MAX : LIST_UDP_MAX))
+		want = c->tcp ? LIST_TCP_MAX : LIST_UDP_MAX;
+	if ((info = calloc(want, sizeof(*info))) == NULL)
 		return -1;
 	n = store_list(sv->store, &cursor, info, want);
 	rc = list_fill(c, out, info, n);

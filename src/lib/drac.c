@@ -11,6 +11,8 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@
 #include "auth.h"
 #include "wire.h"
 #define PAGE		500
+#define LIST_MAXPAGES	(1U << 22)	/* pages of one walk, at most: dracd's
+					 * largest table needs ~2.1 million */
 #define CONFIG_ERR	1200
 
 struct drac {
@@ -38,7 +42,9 @@ struct drac_list {
 	list3_res page;
 	size_t next;		/* index into page */
 	uint64_t cursor;
+	unsigned int pages;	/* fetched so far */
 	int started, done;
+	int failed;		/* the error that ended the walk, or 0 */
 };
 
 /* parse_server - "host", "host:port", "[v6]:port" or a bare IPv6 */
@@ -78,34 +84,183 @@ parse_server(const char *spec, char *host, size_t hostlen, uint16_t *port)
 	return 0;
 }
 
-/* resolve - a server's address: its first IPv4 address, else its first */
+/* pick - a server's address from a lookup: its first IPv4, else its first */
 static int
-resolve(const char *host, struct rpc_target *t)
+pick(struct addrinfo *res, struct rpc_target *t)
 {
-	struct addrinfo hints, *res, *ai, *pick = NULL;
+	struct addrinfo *ai, *p = NULL;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_DGRAM;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0)
-		return DRAC_E_RESOLVE;
-	for (ai = res; ai != NULL && pick == NULL; ai = ai->ai_next)
+	for (ai = res; ai != NULL && p == NULL; ai = ai->ai_next)
 		if (ai->ai_family == AF_INET)
-			pick = ai;
-	if (pick == NULL)
-		pick = res;
-	if (pick == NULL || pick->ai_addrlen > sizeof(t->sa)) {
-		freeaddrinfo(res);
+			p = ai;
+	if (p == NULL)
+		p = res;
+	if (p == NULL || p->ai_addrlen > sizeof(t->sa))
 		return DRAC_E_RESOLVE;
-	}
-	memcpy(&t->sa, pick->ai_addr, pick->ai_addrlen);
-	t->salen = pick->ai_addrlen;
-	freeaddrinfo(res);
+	memcpy(&t->sa, p->ai_addr, p->ai_addrlen);
+	t->salen = p->ai_addrlen;
 	return 0;
 }
 
-/* add_server - one server spec into the handle */
+/*
+ * A name lookup run by a helper thread, so that the caller can give up at
+ * its deadline (getaddrinfo has none).  Whoever finishes last, the caller
+ * or the helper, frees it.  While the resolver hangs, helpers outlive
+ * their callers: at most LOOKUP_MAXHELPERS exist at once in the process,
+ * and a lookup past that fails at once as a timeout would.
+ */
+#define LOOKUP_MAXHELPERS 64
+
+static unsigned int helpers;	/* live helper threads; atomic */
+
+struct lookup {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, refs, rc;
+	int started;		/* counted in helpers */
+	struct addrinfo *res;
+	char host[256];
+};
+
+/* lookup_unref - drop one reference; the last frees the lookup */
+static void
+lookup_unref(struct lookup *lk)
+{
+	int last;
+
+	pthread_mutex_lock(&lk->mu);
+	last = --lk->refs == 0;
+	pthread_mutex_unlock(&lk->mu);
+	if (!last)
+		return;
+	if (lk->started)
+		__atomic_sub_fetch(&helpers, 1, __ATOMIC_SEQ_CST);
+	if (lk->res != NULL)
+		freeaddrinfo(lk->res);
+	pthread_cond_destroy(&lk->cv);
+	pthread_mutex_destroy(&lk->mu);
+	free(lk);
+}
+
+/* lookup_thread - the helper: one getaddrinfo, then signal */
+static void *
+lookup_thread(void *arg)
+{
+	struct lookup *lk = arg;
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_DGRAM;
+	rc = getaddrinfo(lk->host, NULL, &hints, &res);
+	pthread_mutex_lock(&lk->mu);
+	lk->rc = rc;
+	lk->res = rc == 0 ? res : NULL;
+	lk->done = 1;
+	pthread_cond_signal(&lk->cv);
+	pthread_mutex_unlock(&lk->mu);
+	lookup_unref(lk);
+	return NULL;
+}
+
+/* lookup_wait - the helper's answer into t by deadline (monotonic ms) */
 static int
-add_server(drac_t *h, const char *spec)
+lookup_wait(struct lookup *lk, struct rpc_target *t, int64_t deadline)
+{
+	struct timespec ts;
+	int64_t ms;
+	int rc = DRAC_E_TIMEOUT;
+
+	pthread_mutex_lock(&lk->mu);
+	while (!lk->done && (ms = deadline - rpcc_now_ms()) > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&lk->cv, &lk->mu, &ts);
+	}
+	if (lk->done)
+		rc = lk->rc != 0 ? DRAC_E_RESOLVE : pick(lk->res, t);
+	pthread_mutex_unlock(&lk->mu);
+	return rc;
+}
+
+/* lookup_start - a helper thread on host; NULL if none could start */
+static struct lookup *
+lookup_start(const char *host)
+{
+	struct lookup *lk = calloc(1, sizeof(*lk));
+	pthread_condattr_t ca;
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+	int rc;
+
+	if (lk == NULL)
+		return NULL;
+	if (__atomic_add_fetch(&helpers, 1, __ATOMIC_SEQ_CST) >
+	    LOOKUP_MAXHELPERS) {
+		__atomic_sub_fetch(&helpers, 1, __ATOMIC_SEQ_CST);
+		free(lk);
+		return NULL;
+	}
+	lk->started = 1;
+	snprintf(lk->host, sizeof(lk->host), "%s", host);
+	lk->refs = 2;
+	pthread_mutex_init(&lk->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&lk->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* the helper takes none of the caller's signals */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&tid, &attr, lookup_thread, lk);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		lk->refs = 1;
+		lookup_unref(lk);
+		return NULL;
+	}
+	return lk;
+}
+
+/*
+ * resolve - a server's address by deadline (monotonic ms): a numeric
+ * address at once; a name through a helper thread, given up at the
+ * deadline (DRAC_E_TIMEOUT) while the helper finishes on its own.
+ */
+static int
+resolve(const char *host, struct rpc_target *t, int64_t deadline)
+{
+	struct addrinfo hints, *res;
+	struct lookup *lk;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_NUMERICHOST;
+	if (getaddrinfo(host, NULL, &hints, &res) == 0) {
+		rc = pick(res, t);
+		freeaddrinfo(res);
+		return rc;
+	}
+	if ((lk = lookup_start(host)) == NULL)
+		return DRAC_E_TIMEOUT;	/* too many lookups hang already */
+	rc = lookup_wait(lk, t, deadline);
+	lookup_unref(lk);
+	return rc;
+}
+
+/* add_server - one server spec into the handle, resolved by deadline */
+static int
+add_server(drac_t *h, const char *spec, int64_t deadline)
 {
 	char host[256];
 	uint16_t port;
@@ -114,16 +269,20 @@ add_server(drac_t *h, const char *spec)
 	if (h->n == MAXSERVERS || parse_server(spec, host, sizeof(host),
 	    &port) < 0)
 		return DRAC_E_INVAL;
-	if ((rc = resolve(host, &h->t[h->n])) < 0)
+	if ((rc = resolve(host, &h->t[h->n], deadline)) < 0)
 		return rc;
 	h->t[h->n].port[0] = h->t[h->n].port[1] = port;
 	h->n++;
 	return 0;
 }
 
-/* drac_open - a handle on one or more servers; 0 or a DRAC_E_* code */
-EXPORT int
-drac_open(drac_t **hp, const char *servers, const struct drac_options *o)
+/*
+ * drac_open_until - drac_open with every name lookup done by deadline
+ * (monotonic ms; 0: the handle's timeout from now)
+ */
+int
+drac_open_until(drac_t **hp, const char *servers,
+    const struct drac_options *o, int64_t deadline)
 {
 	char buf[2048], *tok, *save = NULL;
 	drac_t *h;
@@ -153,9 +312,11 @@ drac_open(drac_t **hp, const char *servers, const struct drac_options *o)
 		}
 		h->o.add_key_file = NULL;	/* the caller's string */
 	}
+	if (deadline == 0)
+		deadline = rpcc_now_ms() + h->o.timeout_ms;
 	for (tok = strtok_r(buf, ", \t", &save); tok != NULL && rc == 0;
 	    tok = strtok_r(NULL, ", \t", &save))
-		rc = add_server(h, tok);
+		rc = add_server(h, tok, deadline);
 	if (rc == 0 && h->n == 0)
 		rc = DRAC_E_INVAL;
 	if (rc < 0) {
@@ -166,6 +327,38 @@ drac_open(drac_t **hp, const char *servers, const struct drac_options *o)
 	return 0;
 }
 
+/* drac_open - a handle on one or more servers; 0 or a DRAC_E_* code */
+EXPORT int
+drac_open(drac_t **hp, const char *servers, const struct drac_options *o)
+{
+	return drac_open_until(hp, servers, o, 0);
+}
+
+/* drac_dup - a new copy of h the caller closes; NULL if h is NULL or
+ * memory is short */
+drac_t *
+drac_dup(const drac_t *h)
+{
+	drac_t *c;
+
+	if (h == NULL || (c = malloc(sizeof(*c))) == NULL)
+		return NULL;
+	*c = *h;
+	return c;
+}
+
+/* drac_keep_ports - the rpcbind ports a copy of dst learned, into dst */
+void
+drac_keep_ports(drac_t *dst, const drac_t *copy)
+{
+	size_t i;
+
+	for (i = 0; i < dst->n && i < copy->n; i++)
+		if (dst->t[i].port[0] == 0 || dst->t[i].port[1] == 0)
+			memcpy(dst->t[i].port, copy->t[i].port,
+			    sizeof(dst->t[i].port));
+}
+
 /* drac_close - release a handle (NULL is fine) */
 EXPORT void
 drac_close(drac_t *h)
@@ -173,15 +366,23 @@ drac_close(drac_t *h)
 	free(h);
 }
 
-/* drac_call - one procedure on all servers (or the first that answers) */
+/* drac_call_until - one procedure on all servers (or the first that
+ * answers) by deadline (monotonic ms) */
+int
+drac_call_until(drac_t *h, const struct rpc_req *rq, void *res, int *status,
+    int first, int64_t deadline)
+{
+	return rpcc_call(h->t, h->n, h->o.transport, rq, res, status, deadline,
+	    h->o.retries, first);
+}
+
+/* drac_call - drac_call_until within the handle's timeout from now */
 int
 drac_call(drac_t *h, const struct rpc_req *rq, void *res, int *status,
     int first)
 {
-	int64_t deadline = rpcc_now_ms() + h->o.timeout_ms;
-
-	return rpcc_call(h->t, h->n, h->o.transport, rq, res, status, deadline,
-	    h->o.retries, first);
+	return drac_call_until(h, rq, res, status, first, rpcc_now_ms() +
+	    h->o.timeout_ms);
 }
 
 /* drac_nservers - how many servers the handle calls */
@@ -452,9 +653,14 @@ drac_list_open(drac_t *h, drac_list_t **lp)
 	return 0;
 }
 
-/* fetch - the next page from the first server */
+/*
+ * fetch - the next page from the first server by deadline.  A reply
+ * whose cursor does not move past the one sent (dracd's cursor is a
+ * position that only grows), or a walk past LIST_MAXPAGES pages, is a
+ * broken server: DRAC_E_RPC, and the walk ends.
+ */
 static int
-fetch(drac_list_t *l)
+fetch(drac_list_t *l, int64_t deadline)
 {
 	struct rpc_req rq = {DRACPROG, DRACVERS3, DRACPROC3_LIST,
 	    (xdrproc_t)xdr_list3_args, (xdrproc_t)xdr_list3_res, NULL,
@@ -466,15 +672,20 @@ fetch(drac_list_t *l)
 
 	xdr_free((xdrproc_t)xdr_list3_res, (char *)&l->page);
 	memset(&l->page, 0, sizeof(l->page));
+	if (l->pages >= LIST_MAXPAGES)
+		return DRAC_E_RPC;
 	a.cursor = l->cursor;
 	a.max = PAGE;
 	rq.arg = &a;
 	one.n = 1;
-	if (drac_call(&one, &rq, &l->page, status, 1) < 0)
+	if (drac_call_until(&one, &rq, &l->page, status, 1, deadline) < 0)
 		return status[0];
 	l->h->t[0] = one.t[0];	/* keep a port rpcbind told us */
+	l->pages++;
 	if ((rc = stat_code(l->page.stat)) < 0)
 		return rc;
+	if (l->page.cursor != 0 && l->page.cursor <= l->cursor)
+		return DRAC_E_RPC;
 	l->next = 0;
 	l->cursor = l->page.cursor;
 	l->started = 1;
@@ -482,20 +693,32 @@ fetch(drac_list_t *l)
 	return 0;
 }
 
-/* drac_list_next - 1 and the next entry, 0 at the end, or an error */
+/*
+ * drac_list_next - 1 and the next entry, 0 at the end, or an error.  One
+ * call, however many pages it fetches, ends within the handle's timeout;
+ * after an error the walk stays failed.
+ */
 EXPORT int
 drac_list_next(drac_list_t *l, struct drac_entry *e)
 {
+	int64_t deadline;
 	entry3 *w;
 	int rc;
 
 	if (l == NULL || e == NULL)
 		return DRAC_E_INVAL;
+	if (l->failed < 0)
+		return l->failed;
+	deadline = rpcc_now_ms() + l->h->o.timeout_ms;
 	while (!l->started || l->next >= l->page.entries.entries_len) {
 		if (l->started && l->done)
 			return 0;
-		if ((rc = fetch(l)) < 0)
-			return rc;
+		if (l->started && rpcc_now_ms() >= deadline)
+			rc = DRAC_E_TIMEOUT;
+		else
+			rc = fetch(l, deadline);
+		if (rc < 0)
+			return l->failed = rc;
 	}
 	w = &l->page.entries.entries_val[l->next++];
 	memset(e, 0, sizeof(*e));

@@ -10,8 +10,14 @@
 
 #define MAXSERVERS 16
 
+int drac_open_until(drac_t **, const char *servers,
+    const struct drac_options *, int64_t deadline);
+drac_t *drac_dup(const drac_t *);
+void drac_keep_ports(drac_t *, const drac_t *copy);
 int drac_call(drac_t *, const struct rpc_req *, void *res, int *status,
     int first);
+int drac_call_until(drac_t *, const struct rpc_req *, void *res,
+    int *status, int first, int64_t deadline);
 size_t drac_nservers(const drac_t *);
 
 #endif

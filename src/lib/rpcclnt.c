@@ -103,6 +103,8 @@ static int
 decode(const struct rpc_req *rq, uint32_t xid, const uint8_t *buf,
     size_t len, void *res)
 {
+	char verf[MAX_AUTH_BYTES];	/* the verifier lands here, not in
+					 * memory xdr would allocate */
 	struct rpc_msg m;
 	uint32_t got;
 	XDR x;
@@ -115,6 +117,7 @@ decode(const struct rpc_req *rq, uint32_t xid, const uint8_t *buf,
 		return 1;
 	memset(&m, 0, sizeof(m));
 	m.acpted_rply.ar_verf = _null_auth;
+	m.acpted_rply.ar_verf.oa_base = verf;
 	m.acpted_rply.ar_results.where = res;
 	m.acpted_rply.ar_results.proc = rq->xres;
 	xdrmem_create(&x, (char *)(uintptr_t)buf, (u_int)len, XDR_DECODE);
