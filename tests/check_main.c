@@ -22,6 +22,7 @@ main(void)
 	srunner_add_suite(sr, make_lookup_suite());
 	srunner_add_suite(sr, make_mta_suite());
 	srunner_add_suite(sr, make_hardening_suite());
+	srunner_add_suite(sr, make_tcpadd_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -15,5 +15,6 @@ Suite *make_cli_suite(void);
 Suite *make_lookup_suite(void);
 Suite *make_mta_suite(void);
 Suite *make_hardening_suite(void);
+Suite *make_tcpadd_suite(void);
 
 #endif

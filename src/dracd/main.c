@@ -397,6 +397,9 @@ main(int argc, char **argv)
 	 * write: more threads let more adds share one write */
 	so.udp_threads = c.udp_threads > 0 ? (int)c.udp_threads :
 	    c.sync_interval_ms == 0 ? 16 : 2;
+	/* TCP adds wait in workers, as many as the UDP threads, never in
+	 * the thread that answers the live lookups */
+	so.tcp_workers = so.udp_threads;
 	so.tcp_max_connections = (int)c.tcp_max_connections;
 	so.tcp_idle_timeout_ms = c.tcp_idle_timeout_ms;
 	if ((svc = svc_start(&so, socks, n, lookups, nlookups)) == NULL)

@@ -6,6 +6,10 @@
  * one read; a request that does not fit closes the connection, so memory
  * per connection is bounded.  Replies wait in an output buffer capped at
  * OUTMAX; while it holds anything the connection is not read from.
+ * A held connection (stream_hold) is neither read nor timed out until
+ * released; a wake callback (opts->wakefd) runs in this thread between
+ * poll and the connections' events, and may release or drop connections
+ * but never closes one itself: a dropped one is closed after it.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,6 +42,9 @@ struct stream_conn {
 	size_t inlen;
 	uint8_t *out;
 	size_t outlen, outoff, outcap;
+	uint64_t id;			/* unique for the loop's life */
+	int held;			/* a request is served elsewhere */
+	int dead;			/* close after this round */
 };
 
 /* stream_peer - the address of the connection's peer */
@@ -102,7 +109,7 @@ input(struct stream_conn *c)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	c->inlen += (size_t)got;
 	c->last = mono_ms();
-	while (c->inlen > 0 && c->outlen < OUTMAX / 2) {
+	while (c->inlen > 0 && c->outlen < OUTMAX / 2 && !c->held) {
 		if ((used = p->consume(c->l->ctx, c, c->in, c->inlen)) < 0)
 			return -1;
 		if (used == 0)
@@ -122,6 +129,11 @@ struct loop {
 	struct stream_conn *conns;
 	size_t n;
 	struct log_limit full_log;
+	uint64_t next_id;
+};
+
+struct stream_loop {
+	struct loop *lp;
 };
 
 /* conn_close - drop connection i; the last one moves into its place */
@@ -160,6 +172,7 @@ accept_one(struct loop *lp, const struct stream_listener *l)
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->l = l;
+	c->id = ++lp->next_id;
 	if (ss.ss_family == AF_UNIX)
 		addr_parse(&c->peer, "127.0.0.1");	/* a local caller */
 	else if (addr_from_sockaddr(&c->peer, (struct sockaddr *)&ss,
@@ -187,25 +200,32 @@ round_(struct loop *lp, struct pollfd *pfd)
 	for (i = 0; i < lp->n; i++) {
 		pfd[nl + 1 + i].fd = lp->conns[i].fd;
 		pfd[nl + 1 + i].events = lp->conns[i].outlen > 0 ? POLLOUT :
-		    POLLIN;
+		    lp->conns[i].held ? 0 : POLLIN;
 	}
-	if (poll(pfd, nl + 1 + lp->n, 1000) < 0 && errno != EINTR)
+	pfd[nl + 1 + lp->n].fd = lp->o->wakefd;
+	pfd[nl + 1 + lp->n].events = POLLIN;
+	if (poll(pfd, nl + 2 + lp->n, 1000) < 0 && errno != EINTR)
 		fatal("poll");
 	if (pfd[nl].revents)
 		return -1;
+	if (pfd[nl + 1 + lp->n].revents) {
+		struct stream_loop h = {lp};
+
+		lp->o->wake(lp->o->wakearg, &h);
+	}
 	t = mono_ms();
 	for (i = lp->n; i-- > 0;) {
 		short ev = pfd[nl + 1 + i].revents;
 		struct stream_conn *c = &lp->conns[i];
 		int rc = 0;
 
-		if (ev & (POLLERR | POLLNVAL))
+		if (c->dead || (ev & (POLLERR | POLLNVAL)))
 			rc = -1;
 		else if (ev & POLLOUT)
 			rc = flush(c);
 		else if (ev & (POLLIN | POLLHUP))
 			rc = input(c);
-		else if (t - c->last > lp->o->idle_timeout_ms)
+		else if (!c->held && t - c->last > lp->o->idle_timeout_ms)
 			rc = -1;
 		if (rc < 0)
 			conn_close(lp, i);
@@ -214,6 +234,66 @@ round_(struct loop *lp, struct pollfd *pfd)
 		if (pfd[i].revents & POLLIN)
 			accept_one(lp, &lp->ls[i]);
 	return 0;
+}
+
+/* stream_id - the connection's id, unique while the loop runs */
+uint64_t
+stream_id(const struct stream_conn *c)
+{
+	return c->id;
+}
+
+/* stream_hold - read and consume nothing more until stream_release */
+void
+stream_hold(struct stream_conn *c)
+{
+	c->held = 1;
+}
+
+/* stream_drop - close the connection once the wake callback returns */
+void
+stream_drop(struct stream_conn *c)
+{
+	c->dead = 1;
+}
+
+/*
+ * stream_release - a held connection's request is answered: serve the
+ * requests already buffered behind it, send what is queued.  From the
+ * wake callback; on error the connection is dropped.
+ */
+void
+stream_release(struct stream_conn *c)
+{
+	const struct stream_proto *p = c->l->proto;
+	ssize_t used;
+
+	c->held = 0;
+	c->last = mono_ms();
+	while (c->inlen > 0 && c->outlen < OUTMAX / 2 && !c->held) {
+		if ((used = p->consume(c->l->ctx, c, c->in, c->inlen)) < 0) {
+			c->dead = 1;
+			return;
+		}
+		if (used == 0)
+			break;
+		memmove(c->in, c->in + used, c->inlen - (size_t)used);
+		c->inlen -= (size_t)used;
+	}
+	if (c->inlen > p->maxreq || flush(c) < 0)
+		c->dead = 1;
+}
+
+/* stream_find - the connection with id, NULL when it was closed */
+struct stream_conn *
+stream_find(struct stream_loop *h, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < h->lp->n; i++)
+		if (h->lp->conns[i].id == id)
+			return &h->lp->conns[i];
+	return NULL;
 }
 
 /* stream_run - serve until o->stopfd becomes readable */
@@ -232,7 +312,7 @@ stream_run(const struct stream_opts *o, const struct stream_listener *ls,
 	lp.full_log.period = 60;
 	lp.full_log.burst = 1;
 	lp.conns = calloc((size_t)o->max_connections, sizeof(*lp.conns));
-	pfd = calloc(n + 1 + (size_t)o->max_connections, sizeof(*pfd));
+	pfd = calloc(n + 2 + (size_t)o->max_connections, sizeof(*pfd));
 	if (lp.conns == NULL || pfd == NULL)
 		fatalx("stream: out of memory");
 	for (i = 0; i < n; i++) {
