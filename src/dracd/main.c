@@ -397,9 +397,11 @@ main(int argc, char **argv)
 	 * write: more threads let more adds share one write */
 	so.udp_threads = c.udp_threads > 0 ? (int)c.udp_threads :
 	    c.sync_interval_ms == 0 ? 16 : 2;
-	/* TCP adds wait in workers, as many as the UDP threads, never in
-	 * the thread that answers the live lookups */
-	so.tcp_workers = so.udp_threads;
+	/* with sync_interval 0, TCP adds too wait for the disk: in workers,
+	 * as many as the UDP threads, never in the thread that answers the
+	 * live lookups.  Otherwise they do not wait, and the hand-off would
+	 * only cost (4 TCP clients: 21,000 adds/s instead of 39,000) */
+	so.tcp_workers = c.sync_interval_ms == 0 ? so.udp_threads : 0;
 	so.tcp_max_connections = (int)c.tcp_max_connections;
 	so.tcp_idle_timeout_ms = c.tcp_idle_timeout_ms;
 	if ((svc = svc_start(&so, socks, n, lookups, nlookups)) == NULL)

@@ -202,7 +202,7 @@ round_(struct loop *lp, struct pollfd *pfd)
 		pfd[nl + 1 + i].events = lp->conns[i].outlen > 0 ? POLLOUT :
 		    lp->conns[i].held ? 0 : POLLIN;
 	}
-	pfd[nl + 1 + lp->n].fd = lp->o->wakefd;
+	pfd[nl + 1 + lp->n].fd = lp->o->wake != NULL ? lp->o->wakefd : -1;
 	pfd[nl + 1 + lp->n].events = POLLIN;
 	if (poll(pfd, nl + 2 + lp->n, 1000) < 0 && errno != EINTR)
 		fatal("poll");
