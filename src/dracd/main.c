@@ -517,6 +517,11 @@ main(int argc, char **argv)
 	so.udp_threads = c.udp_threads > 0 ? (int)c.udp_threads :
 	    c.sync_interval_ms == 0 ? 16 : 2;
 	so.admit = lookup_admit_any;
+	/* with sync_interval 0, TCP adds too wait for the disk: in workers,
+	 * as many as the UDP threads, never in the thread that answers the
+	 * live lookups.  Otherwise they do not wait, and the hand-off would
+	 * only cost (4 TCP clients: 21,000 adds/s instead of 39,000) */
+	so.tcp_workers = c.sync_interval_ms == 0 ? so.udp_threads : 0;
 	so.tcp_max_connections = (int)c.tcp_max_connections;
 	so.tcp_max_per_source = (int)c.tcp_max_per_source;
 	so.tcp_request_timeout_ms = c.tcp_request_timeout_ms;

@@ -660,24 +660,27 @@ xdr_none(XDR *x, void *p)
 }
 
 #define P(xa, ta, xr, tr, fn) \
-	{(xdrproc_t)xa, (xdrproc_t)xr, sizeof(ta), sizeof(tr), fn}
+	{(xdrproc_t)xa, (xdrproc_t)xr, sizeof(ta), sizeof(tr), fn, 0}
+/* an add: with sync_interval 0 it waits for the disk */
+#define PW(xa, ta, xr, tr, fn) \
+	{(xdrproc_t)xa, (xdrproc_t)xr, sizeof(ta), sizeof(tr), fn, 1}
 
 static const struct svc_proc null_proc =
     P(xdr_none, char, xdr_none, char, p_null);
 static const struct svc_proc v1[] = {
-	P(xdr_dracadd, dracadd, xdr_addstat, addstat, p_add1),
+	PW(xdr_dracadd, dracadd, xdr_addstat, addstat, p_add1),
 };
 static const struct svc_proc v2[] = {
-	P(xdr_dracadd6, dracadd6, xdr_addstat, addstat, p_add2),
+	PW(xdr_dracadd6, dracadd6, xdr_addstat, addstat, p_add2),
 };
 static const struct svc_proc v3[] = {
-	P(xdr_add3_args, add3_args, xdr_add3_res, add3_res, p_add3),
+	PW(xdr_add3_args, add3_args, xdr_add3_res, add3_res, p_add3),
 	P(xdr_drac_addr, drac_addr, xdr_check3_res, check3_res, p_check3),
 	P(xdr_drac_addr, drac_addr, xdr_drac_stat, drac_stat, p_del3),
 	P(xdr_list3_args, list3_args, xdr_list3_res, list3_res, p_list3),
 	P(xdr_none, char, xdr_stats3_res, stats3_res, p_stats3),
 	P(xdr_none, char, xdr_drac_stat, drac_stat, p_flush3),
-	P(xdr_add3_auth_args, add3_auth_args, xdr_add3_res, add3_res,
+	PW(xdr_add3_auth_args, add3_auth_args, xdr_add3_res, add3_res,
 	    p_add3auth),
 };
 

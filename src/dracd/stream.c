@@ -12,6 +12,11 @@
  * reply not yet sent) must finish it within request_timeout, counted from
  * the first byte or the last request served; one with nothing pending is
  * closed after idle_timeout.  A trickle of bytes resets neither.
+ *
+ * A held connection (stream_hold) is neither read nor timed out until
+ * released; a wake callback (opts->wakefd) runs in this thread between
+ * poll and the connections' events, and may release or drop connections
+ * but never closes one itself: a dropped one is closed after it.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -53,6 +58,10 @@ struct stream_conn {
 	size_t inlen;
 	uint8_t *out;
 	size_t outlen, outoff, outcap;
+	const struct stream_opts *o;	/* the loop's */
+	uint64_t id;			/* unique for the loop's life */
+	int held;			/* a request is served elsewhere */
+	int dead;			/* close after this round */
 };
 
 /* stream_peer - the address of the connection's peer */
@@ -115,7 +124,7 @@ consume(struct stream_conn *c, int *starved)
 	int n = 0;
 
 	*starved = 0;
-	while (off < c->inlen && c->outlen < OUTMAX / 2) {
+	while (off < c->inlen && c->outlen < OUTMAX / 2 && !c->held) {
 		used = p->consume(c->l->ctx, c, c->in + off, c->inlen - off);
 		if (used < 0)
 			return -1;
@@ -207,6 +216,11 @@ struct loop {
 	size_t n;
 	int64_t backoff;		/* listeners rest until then */
 	struct log_limit full_log, deny_log, fd_log;
+	uint64_t next_id;
+};
+
+struct stream_loop {
+	struct loop *lp;
 };
 
 /* conn_close - drop connection i; the last one moves into its place */
@@ -336,6 +350,8 @@ accept_one(struct loop *lp, size_t li)
 	}
 	c = &lp->conns[lp->n];
 	memset(c, 0, sizeof(*c));
+	c->id = ++lp->next_id;
+	c->o = &lp->o;
 	if ((c->in = malloc(l->proto->maxreq + READMAX)) == NULL) {
 		close(fd);
 		return 0;
@@ -374,6 +390,8 @@ next_wake(const struct loop *lp, int64_t t)
 	for (i = 0; i < lp->n; i++) {
 		const struct stream_conn *c = &lp->conns[i];
 
+		if (c->held)
+			continue;	/* no timers while served elsewhere */
 		due = c->deadline != 0 ? c->deadline :
 		    c->last + lp->o.idle_timeout_ms;
 		if (due - t < w)
@@ -395,27 +413,35 @@ round_(struct loop *lp, struct pollfd *pfd)
 	for (i = 0; i < lp->n; i++) {
 		pfd[nl + 1 + i].fd = lp->conns[i].fd;
 		pfd[nl + 1 + i].events = lp->conns[i].outlen > 0 ? POLLOUT :
-		    POLLIN;
+		    lp->conns[i].held ? 0 : POLLIN;
 		pfd[nl + 1 + i].revents = 0;
 	}
-	if (poll(pfd, nl + 1 + lp->n, next_wake(lp, t)) < 0 && errno != EINTR)
+	pfd[nl + 1 + lp->n].fd = lp->o.wake != NULL ? lp->o.wakefd : -1;
+	pfd[nl + 1 + lp->n].events = POLLIN;
+	pfd[nl + 1 + lp->n].revents = 0;
+	if (poll(pfd, nl + 2 + lp->n, next_wake(lp, t)) < 0 && errno != EINTR)
 		fatal("poll");
 	if (pfd[nl].revents)
 		return -1;
+	if (pfd[nl + 1 + lp->n].revents) {
+		struct stream_loop h = {lp};
+
+		lp->o.wake(lp->o.wakearg, &h);
+	}
 	t = mono_ms();
 	for (i = lp->n; i-- > 0;) {
 		short ev = pfd[nl + 1 + i].revents;
 		struct stream_conn *c = &lp->conns[i];
 		int rc = 0;
 
-		if (ev & (POLLERR | POLLNVAL))
+		if (c->dead || (ev & (POLLERR | POLLNVAL)))
 			rc = -1;
 		else if (ev & POLLOUT)
 			rc = output(c, &lp->o);
 		else if (ev & (POLLIN | POLLHUP))
 			rc = input(c, &lp->o);
 		/* whatever arrived: a trickle does not earn more time */
-		if (rc == 0 && expired(lp, c, t))
+		if (rc == 0 && !c->held && expired(lp, c, t))
 			rc = -1;
 		if (rc < 0)
 			conn_close(lp, i);
@@ -485,6 +511,52 @@ services(struct loop *lp)
 	return nsvc;
 }
 
+/* stream_id - the connection's id, unique while the loop runs */
+uint64_t
+stream_id(const struct stream_conn *c)
+{
+	return c->id;
+}
+
+/* stream_hold - read and consume nothing more until stream_release */
+void
+stream_hold(struct stream_conn *c)
+{
+	c->held = 1;
+}
+
+/* stream_drop - close the connection once the wake callback returns */
+void
+stream_drop(struct stream_conn *c)
+{
+	c->dead = 1;
+}
+
+/*
+ * stream_release - a held connection's request is answered: serve the
+ * requests already buffered behind it, send what is queued.  From the
+ * wake callback; on error the connection is dropped.
+ */
+void
+stream_release(struct stream_conn *c)
+{
+	c->held = 0;
+	if (serve(c, c->o) < 0)
+		c->dead = 1;
+}
+
+/* stream_find - the connection with id, NULL when it was closed */
+struct stream_conn *
+stream_find(struct stream_loop *h, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < h->lp->n; i++)
+		if (h->lp->conns[i].id == id)
+			return &h->lp->conns[i];
+	return NULL;
+}
+
 /* stream_run - serve until o->stopfd becomes readable */
 int
 stream_run(const struct stream_opts *o, const struct stream_listener *ls,
@@ -511,7 +583,7 @@ stream_run(const struct stream_opts *o, const struct stream_listener *ls,
 	lp.o.max_connections = fd_clamp(o->max_connections, nsvc ? nsvc : 1);
 	cap = nsvc * (size_t)lp.o.max_connections;
 	lp.conns = calloc(cap + 1, sizeof(*lp.conns));
-	pfd = calloc(n + 1 + cap, sizeof(*pfd));
+	pfd = calloc(n + 2 + cap, sizeof(*pfd));
 	if (lp.conns == NULL || pfd == NULL)
 		fatalx("stream: out of memory");
 	for (i = 0; i < n; i++)

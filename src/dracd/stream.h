@@ -9,6 +9,12 @@
  * connection from a peer the protocol does not admit before reading a
  * byte, caps the connections of each service and of each source, closes
  * idle ones, and stops reading from a peer that does not read its replies.
+ *
+ * A protocol that hands a request to another thread holds the connection
+ * (stream_hold: nothing more is read or consumed from it, and it does not
+ * time out); the answer comes back through opts' wakefd, on which stream
+ * runs wake in its own thread, which finds the connection by its id (it
+ * may be gone), queues the reply and releases it (stream_release).
  */
 #ifndef DRACD_STREAM_H
 #define DRACD_STREAM_H
@@ -20,6 +26,7 @@
 #include "addr.h"
 
 struct stream_conn;
+struct stream_loop;		/* the running loop, as wake sees it */
 
 struct stream_proto {
 	const char *name;
@@ -47,10 +54,18 @@ struct stream_opts {
 	int64_t request_timeout_ms;	/* a request, first byte to reply sent */
 	int64_t idle_timeout_ms;	/* between requests */
 	int stopfd;		/* readable once the server stops */
+	int wakefd;		/* -1, or readable when wake has work */
+	void (*wake)(void *arg, struct stream_loop *);
+	void *wakearg;
 };
 
 const struct addr *stream_peer(const struct stream_conn *);
 int stream_reply(struct stream_conn *, const void *, size_t);
+uint64_t stream_id(const struct stream_conn *);
+void stream_hold(struct stream_conn *);
+void stream_release(struct stream_conn *);
+void stream_drop(struct stream_conn *);
+struct stream_conn *stream_find(struct stream_loop *, uint64_t id);
 int stream_run(const struct stream_opts *, const struct stream_listener *,
     size_t n);
 int stream_listen(const char *spec, int *fd, char *err, size_t errlen);

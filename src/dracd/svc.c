@@ -8,6 +8,16 @@
  * to (IP_PKTINFO / IPV6_PKTINFO both ways).  One
  * thread runs stream.c over every TCP listener: RPC records (bounded by
  * SVC_RECMAX) and the extra listeners main hands in (policy, socketmap).
+ *
+ * That thread answers the live lookups, so it never waits for the disk:
+ * a TCP call to a procedure marked mayblock (the adds, which with
+ * sync_interval 0 wait for their write) goes to the tcp_workers threads
+ * (work.c), and its connection is held (nothing more read from it) until
+ * the reply comes back.  One call at a time per connection keeps replies
+ * in the order of the requests, as libtirpc's own server does, and bounds
+ * the calls out to one per connection; libdrac and libtirpc clients send
+ * one call at a time anyway.  The workers' adds wait in store_add beside
+ * the UDP threads' and share their map and journal writes.
  */
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -29,6 +39,7 @@
 #include "log.h"
 #include "stream.h"
 #include "svc.h"
+#include "work.h"
 
 #define SVC_UDPMAX	65536		/* largest datagram read */
 #define SVC_REPLYMAX	65536		/* largest reply built */
@@ -359,6 +370,23 @@ struct svc {
 	pthread_t tcp;
 	int tcp_started;
 	uint8_t *rec, *out;		/* the stream thread's buffers */
+	struct work *work;		/* the TCP calls that may block */
+	int full;			/* work_put refused: no room until
+					 * a call comes back */
+	uint64_t *waiting;		/* ids of connections held for room */
+	size_t wcap, whead, wlen;
+};
+
+/* a TCP call served by a worker: the record, then the reply */
+struct rpc_job {
+	struct work_job w;
+	uint64_t conn;			/* stream_id */
+	struct addr peer;
+	uint8_t *reply;			/* record mark included */
+	size_t replylen;		/* 0: none */
+	int drop;			/* close the connection */
+	size_t len;
+	uint8_t req[];
 };
 
 /*
@@ -582,14 +610,144 @@ udp_thread(void *arg)
 	return NULL;
 }
 
+/* call_proc - the procedure a call record asks for; NULL when it is not
+ * a call to ours (svc_dispatch answers those) */
+static const struct svc_proc *
+call_proc(const struct svc_opts *o, const uint8_t *rec, size_t len)
+{
+	uint32_t w[6];
+	size_t i;
+
+	if (len < sizeof(w))
+		return NULL;
+	memcpy(w, rec, sizeof(w));
+	for (i = 0; i < 6; i++)
+		w[i] = ntohl(w[i]);
+	/* xid, CALL, RPC version 2, program, version, procedure */
+	if (w[1] != CALL || w[2] != 2 || w[3] != o->prog || w[4] < o->vers_lo ||
+	    w[4] > o->vers_hi)
+		return NULL;
+	return o->lookup(w[4], w[5]);
+}
+
+/* rpc_work - in a worker: serve one call, keep the reply for the TCP
+ * thread */
+static void
+rpc_work(void *arg, struct work_job *w)
+{
+	struct svc *s = arg;
+	struct rpc_job *j = (struct rpc_job *)w;
+	uint8_t out[SVC_REPLYMAX + 4];
+	uint32_t mark;
+	size_t n;
+
+	n = svc_dispatch(&s->o, j->req, j->len, &j->peer, 1, out + 4,
+	    SVC_REPLYMAX);
+	if (n == 0)
+		return;
+	mark = htonl(0x80000000U | (uint32_t)n);
+	memcpy(out, &mark, 4);
+	if ((j->reply = malloc(n + 4)) == NULL) {
+		j->drop = 1;
+		return;
+	}
+	memcpy(j->reply, out, n + 4);
+	j->replylen = n + 4;
+}
+
+/* rpc_job_free - a job and its reply */
+static void
+rpc_job_free(struct work_job *w)
+{
+	struct rpc_job *j = (struct rpc_job *)w;
+
+	free(j->reply);
+	free(j);
+}
+
+/*
+ * hand_off - the whole record in s->rec goes to a worker and c is held:
+ * 1, or 0 when the workers have no room (nothing done), -1 on no memory
+ */
+static int
+hand_off(struct svc *s, struct stream_conn *c, size_t reclen)
+{
+	struct rpc_job *j;
+
+	if ((j = malloc(sizeof(*j) + reclen)) == NULL)
+		return -1;
+	memset(j, 0, sizeof(*j));
+	j->conn = stream_id(c);
+	j->peer = *stream_peer(c);
+	j->len = reclen;
+	memcpy(j->req, s->rec, reclen);
+	if (work_put(s->work, &j->w) < 0) {
+		free(j);
+		s->full = 1;
+		return 0;
+	}
+	stream_hold(c);
+	return 1;
+}
+
+/* wait_room - hold c until a call comes back; -1 when too many wait */
+static int
+wait_room(struct svc *s, struct stream_conn *c)
+{
+	if (s->wlen == s->wcap)
+		return -1;
+	s->waiting[(s->whead + s->wlen++) % s->wcap] = stream_id(c);
+	stream_hold(c);
+	return 0;
+}
+
+/*
+ * rpc_done - the wake callback, in the TCP thread: queue the workers'
+ * replies and release their connections; then, room made, retry the
+ * connections that found none.  A reply for a closed connection is
+ * dropped.
+ */
+static void
+rpc_done(void *arg, struct stream_loop *sl)
+{
+	struct svc *s = arg;
+	struct stream_conn *c;
+	struct work_job *w;
+	struct rpc_job *j;
+
+	while ((w = work_done(s->work)) != NULL) {
+		j = (struct rpc_job *)w;
+		s->full = 0;
+		if ((c = stream_find(sl, j->conn)) == NULL)
+			;
+		else if (j->drop || (j->replylen > 0 && stream_reply(c,
+		    j->reply, j->replylen) < 0))
+			stream_drop(c);
+		else
+			stream_release(c);
+		rpc_job_free(w);
+	}
+	while (!s->full && s->wlen > 0) {
+		uint64_t id = s->waiting[s->whead];
+
+		s->whead = (s->whead + 1) % s->wcap;
+		s->wlen--;
+		if ((c = stream_find(sl, id)) != NULL)
+			stream_release(c);
+	}
+}
+
 /*
  * rpc_consume - RPC over TCP: dispatch one whole record (all its
  * fragments), queue the reply with its record mark; 0 until it is whole.
+ * A call that may block goes to a worker instead, or, when they have no
+ * room, waits (unconsumed, its connection held) until one comes back.
  */
 static ssize_t
 rpc_consume(void *ctx, struct stream_conn *c, const uint8_t *in, size_t len)
 {
 	struct svc *s = ctx;
+	const struct svc_proc *p;
 	size_t off = 0, reclen = 0, frag, n;
 	uint32_t mark;
 	int last;
@@ -609,6 +767,17 @@ rpc_consume(void *ctx, struct stream_conn *c, const uint8_t *in, size_t len)
 		reclen += frag;
 		off += 4 + frag;
 	} while (!last);
+	if (s->work != NULL && (p = call_proc(&s->o, s->rec, reclen)) !=
+	    NULL && p->mayblock) {
+		switch (hand_off(s, c, reclen)) {
+		case 1:
+			return (ssize_t)off;
+		case 0:
+			return wait_room(s, c);
+		default:
+			return -1;
+		}
+	}
 	n = svc_dispatch(&s->o, s->rec, reclen, stream_peer(c), 1, s->out + 4,
 	    SVC_REPLYMAX);
 	if (n == 0)
@@ -639,6 +808,10 @@ tcp_thread(void *arg)
 	struct stream_opts so;
 
 	pthread_setname_np(pthread_self(), "dracd-tcp");
+	memset(&so, 0, sizeof(so));
+	so.wakefd = s->work != NULL ? work_fd(s->work) : -1;
+	so.wake = rpc_done;
+	so.wakearg = s;
 	so.max_connections = s->o.tcp_max_connections;
 	so.max_per_source = s->o.tcp_max_per_source;
 	so.request_timeout_ms = s->o.tcp_request_timeout_ms;
@@ -692,6 +865,15 @@ svc_start(const struct svc_opts *o, const struct svc_sock *socks, size_t n,
 	if (s->stopfd < 0 || s->udp == NULL || s->rec == NULL ||
 	    s->out == NULL || add_listeners(s, extra, nextra) < 0)
 		goto fail;
+	if (o->tcp_workers > 0) {
+		/* one call out per connection; more only while closed
+		 * connections' calls finish */
+		s->wcap = 2 * (size_t)o->tcp_max_connections;
+		if ((s->waiting = calloc(s->wcap, sizeof(*s->waiting))) ==
+		    NULL || (s->work = work_start(o->tcp_workers,
+		    (size_t)o->tcp_max_connections, rpc_work, s)) == NULL)
+			goto fail;
+	}
 	for (i = 0; i < (size_t)o->udp_threads; i++, s->nudp++)
 		if (pthread_create(&s->udp[i], NULL, udp_thread, s) != 0)
 			goto fail;
@@ -719,6 +901,8 @@ svc_stop(struct svc *s)
 		pthread_join(s->udp[i], NULL);
 	if (s->tcp_started)
 		pthread_join(s->tcp, NULL);
+	work_stop(s->work, rpc_job_free);
+	free(s->waiting);
 	if (s->stopfd >= 0)
 		close(s->stopfd);
 	free(s->ls);

@@ -6,6 +6,9 @@
  * with bytes of an earlier one) and serve one request at a time.  Here each
  * request is decoded with xdrmem over exactly the bytes that arrived, by
  * several UDP threads and one TCP thread, through the rpcgen XDR routines.
+ * Over TCP, a call to a procedure that may wait (for the disk) is served
+ * by a worker thread, so that the TCP thread, which also answers the live
+ * lookups, never waits.
  */
 #ifndef DRACD_SVC_H
 #define DRACD_SVC_H
@@ -42,6 +45,8 @@ struct svc_proc {
 	/* 0: reply res; -1: SYSTEM_ERR; SVC_NOREPLY: none at all (the
 	 * answer goes with another copy of the same call) */
 	int (*fn)(struct svc_call *, void *arg, void *res);
+	int mayblock;		/* may wait for the disk: never in the
+				 * TCP thread */
 };
 
 /* Finds the procedure for vers/proc; NULL when there is none. */
@@ -58,6 +63,7 @@ struct svc_opts {
 	int tcp_max_connections;	/* per service */
 	int tcp_max_per_source;
 	int64_t tcp_request_timeout_ms;
+	int tcp_workers;		/* threads serving calls that may block */
 	int64_t tcp_idle_timeout_ms;
 };
 
