@@ -28,6 +28,13 @@ TIRPC_LIBS   := $(shell $(PKG_CONFIG) --libs libtirpc 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 SYSTEMD_LIBS := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null)
+# the Dovecot plugin, built when dovecot-dev is installed: its headers
+# and module directory come from the dovecot-config it ships
+DOVECOT_CONFIG ?= /usr/lib/dovecot/dovecot-config
+DOVECOT_INCDIR ?= $(shell . $(DOVECOT_CONFIG) 2>/dev/null && \
+                    echo $$dovecot_pkgincludedir)
+DOVECOT_PLUGIN := $(if $(wildcard $(DOVECOT_INCDIR)/config.h),\
+                    $(B)/lib95_drac_plugin.so)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wpointer-arith -Wformat=2
@@ -61,13 +68,15 @@ TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 # what `make run` needs; `make check` adds the test tools
 RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
               rpcbind pkg-config db5.3-util libsystemd-dev
-CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote
+CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote \
+              dovecot-dev dovecot-imapd
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
         lint-man check-tsan check-asan check-valgrind bench fuzz fuzz-build \
         stress
 
-all: $(B)/dracd $(B)/drac-cli $(B)/drac-logwatch $(B)/libdrac.a $(B)/$(SOLIB)
+all: $(B)/dracd $(B)/drac-cli $(B)/drac-logwatch $(B)/libdrac.a $(B)/$(SOLIB) \
+     $(DOVECOT_PLUGIN)
 
 # ---- dependencies: install what is missing when root, else say what ----
 deps deps-check: PKGS = $(if $(filter deps-check,$@),$(CHECK_PKGS),$(RUN_PKGS))
@@ -150,6 +159,17 @@ $(B)/drac-logwatch: $(B)/obj/logwatch/logwatch.o $(B)/liblogwatch.a \
     $(B)/libdrac.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TIRPC_LIBS) $(SYSTEMD_LIBS) \
 	  -lpthread
+
+# ---- the Dovecot plugin: libdrac linked in, so the module needs no
+# libdrac.so beside it; Dovecot's config.h comes first, as it requires ----
+$(B)/pic/dovecot/drac-plugin.o: src/dovecot/drac-plugin.c include/drac.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(DV_WARN) $(CFLAGS) -fPIC -D_GNU_SOURCE \
+	  -include $(DOVECOT_INCDIR)/config.h -I$(DOVECOT_INCDIR) -Iinclude \
+	  -MMD -MP -c -o $@ $<
+
+$(B)/lib95_drac_plugin.so: $(B)/pic/dovecot/drac-plugin.o $(B)/libdrac.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $^ $(TIRPC_LIBS) -lpthread
 
 # ---- tests ----
 $(B)/obj/tests/%.o: tests/%.c $(B)/gen/drac_prot.h
