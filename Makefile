@@ -175,8 +175,10 @@ $(B)/pic/dovecot/drac-plugin.o: src/dovecot/drac-plugin.c include/drac.h
 	  -include $(DOVECOT_INCDIR)/config.h -I$(DOVECOT_INCDIR) -Iinclude \
 	  -MMD -MP -c -o $@ $<
 
+# (libdrac's API stays inside: Dovecot loads modules RTLD_GLOBAL)
 $(B)/lib95_drac_plugin.so: $(B)/pic/dovecot/drac-plugin.o $(B)/libdrac.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $^ $(TIRPC_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--exclude-libs,ALL -o $@ $^ \
+	  $(TIRPC_LIBS) -lpthread
 
 # ---- tests ----
 $(B)/obj/tests/%.o: tests/%.c $(B)/gen/drac_prot.h
