@@ -702,9 +702,9 @@ idle_and_watch(int fd)
 	return renewals;
 }
 
-/* dovecot_log_has - does Dovecot's log hold needle */
+/* dovecot_log_count - how many lines of Dovecot's log hold needle */
 static int
-dovecot_log_has(const char *needle)
+dovecot_log_count(const char *needle)
 {
 	char path[200], line[1024];
 	FILE *fp;
@@ -713,10 +713,29 @@ dovecot_log_has(const char *needle)
 	snprintf(path, sizeof(path), "%s/dovecot/dovecot.log", top);
 	if ((fp = fopen(path, "r")) == NULL)
 		return 0;
-	while (!found && fgets(line, sizeof(line), fp) != NULL)
-		found = strstr(line, needle) != NULL;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		found += strstr(line, needle) != NULL;
 	fclose(fp);
 	return found;
+}
+
+/* noop_worst - NOOPs for ms on a session; the slowest answer's time */
+static int64_t
+noop_worst(int fd, int64_t ms)
+{
+	int64_t end = now_ms() + ms, t0, worst = 0;
+	char tag[16];
+	int n = 0;
+
+	while (now_ms() < end) {
+		snprintf(tag, sizeof(tag), "n%d", n++);
+		t0 = now_ms();
+		ck_assert_int_eq(imap_cmd(fd, tag, "NOOP"), 1);
+		if (now_ms() - t0 > worst)
+			worst = now_ms() - t0;
+		usleep(50000);	/* a pace, not a wait */
+	}
+	return worst;
 }
 
 /* may_run_imap - may_run, and imapd and the plugin there too */
@@ -835,6 +854,7 @@ login_bounded(const char *src, const char *when)
  * trusted proxy forwards (IPv6 here), and logins with dracd hung or gone */
 START_TEST(plugin_pop_proxy_and_dracd_down)
 {
+	int64_t worst;
 	int fd;
 
 	if (!may_run_imap())
@@ -864,15 +884,26 @@ START_TEST(plugin_pop_proxy_and_dracd_down)
 	ck_assert_msg(grant_expires("127.0.0.6") == 0, "the proxy's own "
 	    "address was granted");
 
-	/* 3. dracd hung (stopped, its socket silent): login within bound */
+	/* 3. dracd hung (stopped, its socket silent): a session's renewals
+	 * (each waiting out the 1 s timeout) never hold up its commands, and
+	 * their failures make one log line; a new login waits 1 s at most */
+	ck_assert((fd = imap_login("127.0.0.3", NULL, NULL)) >= 0);
 	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
+	worst = noop_worst(fd, (RENEW_S * 2 + 1) * 1000);
+	fprintf(stderr, "mta: imap NOOP with dracd hung, renewals failing: "
+	    "slowest %lld ms\n", (long long)worst);
+	ck_assert_msg(worst < 500, "a NOOP took %lld ms while renewals "
+	    "waited on a hung dracd", (long long)worst);
+	ck_assert(imap_logout(fd));
+	ck_assert_int_eq(dovecot_log_count("drac: renewal of 127.0.0.3 "
+	    "failed"), 1);
 	login_bounded("127.0.0.2", "with dracd hung");
 	ck_assert_int_eq(kill(d.pid, SIGCONT), 0);
 	/* 4. dracd gone (its port refuses) */
 	ck_assert_int_eq(daemon_stop(&d), 0);
 	login_bounded("127.0.0.2", "with dracd stopped");
-	ck_assert_msg(dovecot_log_has("drac: add at login of 127.0.0.2 "
-	    "failed"), "no line in Dovecot's log about the failed add");
+	ck_assert_msg(dovecot_log_count("drac: add at login of 127.0.0.2 "
+	    "failed") > 0, "no line in Dovecot's log about the failed add");
 	stop_servers();
 }
 END_TEST
