@@ -28,6 +28,20 @@ TIRPC_LIBS   := $(shell $(PKG_CONFIG) --libs libtirpc 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 SYSTEMD_LIBS := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null)
+# the Dovecot plugin, built when dovecot-dev is installed: its headers
+# and module directory come from the dovecot-config it ships
+DOVECOT_CONFIG ?= /usr/lib/dovecot/dovecot-config
+DOVECOT_INCDIR ?= $(shell . $(DOVECOT_CONFIG) 2>/dev/null && \
+                    echo $$dovecot_pkgincludedir)
+DOVECOT_MODULEDIR_SYS := $(shell . $(DOVECOT_CONFIG) 2>/dev/null && \
+                    echo $$dovecot_moduledir)
+# installed into Dovecot's own module directory when PREFIX is left
+# alone; under any other PREFIX (a test's, a package's) into
+# $(LIBDIR)/dovecot/modules; DOVECOT_MODULEDIR= names another
+DOVECOT_MODULEDIR ?= $(strip $(if $(filter /usr/local,$(PREFIX)),\
+                       $(DOVECOT_MODULEDIR_SYS),$(LIBDIR)/dovecot/modules))
+DOVECOT_PLUGIN = $(strip $(if $(wildcard $(DOVECOT_INCDIR)/config.h),\
+                    $(B)/lib95_drac_plugin.so))
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wpointer-arith -Wformat=2
@@ -61,13 +75,15 @@ TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 # what `make run` needs; `make check` adds the test tools
 RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
               rpcbind pkg-config db5.3-util libsystemd-dev
-CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote
+CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote \
+              dovecot-dev dovecot-imapd
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
         lint-man check-tsan check-asan check-valgrind bench fuzz fuzz-build \
         stress
 
-all: $(B)/dracd $(B)/drac-cli $(B)/drac-logwatch $(B)/libdrac.a $(B)/$(SOLIB)
+all: $(B)/dracd $(B)/drac-cli $(B)/drac-logwatch $(B)/libdrac.a $(B)/$(SOLIB) \
+     $(DOVECOT_PLUGIN)
 
 # ---- dependencies: install what is missing when root, else say what ----
 deps deps-check: PKGS = $(if $(filter deps-check,$@),$(CHECK_PKGS),$(RUN_PKGS))
@@ -151,6 +167,19 @@ $(B)/drac-logwatch: $(B)/obj/logwatch/logwatch.o $(B)/liblogwatch.a \
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TIRPC_LIBS) $(SYSTEMD_LIBS) \
 	  -lpthread
 
+# ---- the Dovecot plugin: libdrac linked in, so the module needs no
+# libdrac.so beside it; Dovecot's config.h comes first, as it requires ----
+$(B)/pic/dovecot/drac-plugin.o: src/dovecot/drac-plugin.c include/drac.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -D_GNU_SOURCE \
+	  -include $(DOVECOT_INCDIR)/config.h -I$(DOVECOT_INCDIR) -Iinclude \
+	  -MMD -MP -c -o $@ $<
+
+# (libdrac's API stays inside: Dovecot loads modules RTLD_GLOBAL)
+$(B)/lib95_drac_plugin.so: $(B)/pic/dovecot/drac-plugin.o $(B)/libdrac.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--exclude-libs,ALL -o $@ $^ \
+	  $(TIRPC_LIBS) -lpthread
+
 # ---- tests ----
 $(B)/obj/tests/%.o: tests/%.c $(B)/gen/drac_prot.h
 	@mkdir -p $(@D)
@@ -173,12 +202,16 @@ check: deps-check
 	$(MAKE) B=$(B)/clang CC=clang check-build >/dev/null
 	$(MAKE) $(B)/oldpatch
 	DRACD=$(CURDIR)/$(B)/dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
-	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch OLDPATCH=$(CURDIR)/$(B)/oldpatch $(B)/check_dracd
+	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch OLDPATCH=$(CURDIR)/$(B)/oldpatch \
+	  DRAC_PLUGIN=$(CURDIR)/$(B)/lib95_drac_plugin.so $(B)/check_dracd
 
 # the whole suite again, daemon and tests built with a sanitizer
 SAN_RUN = DRACD=$(CURDIR)/$(SB)/dracd DRAC_CLI=$(CURDIR)/$(SB)/drac-cli \
   DRAC_LOGWATCH=$(CURDIR)/$(SB)/drac-logwatch \
-  OLDPATCH=$(CURDIR)/$(B)/oldpatch $(SB)/check_dracd
+  OLDPATCH=$(CURDIR)/$(B)/oldpatch $(SAN_PLUGIN) $(SB)/check_dracd
+# Dovecot loads the plugin: an uninstrumented Dovecot cannot load an
+# instrumented module, so the sanitizer runs test the plain build's
+SAN_PLUGIN = DRAC_PLUGIN=$(CURDIR)/$(B)/lib95_drac_plugin.so
 
 check-tsan: SB = $(B)/tsan
 check-tsan: deps-check $(B)/oldpatch
@@ -244,6 +277,7 @@ check-valgrind: deps-check check-build $(B)/oldpatch
 	  DRACD=$(CURDIR)/tests/valgrind-dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
 	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch \
 	  OLDPATCH=$(CURDIR)/$(B)/oldpatch CK_TIMEOUT_MULTIPLIER=5 \
+	  $(SAN_PLUGIN) \
 	  $(B)/check_dracd
 
 # an old DRAC patch, built the old way against an installed copy
@@ -269,7 +303,7 @@ run/dracd.allow:
 
 # ---- install ----
 MANPAGES := man/dracd.8 man/dracd.conf.5 man/drac-cli.1 man/libdrac.3 \
-            man/dracauth.3 man/drac-logwatch.8
+            man/dracauth.3 man/drac-logwatch.8 man/drac-dovecot.7
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
@@ -289,6 +323,8 @@ install: all
 	for m in $(MANPAGES); do s=$${m##*.}; \
 	  install -d $(DESTDIR)$(MANDIR)/man$$s; \
 	  install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	$(if $(DOVECOT_PLUGIN),install -d $(DESTDIR)$(DOVECOT_MODULEDIR) && \
+	  install -m 644 $(DOVECOT_PLUGIN) $(DESTDIR)$(DOVECOT_MODULEDIR)/)
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dracd $(DESTDIR)$(BINDIR)/drac-cli \
@@ -298,6 +334,7 @@ uninstall:
 	  $(DESTDIR)$(INCLUDEDIR)/drac.h $(DESTDIR)$(PKGCONFIGDIR)/drac.pc
 	for m in $(MANPAGES); do s=$${m##*.}; \
 	  rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	rm -f $(DESTDIR)$(DOVECOT_MODULEDIR)/lib95_drac_plugin.so
 
 clean:
 	rm -rf $(B) run

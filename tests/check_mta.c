@@ -31,7 +31,7 @@
 
 static struct daemon d;
 static char top[64], pfdir[128], dvconf[200], dvpid[200];
-static uint16_t smtp[3], pop, pol, smap;
+static uint16_t smtp[3], pop, pol, smap, imap;
 static const char *const path_name[3] = {"btree map", "policy", "socketmap"};
 
 /* pid_in - the PID in a pidfile (Postfix pads it with blanks), or 0 */
@@ -89,6 +89,7 @@ paths_and_ports(void)
 	for (i = 0; i < 3; i++)
 		smtp[i] = free_port();
 	pop = free_port();
+	imap = free_port();
 	pol = free_port();
 	smap = free_port();
 }
@@ -214,12 +215,17 @@ start_postfix(void)
 	sh(cmd);
 }
 
+enum { DV_LOG_ONLY, DV_SCRIPT, DV_PLUGIN };
+
+static void dovecot_plugin_conf(const char *, char *, size_t);
+
 /* start_dovecot - POP3 with one user, and contrib's post-login script
- * when hook is set (else only its log tells of logins) */
+ * with DV_SCRIPT, or IMAP too and the drac plugin with DV_PLUGIN (with
+ * DV_LOG_ONLY, only its log tells of logins) */
 static void
 start_dovecot(int hook)
 {
-	char dir[128], path[400], text[2600], line[512], *script = NULL;
+	char dir[128], path[400], text[4000], line[512], *script = NULL;
 	size_t len = 0;
 	FILE *in, *out;
 	const char *cli = getenv("DRAC_CLI");
@@ -264,7 +270,10 @@ start_dovecot(int hook)
 	    "service pop3-login {\n inet_listener pop3 {\n"
 	    "  address = 127.0.0.1\n  port = %u\n }\n}\n",
 	    dir, dir, dir, dir, dir, pop);
-	if (hook)
+	if (hook == DV_PLUGIN)
+		dovecot_plugin_conf(dir, text + strlen(text),
+		    sizeof(text) - strlen(text));
+	if (hook == DV_SCRIPT)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text),
 		    "service pop3 {\n executable = pop3 pop3-postlogin\n}\n"
 		    "service pop3-postlogin {\n"
@@ -433,7 +442,7 @@ START_TEST(pop_before_smtp_end_to_end)
 	on_death(stop_servers);
 	start_dracd();
 	start_postfix();
-	start_dovecot(1);
+	start_dovecot(DV_SCRIPT);
 	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
 	    "come up");
 	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
@@ -499,7 +508,7 @@ START_TEST(logwatch_end_to_end)
 	on_death(stop_servers);
 	start_dracd();
 	start_postfix();
-	start_dovecot(0);
+	start_dovecot(DV_LOG_ONLY);
 	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
 	    "come up");
 	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
@@ -518,12 +527,394 @@ START_TEST(logwatch_end_to_end)
 }
 END_TEST
 
+/*
+ * The drac plugin (src/dovecot/drac-plugin.c) in a real Dovecot: IMAP
+ * and POP3 logins grant with no script, an IMAP session renews its grant
+ * while it idles, and a dead or hung dracd costs a login at most the
+ * libdrac timeout.
+ */
+#define GRANT_S		6	/* drac_ttl */
+#define RENEW_S		2	/* drac_renew */
+#define IDLE_MS		15000	/* how long the session idles */
+#define LOGIN_MAX_MS	1500	/* a login's bound with dracd gone */
+
+/* dovecot_plugin_conf - IMAP beside POP3, the plugin from the build tree
+ * (copied beside the config: Dovecot's users may not read the tree) */
+static void
+dovecot_plugin_conf(const char *dir, char *text, size_t len)
+{
+	const char *so = getenv("DRAC_PLUGIN");
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "install -m 644 %s %s/lib95_drac_plugin.so",
+	    so != NULL ? so : "build/lib95_drac_plugin.so", dir);
+	sh(cmd);
+	snprintf(text, len,
+	    "protocols = imap pop3\n"
+	    "login_trusted_networks = 127.0.0.6/32\n"
+	    "mail_plugin_dir = %s\n"
+	    "mail_plugins = $mail_plugins drac\n"
+	    "plugin {\n drac_server = 127.0.0.1:%u\n drac_renew = %ds\n"
+	    " drac_ttl = %ds\n}\n"
+	    "service imap-login {\n inet_listener imap {\n"
+	    "  address = 127.0.0.1\n  port = %u\n }\n}\n",
+	    dir, d.port, RENEW_S, GRANT_S, imap);
+}
+
+/* imap_line - one line from the server into buf; -1 at EOF or timeout */
+static int
+imap_line(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len && read(fd, buf + n, 1) == 1)
+		if (buf[n++] == '\n')
+			break;
+	buf[n] = '\0';
+	return n > 0 && buf[n - 1] == '\n' ? 0 : -1;
+}
+
+/* imap_cmd - send "tag cmd"; 1 when the tagged reply is OK, 0 if not,
+ * -1 when the server went away */
+static int
+imap_cmd(int fd, const char *tag, const char *cmd)
+{
+	char line[1024];
+	size_t tl = strlen(tag);
+
+	snprintf(line, sizeof(line), "%s %s\r\n", tag, cmd);
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		return -1;
+	while (imap_line(fd, line, sizeof(line)) == 0)
+		if (strncmp(line, tag, tl) == 0 && line[tl] == ' ')
+			return strncmp(line + tl + 1, "OK", 2) == 0;
+	return -1;
+}
+
+/* imap_login - connect from src, send pre (an ID, say) when not NULL,
+ * and log in; the connection, or -1.  *ms: how long the LOGIN took */
+static int
+imap_login(const char *src, const char *pre, int64_t *ms)
+{
+	char line[512];
+	int fd = connect_from(src, imap);
+	int64_t t0;
+
+	if (fd < 0)
+		return -1;
+	if (imap_line(fd, line, sizeof(line)) < 0 ||
+	    strncmp(line, "* OK", 4) != 0 ||
+	    (pre != NULL && imap_cmd(fd, "p", pre) != 1)) {
+		close(fd);
+		return -1;
+	}
+	t0 = now_ms();
+	if (imap_cmd(fd, "a", "LOGIN alice secret") != 1) {
+		close(fd);
+		return -1;
+	}
+	if (ms != NULL)
+		*ms = now_ms() - t0;
+	return fd;
+}
+
+/* imap_logout - LOGOUT and close; 1 when the server said goodbye */
+static int
+imap_logout(int fd)
+{
+	int ok = imap_cmd(fd, "z", "LOGOUT") == 1;
+
+	close(fd);
+	return ok;
+}
+
+static int
+imap_up(void *arg)
+{
+	int fd = connect_from("127.0.0.1", imap);
+
+	(void)arg;
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* grant_expires - the grant's expiry for addr (epoch s), 0 when none */
+static int64_t
+grant_expires(const char *addr)
+{
+	char spec[32];
+	struct drac_entry e;
+	drac_t *h;
+	int64_t exp = 0;
+
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	if (drac_check(h, addr, &e) == 1)
+		exp = e.expires;
+	drac_close(h);
+	return exp;
+}
+
+/* idle_and_watch - keep the session in IDLE for IDLE_MS, checking that
+ * the live paths relay for 127.0.0.2 all along and counting renewals
+ * (the grant's expiry moving on); the renewals seen */
+static int
+idle_and_watch(int fd)
+{
+	char line[512];
+	int64_t end = now_ms() + IDLE_MS, last = now_ms(), exp, prev = 0;
+	int renewals = 0, rounds = 0;
+
+	ck_assert_int_eq(write(fd, "i IDLE\r\n", 8), 8);
+	ck_assert_int_eq(imap_line(fd, line, sizeof(line)), 0);
+	ck_assert_msg(line[0] == '+', "IDLE: got %s", line);
+	while (now_ms() < end) {
+		ck_assert_msg(rcpt("127.0.0.2", smtp[1]) == 250, "policy "
+		    "path refused 127.0.0.2 %lld ms into IDLE",
+		    (long long)(now_ms() + IDLE_MS - end));
+		ck_assert_msg(rcpt("127.0.0.2", smtp[2]) == 250, "socketmap "
+		    "path refused 127.0.0.2 %lld ms into IDLE",
+		    (long long)(now_ms() + IDLE_MS - end));
+		exp = grant_expires("127.0.0.2");
+		ck_assert_msg(exp > 0, "no grant %lld ms into IDLE",
+		    (long long)(now_ms() + IDLE_MS - end));
+		if (prev != 0 && exp > prev) {
+			fprintf(stderr, "mta: imap renewal: expiry +%lld s, "
+			    "%lld ms after the last change\n",
+			    (long long)(exp - prev),
+			    (long long)(now_ms() - last));
+			renewals++;
+			last = now_ms();
+		}
+		prev = exp;
+		rounds++;
+		usleep(100000);	/* a poll interval, not a wait */
+	}
+	fprintf(stderr, "mta: imap IDLE %d ms: %d rounds of relay checks, "
+	    "%d renewals\n", IDLE_MS, rounds, renewals);
+	ck_assert_int_eq(write(fd, "DONE\r\n", 6), 6);
+	while (imap_line(fd, line, sizeof(line)) == 0 &&
+	    strncmp(line, "i ", 2) != 0)
+		;
+	ck_assert_msg(strncmp(line, "i OK", 4) == 0, "IDLE ended: %s", line);
+	return renewals;
+}
+
+/* dovecot_log_count - how many lines of Dovecot's log hold needle */
+static int
+dovecot_log_count(const char *needle)
+{
+	char path[200], line[1024];
+	FILE *fp;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "%s/dovecot/dovecot.log", top);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		found += strstr(line, needle) != NULL;
+	fclose(fp);
+	return found;
+}
+
+/* noop_worst - NOOPs for ms on a session; the slowest answer's time */
+static int64_t
+noop_worst(int fd, int64_t ms)
+{
+	int64_t end = now_ms() + ms, t0, worst = 0;
+	char tag[16];
+	int n = 0;
+
+	while (now_ms() < end) {
+		snprintf(tag, sizeof(tag), "n%d", n++);
+		t0 = now_ms();
+		ck_assert_int_eq(imap_cmd(fd, tag, "NOOP"), 1);
+		if (now_ms() - t0 > worst)
+			worst = now_ms() - t0;
+		usleep(50000);	/* a pace, not a wait */
+	}
+	return worst;
+}
+
+/* may_run_imap - may_run, and imapd and the plugin there too */
+static int
+may_run_imap(void)
+{
+	const char *so = getenv("DRAC_PLUGIN");
+	const char *ci = getenv("CI");
+
+	if (!may_run())
+		return 0;
+	if (access("/usr/lib/dovecot/imap", X_OK) == 0 &&
+	    access(so != NULL ? so : "build/lib95_drac_plugin.so", R_OK) == 0)
+		return 1;
+	ck_assert_msg(ci == NULL || strcmp(ci, "true") != 0, "CI=true but "
+	    "no imapd or no plugin (apt-get install dovecot-imapd dovecot-dev)");
+	fprintf(stderr, "IMAP plugin test skipped: as root, apt-get install "
+	    "dovecot-imapd dovecot-dev, then make\n");
+	return 0;
+}
+
+/* relay_refused - the live policy path refuses 127.0.0.2 */
+static int
+relay_refused(void *arg)
+{
+	(void)arg;
+	return rcpt("127.0.0.2", smtp[1]) == 554;
+}
+
+/* grant_outlives - after LOGOUT at t_out: wait for the live policy path
+ * to refuse 127.0.0.2, checking that no renewal lands once a helper
+ * started before LOGOUT must have finished; how long it took */
+static int64_t
+grant_outlives(int64_t t_out)
+{
+	int64_t end = t_out + (GRANT_S + 3) * 1000, exp, last = 0;
+
+	while (!relay_refused(NULL)) {
+		ck_assert_msg(now_ms() < end, "127.0.0.2 still relays %d s "
+		    "after LOGOUT", GRANT_S + 3);
+		exp = grant_expires("127.0.0.2");
+		ck_assert_msg(now_ms() < t_out + 1500 || last == 0 ||
+		    exp <= last, "the grant was renewed %lld ms after LOGOUT",
+		    (long long)(now_ms() - t_out));
+		if (now_ms() >= t_out + 1500 && exp > 0)
+			last = exp;
+		usleep(100000);	/* a poll interval, not a wait */
+	}
+	return now_ms() - t_out;
+}
+
+START_TEST(imap_plugin_end_to_end)
+{
+	int64_t ms, t_out, t_gone;
+	int fd, renewals;
+
+	if (!may_run_imap())
+		return;
+	paths_and_ports();
+	on_death(stop_servers);
+	start_dracd();
+	start_postfix();
+	start_dovecot(DV_PLUGIN);
+	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
+	    "come up");
+	ck_assert_msg(wait_until(imap_up, NULL, 10000), "Dovecot did not "
+	    "come up");
+	expect("127.0.0.2", 554, "before the IMAP login");
+
+	/* 1. the IMAP login grants before its OK: no wait for the paths */
+	ck_assert((fd = imap_login("127.0.0.2", NULL, &ms)) >= 0);
+	fprintf(stderr, "mta: imap login with dracd up: %lld ms\n",
+	    (long long)ms);
+	ck_assert_msg(rcpt("127.0.0.2", smtp[1]) == 250, "policy path: "
+	    "no grant right after the IMAP login's OK");
+	ck_assert_int_eq(imap_cmd(fd, "s", "SELECT INBOX"), 1);
+
+	/* 2. IDLE far past the grant's lifetime: renewals keep it */
+	renewals = idle_and_watch(fd);
+	ck_assert_msg(renewals >= IDLE_MS / 1000 / RENEW_S - 2, "%d renewals "
+	    "in %d ms with drac_renew = %ds", renewals, IDLE_MS, RENEW_S);
+	expect("127.0.0.2", 250, "after 15 s of IMAP IDLE");
+
+	/* 3. LOGOUT: the last grant runs its time, then relay is refused */
+	ck_assert(imap_logout(fd));
+	t_out = now_ms();
+	t_gone = grant_outlives(t_out);
+	fprintf(stderr, "mta: imap grant gone %lld ms after LOGOUT\n",
+	    (long long)t_gone);
+	ck_assert_msg(t_gone >= (GRANT_S - RENEW_S - 1) * 1000, "refused "
+	    "%lld ms after LOGOUT: the last renewal's grant ended early",
+	    (long long)t_gone);
+	expect("127.0.0.2", 554, "after the last IMAP grant expired");
+	stop_servers();
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/* login_bounded - an IMAP login from src that must succeed within
+ * LOGIN_MAX_MS; what it took */
+static int64_t
+login_bounded(const char *src, const char *when)
+{
+	int64_t ms = -1;
+	int fd = imap_login(src, NULL, &ms);
+
+	ck_assert_msg(fd >= 0, "%s: the IMAP login failed", when);
+	ck_assert(imap_logout(fd));
+	fprintf(stderr, "mta: imap login %s: %lld ms\n", when, (long long)ms);
+	ck_assert_msg(ms <= LOGIN_MAX_MS, "%s: the login took %lld ms", when,
+	    (long long)ms);
+	return ms;
+}
+
+/* the plugin beyond one IMAP session: POP3 with no script, the address a
+ * trusted proxy forwards (IPv6 here), and logins with dracd hung or gone */
+START_TEST(plugin_pop_proxy_and_dracd_down)
+{
+	int64_t worst;
+	int fd;
+
+	if (!may_run_imap())
+		return;
+	paths_and_ports();
+	on_death(stop_servers);
+	start_dracd();
+	start_postfix();
+	start_dovecot(DV_PLUGIN);
+	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
+	    "come up");
+	ck_assert_msg(wait_until(imap_up, NULL, 10000) &&
+	    wait_until(pop_up, NULL, 10000), "Dovecot did not come up");
+
+	/* 1. a POP3 login through the plugin, no post-login script */
+	expect("127.0.0.4", 554, "plugin: before the POP login");
+	ck_assert(pop_login("127.0.0.4"));
+	expect("127.0.0.4", 250, "plugin: after the POP login");
+
+	/* 2. a proxy in login_trusted_networks forwards the client's
+	 * address: that one is granted, not the proxy's */
+	ck_assert((fd = imap_login("127.0.0.6", "ID (\"x-originating-ip\" "
+	    "\"2001:db8::7\")", NULL)) >= 0);
+	ck_assert(imap_logout(fd));
+	ck_assert_msg(grant_expires("2001:db8::7") > 0, "no grant for the "
+	    "address the proxy forwarded");
+	ck_assert_msg(grant_expires("127.0.0.6") == 0, "the proxy's own "
+	    "address was granted");
+
+	/* 3. dracd hung (stopped, its socket silent): a session's renewals
+	 * (each waiting out the 1 s timeout) never hold up its commands, and
+	 * their failures make one log line; a new login waits 1 s at most */
+	ck_assert((fd = imap_login("127.0.0.3", NULL, NULL)) >= 0);
+	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
+	worst = noop_worst(fd, (RENEW_S * 2 + 1) * 1000);
+	fprintf(stderr, "mta: imap NOOP with dracd hung, renewals failing: "
+	    "slowest %lld ms\n", (long long)worst);
+	ck_assert_msg(worst < 500, "a NOOP took %lld ms while renewals "
+	    "waited on a hung dracd", (long long)worst);
+	ck_assert(imap_logout(fd));
+	ck_assert_int_eq(dovecot_log_count("drac: renewal of 127.0.0.3 "
+	    "failed"), 1);
+	login_bounded("127.0.0.2", "with dracd hung");
+	ck_assert_int_eq(kill(d.pid, SIGCONT), 0);
+	/* 4. dracd gone (its port refuses) */
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	login_bounded("127.0.0.2", "with dracd stopped");
+	ck_assert_msg(dovecot_log_count("drac: add at login of 127.0.0.2 "
+	    "failed") > 0, "no line in Dovecot's log about the failed add");
+	stop_servers();
+}
+END_TEST
+
 Suite *
 make_mta_suite(void)
 {
 	Suite *s = suite_create("mta");
 	TCase *tc = tcase_create("postfix+dovecot");
 	TCase *tl = tcase_create("logwatch");
+	TCase *ti = tcase_create("imap");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, pop_before_smtp_end_to_end);
@@ -531,5 +922,9 @@ make_mta_suite(void)
 	tcase_add_test(tl, logwatch_end_to_end);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tl);
+	tcase_set_timeout(ti, 120);
+	tcase_add_test(ti, imap_plugin_end_to_end);
+	tcase_add_test(ti, plugin_pop_proxy_and_dracd_down);
+	suite_add_tcase(s, ti);
 	return s;
 }
