@@ -1,0 +1,240 @@
+#!/bin/bash
+# deb-test.sh - the Debian packages from clone to a running, restartable
+# service and back: build them from a copy of the tree (so build/ is left
+# alone), lint them, install them with dpkg -i, check the packaged config
+# with dracd -n, run dracd as the installed unit does (its ExecStartPre
+# and ExecStart, its user, its capability bounding set, no systemd
+# needed), add and check on the packaged port, restart, check again,
+# score the unit with systemd-analyze security, then purge and see that
+# nothing is left.  Needs root; make check-deb runs it, .ci/run too.
+set -euo pipefail
+# shellcheck disable=SC2046,SC2086  # package lists are split on purpose
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+PKGS="dracd drac-logwatch drac-cli libdrac-dev libdrac1"
+UNIT=/lib/systemd/system/dracd.service
+CONF=/etc/drac/dracd.conf
+ADDR=192.0.2.7
+MAX_EXPOSURE=3.0
+WORK=""
+PID=""
+
+say() { printf 'deb-test: %s\n' "$*"; }
+die() { printf 'deb-test: FAIL: %s\n' "$*" >&2; exit 1; }
+
+# dpkg_run - dpkg with its arguments, waiting up to 5 min for a lock
+# another apt or dpkg holds (a shared CI host installs things too)
+dpkg_run() {
+	local out deadline=$((SECONDS + 300))
+	while :; do
+		if out=$(dpkg "$@" 2>&1); then
+			printf '%s\n' "$out" | grep -v '^(Reading database' || true
+			return 0
+		fi
+		if ! printf '%s' "$out" | grep -q 'lock' ||
+		    [ $SECONDS -ge $deadline ]; then
+			printf '%s\n' "$out" >&2
+			return 1
+		fi
+		sleep 1
+	done
+}
+
+# installed - the packages of ours dpkg knows, in any state but gone
+installed() {
+	dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' $PKGS 2>/dev/null |
+	    awk '$2 !~ /^.n/ {print $1}' || true
+}
+
+# stop_daemon - SIGTERM to the running dracd, then wait for it (10 s)
+stop_daemon() {
+	local deadline=$((SECONDS + 10))
+	[ -n "$PID" ] || return 0
+	kill -TERM "$PID" 2>/dev/null || true
+	while kill -0 "$PID" 2>/dev/null; do
+		if [ $SECONDS -ge $deadline ]; then
+			kill -KILL "$PID" 2>/dev/null || true
+			wait "$PID" 2>/dev/null || true
+			PID=""
+			die "dracd did not stop on SIGTERM within 10 s"
+		fi
+		sleep 0.1
+	done
+	wait "$PID" 2>/dev/null || true
+	PID=""
+}
+
+cleanup() {
+	local rc=$?
+	stop_daemon || true
+	if [ -n "$(installed)" ]; then
+		dpkg_run --purge $(installed) >/dev/null || true
+	fi
+	[ -z "$WORK" ] || rm -rf "$WORK"
+	exit $rc
+}
+
+[ "$(id -u)" = 0 ] || die "needs root (dpkg -i, the drac user)"
+for t in dpkg-buildpackage dh lintian setpriv systemd-analyze ss; do
+	command -v $t >/dev/null || die "needs $t (debhelper lintian \
+dpkg-dev fakeroot util-linux systemd iproute2)"
+done
+trap cleanup EXIT
+
+# ---- a clean start: none of ours installed, from an earlier run or not
+if [ -n "$(installed)" ]; then
+	say "purging the installed $(installed | tr '\n' ' ')"
+	dpkg_run --purge $(installed)
+fi
+
+# ---- build from a copy of the tree, into a temporary directory
+WORK=$(mktemp -d /tmp/deb-test.XXXXXX)
+mkdir "$WORK/src"
+tar -C "$SRC" --exclude=./build --exclude=./.git --exclude=./run \
+    --exclude=./debian/build -cf - . | tar -C "$WORK/src" -xf -
+say "dpkg-buildpackage -us -uc -b in $WORK/src"
+start=$SECONDS
+if ! (cd "$WORK/src" && dpkg-buildpackage -us -uc -b) \
+    >"$WORK/build.log" 2>&1; then
+	tail -40 "$WORK/build.log" >&2
+	die "dpkg-buildpackage failed"
+fi
+say "built in $((SECONDS - start)) s"
+grep -q -- '-D_FORTIFY_SOURCE=' "$WORK/build.log" ||
+    die "dpkg-buildflags' CPPFLAGS (_FORTIFY_SOURCE) did not reach the compiler"
+if grep -q -- '-Werror ' "$WORK/build.log"; then
+	die "the package build uses -Werror"
+fi
+
+# ---- lintian: no errors; warnings and notes are shown
+say "lintian"
+lrc=0
+lintian --fail-on error --display-info "$WORK"/drac_*.changes \
+    >"$WORK/lintian.log" 2>&1 || lrc=$?
+grep -v 'running with root privileges' "$WORK/lintian.log" || true
+[ $lrc = 0 ] || die "lintian found errors"
+
+# ---- install with dpkg -i
+debs=()
+for p in $PKGS; do
+	debs+=("$WORK/${p}_"*.deb)
+done
+say "dpkg -i ${debs[*]##*/}"
+dpkg_run -i "${debs[@]}"
+for p in $PKGS; do
+	dpkg-query -W -f='${db:Status-Abbrev}' "$p" | grep -q '^ii' ||
+	    die "$p is not installed"
+done
+getent passwd drac >/dev/null || die "no user drac"
+[ "$(stat -c %U:%a /var/lib/drac)" = "drac:755" ] ||
+    die "/var/lib/drac is $(stat -c %U:%a /var/lib/drac), want drac:755"
+for f in /etc/drac/dracd.conf /etc/drac/dracd.allow; do
+	grep -qx "$f" /var/lib/dpkg/info/dracd.conffiles ||
+	    die "$f is not a conffile"
+done
+[ -L /etc/systemd/system/multi-user.target.wants/dracd.service ] ||
+    die "dracd.service is not enabled"
+[ ! -e /etc/systemd/system/multi-user.target.wants/drac-logwatch.service ] ||
+    die "drac-logwatch.service is enabled: it must wait for the admin"
+pkg-config --exists drac || die "pkg-config does not find drac.pc"
+[ "$(pkg-config --variable=libdir drac)" = \
+    "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)" ] ||
+    die "drac.pc's libdir is $(pkg-config --variable=libdir drac)"
+
+# ---- the unit: what systemd would run, and how
+unit() { sed -n "s/^$1=//p" "$UNIT" | tail -1; }
+[ "$(unit Type)" = simple ] || die "Type=$(unit Type), want simple"
+[ "$(unit SyslogFacility)" = mail ] || die "SyslogFacility is not mail"
+read -r -a pre <<<"$(unit ExecStartPre)"
+read -r -a exec <<<"$(unit ExecStart)"
+printf '%s\n' "${exec[@]}" | grep -qx -- -f || die "ExecStart without -f"
+user=$(unit User)
+caps=-all
+for c in $(unit CapabilityBoundingSet); do
+	c=${c#CAP_}
+	caps="$caps,+${c,,}"
+done
+setpriv=(setpriv --bounding-set "$caps")
+[ "$(unit NoNewPrivileges)" != yes ] || setpriv+=(--no-new-privs)
+group=$(unit Group)
+if [ -n "$user" ]; then
+	setpriv+=(--reuid="$user" --regid="${group:-$user}" --init-groups)
+fi
+for d in $(unit StateDirectory); do	# as systemd would make it
+	install -d -o "${user:-root}" -g "${group:-${user:-root}}" \
+	    "/var/lib/$d"
+done
+mask=$(unit UMask)
+umask "${mask:-0022}"
+
+port=$(sed -n 's/^port[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$CONF")
+[ -n "$port" ] && [ "$port" != 0 ] ||
+    die "$CONF names no fixed port"
+cli() { drac-cli -t 2 -s "127.0.0.1:$port" "$@"; }
+
+say "dracd -n -c $CONF"
+dracd -n -c "$CONF" || die "dracd -n rejects the packaged config"
+
+# start_daemon - ExecStartPre, then ExecStart in the background, as the
+# unit would; waits (10 s) until dracd answers on the packaged port
+start_daemon() {
+	local deadline=$((SECONDS + 10))
+
+	if ss -Hlnu "sport = :$port" | grep -q . ||
+	    ss -Hlnt "sport = :$port" | grep -q .; then
+		die "port $port is taken by another program: $(ss -Hlntup \
+"sport = :$port")"
+	fi
+	"${setpriv[@]}" -- "${pre[@]}" || die "ExecStartPre failed"
+	"${setpriv[@]}" -- "${exec[@]}" >>"$WORK/dracd.log" 2>&1 &
+	PID=$!
+	until cli ping >/dev/null 2>&1; do
+		if ! kill -0 "$PID" 2>/dev/null; then
+			cat "$WORK/dracd.log" >&2
+			PID=""
+			die "dracd exited at start"
+		fi
+		[ $SECONDS -lt $deadline ] ||
+		    die "dracd does not answer on port $port"
+		sleep 0.1
+	done
+	[ "$(ps -o user= -p "$PID")" = drac ] ||
+	    die "dracd runs as $(ps -o user= -p "$PID"), want drac"
+	bnd=$(sed -n 's/^CapBnd:[[:space:]]*//p' "/proc/$PID/status")
+	[ $((0x$bnd >> 1 & 1)) = 0 ] ||
+	    die "dracd holds CAP_DAC_OVERRIDE in its bounding set"
+}
+
+say "start: ${setpriv[*]} -- ${exec[*]}"
+start_daemon
+cli add "$ADDR" || die "drac-cli add $ADDR failed"
+cli check "$ADDR" || die "drac-cli check $ADDR: not granted"
+[ "$(stat -c %U /var/lib/drac/dracd.db)" = drac ] ||
+    die "the map is not drac's"
+say "restart"
+stop_daemon
+start_daemon
+cli check "$ADDR" || die "after a restart, $ADDR is no longer granted"
+cli add 192.0.2.8 || die "drac-cli add after a restart failed"
+stop_daemon
+say "restart: $ADDR kept"
+
+# ---- the unit's hardening score
+score=$(systemd-analyze security --offline=true "$UNIT" 2>&1 |
+    sed -n 's/.*Overall exposure level for dracd.service: \([0-9.]*\).*/\1/p')
+[ -n "$score" ] || die "systemd-analyze security gave no score"
+awk -v s="$score" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s <= m) }' ||
+    die "systemd-analyze security scores dracd.service $score (> $MAX_EXPOSURE)"
+say "systemd-analyze security: dracd.service $score"
+
+# ---- purge: nothing of ours is left
+say "dpkg --purge $PKGS"
+dpkg_run --purge $PKGS
+for f in /etc/drac /var/lib/drac /usr/sbin/dracd /usr/bin/drac-cli \
+    /usr/sbin/drac-logwatch "$UNIT" /lib/systemd/system/drac-logwatch.service \
+    /usr/lib/tmpfiles.d/dracd.conf /usr/include/drac.h \
+    /etc/systemd/system/multi-user.target.wants/dracd.service \
+    /usr/lib/"$(dpkg-architecture -qDEB_HOST_MULTIARCH)"/libdrac.so.1; do
+	[ ! -e "$f" ] && [ ! -L "$f" ] || die "$f is left after the purge"
+done
+say "ok"
