@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2046,SC2086  # package lists are split on purpose
 # deb-test.sh - the Debian packages from clone to a running, restartable
 # service and back: build them from a copy of the tree (so build/ is left
 # alone), lint them, install them with dpkg -i, check the packaged config
@@ -8,7 +9,6 @@
 # score the unit with systemd-analyze security, then purge and see that
 # nothing is left.  Needs root; make check-deb runs it, .ci/run too.
 set -euo pipefail
-# shellcheck disable=SC2046,SC2086  # package lists are split on purpose
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 PKGS="dracd drac-logwatch drac-cli libdrac-dev libdrac1"
@@ -100,8 +100,12 @@ if ! (cd "$WORK/src" && dpkg-buildpackage -us -uc -b) \
 	die "dpkg-buildpackage failed"
 fi
 say "built in $((SECONDS - start)) s"
-grep -q -- '-D_FORTIFY_SOURCE=' "$WORK/build.log" ||
-    die "dpkg-buildflags' CPPFLAGS (_FORTIFY_SOURCE) did not reach the compiler"
+# every compile of our sources gets dpkg-buildflags' CPPFLAGS
+grep -E -- ' -c -o [^ ]+ src/[^ ]+\.c$' "$WORK/build.log" >"$WORK/cc.log" ||
+    die "no compiler lines in the build log"
+if grep -v -- '-D_FORTIFY_SOURCE=' "$WORK/cc.log"; then
+	die "dpkg-buildflags' CPPFLAGS (_FORTIFY_SOURCE) did not reach these"
+fi
 if grep -q -- '-Werror ' "$WORK/build.log"; then
 	die "the package build uses -Werror"
 fi
@@ -211,6 +215,16 @@ cli add "$ADDR" || die "drac-cli add $ADDR failed"
 cli check "$ADDR" || die "drac-cli check $ADDR: not granted"
 [ "$(stat -c %U /var/lib/drac/dracd.db)" = drac ] ||
     die "the map is not drac's"
+say "reload (ExecReload: SIGHUP)"
+kill -HUP "$PID"
+deadline=$((SECONDS + 10))
+until grep -q 'reloaded /etc/drac/dracd.conf' "$WORK/dracd.log"; do
+	kill -0 "$PID" 2>/dev/null || die "dracd died on SIGHUP"
+	[ $SECONDS -lt $deadline ] || die "no reload within 10 s of SIGHUP: \
+$(tail -3 "$WORK/dracd.log")"
+	sleep 0.1
+done
+cli check "$ADDR" || die "after SIGHUP, $ADDR is no longer granted"
 say "restart"
 stop_daemon
 start_daemon
@@ -218,6 +232,17 @@ cli check "$ADDR" || die "after a restart, $ADDR is no longer granted"
 cli add 192.0.2.8 || die "drac-cli add after a restart failed"
 stop_daemon
 say "restart: $ADDR kept"
+
+# ---- installing again (as an upgrade does) keeps the admin's edits
+# to the conffiles and the list
+echo "198.51.100.0/24 check" >>/etc/drac/dracd.allow
+say "dpkg -i dracd again"
+dpkg_run -i "$WORK"/dracd_*.deb
+grep -qx "198.51.100.0/24 check" /etc/drac/dracd.allow ||
+    die "reinstalling dracd lost an edit to /etc/drac/dracd.allow"
+start_daemon
+cli check "$ADDR" || die "after reinstalling, $ADDR is no longer granted"
+stop_daemon
 
 # ---- the unit's hardening score
 score=$(systemd-analyze security --offline=true "$UNIT" 2>&1 |
