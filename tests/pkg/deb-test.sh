@@ -5,7 +5,9 @@
 # alone), lint them, install them with dpkg -i, check the packaged config
 # with dracd -n, run dracd as the installed unit does (its ExecStartPre
 # and ExecStart, its user, its capability bounding set, no systemd
-# needed), add and check on the packaged port, restart, check again,
+# needed; the first run under strace, whose system calls must all be in
+# the unit's SystemCallFilter=), add and check on the packaged port,
+# reload, restart, check again, install again over an edited conffile,
 # score the unit with systemd-analyze security, then purge and see that
 # nothing is left.  Needs root; make check-deb runs it, .ci/run too.
 set -euo pipefail
@@ -17,7 +19,8 @@ CONF=/etc/drac/dracd.conf
 ADDR=192.0.2.7
 MAX_EXPOSURE=3.0
 WORK=""
-PID=""
+PID=""		# dracd
+JOB=""		# the shell's child: dracd, or strace running it
 
 say() { printf 'deb-test: %s\n' "$*"; }
 die() { printf 'deb-test: FAIL: %s\n' "$*" >&2; exit 1; }
@@ -54,14 +57,14 @@ stop_daemon() {
 	while kill -0 "$PID" 2>/dev/null; do
 		if [ $SECONDS -ge $deadline ]; then
 			kill -KILL "$PID" 2>/dev/null || true
-			wait "$PID" 2>/dev/null || true
-			PID=""
+			wait "$JOB" 2>/dev/null || true
+			PID="" JOB=""
 			die "dracd did not stop on SIGTERM within 10 s"
 		fi
 		sleep 0.1
 	done
-	wait "$PID" 2>/dev/null || true
-	PID=""
+	wait "$JOB" 2>/dev/null || true
+	PID="" JOB=""
 }
 
 cleanup() {
@@ -75,9 +78,9 @@ cleanup() {
 }
 
 [ "$(id -u)" = 0 ] || die "needs root (dpkg -i, the drac user)"
-for t in dpkg-buildpackage dh lintian setpriv systemd-analyze ss; do
+for t in dpkg-buildpackage dh lintian setpriv systemd-analyze ss strace; do
 	command -v $t >/dev/null || die "needs $t (debhelper lintian \
-dpkg-dev fakeroot util-linux systemd iproute2)"
+dpkg-dev fakeroot util-linux systemd iproute2 strace)"
 done
 trap cleanup EXIT
 
@@ -180,9 +183,12 @@ say "dracd -n -c $CONF"
 dracd -n -c "$CONF" || die "dracd -n rejects the packaged config"
 
 # start_daemon - ExecStartPre, then ExecStart in the background, as the
-# unit would; waits (10 s) until dracd answers on the packaged port
+# unit would (under strace -f when given "trace"); waits (10 s) until
+# dracd answers on the packaged port
 start_daemon() {
-	local deadline=$((SECONDS + 10))
+	local deadline=$((SECONDS + 10)) trace=()
+
+	[ "${1:-}" != trace ] || trace=(strace -f -qq -o "$WORK/strace.log")
 
 	if ss -Hlnu "sport = :$port" | grep -q . ||
 	    ss -Hlnt "sport = :$port" | grep -q .; then
@@ -190,18 +196,20 @@ start_daemon() {
 "sport = :$port")"
 	fi
 	"${setpriv[@]}" -- "${pre[@]}" || die "ExecStartPre failed"
-	"${setpriv[@]}" -- "${exec[@]}" >>"$WORK/dracd.log" 2>&1 &
-	PID=$!
+	"${trace[@]}" "${setpriv[@]}" -- "${exec[@]}" >>"$WORK/dracd.log" 2>&1 &
+	JOB=$! PID=$!
 	until cli ping >/dev/null 2>&1; do
-		if ! kill -0 "$PID" 2>/dev/null; then
+		if ! kill -0 "$JOB" 2>/dev/null; then
 			cat "$WORK/dracd.log" >&2
-			PID=""
+			PID="" JOB=""
 			die "dracd exited at start"
 		fi
 		[ $SECONDS -lt $deadline ] ||
 		    die "dracd does not answer on port $port"
 		sleep 0.1
 	done
+	[ ${#trace[@]} = 0 ] || PID=$(pgrep -P "$JOB" -x dracd) ||
+	    die "no dracd under strace"
 	[ "$(ps -o user= -p "$PID")" = drac ] ||
 	    die "dracd runs as $(ps -o user= -p "$PID"), want drac"
 	bnd=$(sed -n 's/^CapBnd:[[:space:]]*//p' "/proc/$PID/status")
@@ -209,10 +217,40 @@ start_daemon() {
 	    die "dracd holds CAP_DAC_OVERRIDE in its bounding set"
 }
 
-say "start: ${setpriv[*]} -- ${exec[*]}"
-start_daemon
+# syscalls_outside - the system calls dracd made (after its execve, in
+# $WORK/strace.log) that the unit's SystemCallFilter= allow list lacks
+syscalls_outside() {
+	local filter
+	filter=$(sed -n 's/^SystemCallFilter=\([^~]\)/\1/p' "$UNIT" | tr '\n' ' ')
+	[ -n "$filter" ] || return 0
+	systemd-analyze syscall-filter 2>/dev/null | awk -v want="$filter" '
+	    /^@/ { g = $1; next }
+	    NF && $1 !~ /^#/ { m[g] = m[g] " " $1 }
+	    function add(x,   n, a, i) {
+		if (x in seen) return; seen[x] = 1
+		if (x !~ /^@/) { ok[x] = 1; return }
+		n = split(m[x], a, " ")
+		for (i = 1; i <= n; i++) add(a[i])
+	    }
+	    END { n = split(want, w, " "); for (i = 1; i <= n; i++) add(w[i])
+		for (x in ok) print x }' | sort -u >"$WORK/allowed"
+	awk '/execve\("\/usr\/sbin\/dracd"/ { on = 1; next }
+	    on { sub(/^[0-9]+ +/, "")
+		if (match($0, /^[a-z_0-9]+\(/))
+		    print substr($0, 1, RLENGTH - 1)
+		else if (match($0, /^<\.\.\. [a-z_0-9]+ resumed/))
+		    print substr($0, 6, RLENGTH - 13) }' "$WORK/strace.log" |
+	    sort -u >"$WORK/used"
+	[ -s "$WORK/used" ] || die "strace saw no system calls of dracd"
+	comm -23 "$WORK/used" "$WORK/allowed"
+}
+
+say "start: ${setpriv[*]} -- ${exec[*]} (under strace -f)"
+start_daemon trace
 cli add "$ADDR" || die "drac-cli add $ADDR failed"
 cli check "$ADDR" || die "drac-cli check $ADDR: not granted"
+cli --tcp check "$ADDR" || die "drac-cli --tcp check $ADDR: not granted"
+cli list | grep -q "$ADDR" || die "drac-cli list does not show $ADDR"
 [ "$(stat -c %U /var/lib/drac/dracd.db)" = drac ] ||
     die "the map is not drac's"
 say "reload (ExecReload: SIGHUP)"
@@ -227,6 +265,11 @@ done
 cli check "$ADDR" || die "after SIGHUP, $ADDR is no longer granted"
 say "restart"
 stop_daemon
+outside=$(syscalls_outside)
+[ -z "$outside" ] || die "dracd made system calls the unit's \
+SystemCallFilter= refuses: $outside"
+say "its $(wc -l <"$WORK/used") system calls are all in the unit's \
+SystemCallFilter="
 start_daemon
 cli check "$ADDR" || die "after a restart, $ADDR is no longer granted"
 cli add 192.0.2.8 || die "drac-cli add after a restart failed"
