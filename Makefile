@@ -4,16 +4,26 @@
 #   make run        install missing Debian packages (as root), build, and
 #                   run dracd in the foreground on port $(RUN_PORT)
 #   make check      install, build and run every test
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make check-deb  build the Debian packages, install them, run the packaged
+#                   service as its unit does, purge them (root; tests/pkg)
+#   make install    PREFIX=/usr/local DESTDIR= (LIBDIR= for multiarch)
+#
+# CFLAGS, CPPFLAGS and LDFLAGS from the environment (dpkg-buildflags) are
+# honoured.  Warnings are errors in the project's own checks (make check,
+# check-build and the other targets CI runs), not in a plain make, make
+# install or the Debian build, so a newer compiler's new warning does not
+# break an install; WERROR=-Werror or WERROR= says otherwise.
 
 VERSION    := 0.1.0
-PREFIX     ?= /usr/local
+prefix     ?= /usr/local
+PREFIX     ?= $(prefix)
 SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/drac
 DESTDIR    ?=
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
@@ -43,15 +53,21 @@ DOVECOT_MODULEDIR ?= $(strip $(if $(filter /usr/local,$(PREFIX)),\
 DOVECOT_PLUGIN = $(strip $(if $(wildcard $(DOVECOT_INCDIR)/config.h),\
                     $(B)/lib95_drac_plugin.so))
 
-WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
+STRICT_GOALS := check check-build check-tsan check-asan check-valgrind \
+                stress fuzz fuzz-build bench
+ifneq ($(filter $(STRICT_GOALS),$(MAKECMDGOALS)),)
+WERROR   ?= -Werror
+export WERROR
+endif
+WARN     := -Wall -Wextra $(WERROR) -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wpointer-arith -Wformat=2
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -D_GNU_SOURCE \
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -pthread -D_GNU_SOURCE \
              -DDRACD_VERSION='"$(VERSION)"' -I$(B)/gen -Isrc/dracd \
              -Iinclude $(TIRPC_CFLAGS)
 # rpcgen's output is not ours to fix: build it without the extra warnings
-GEN_CFLAGS = -std=gnu11 -Wall -Werror -Wno-unused-variable $(CFLAGS) \
-             -pthread -D_GNU_SOURCE -I$(B)/gen $(TIRPC_CFLAGS)
+GEN_CFLAGS = -std=gnu11 -Wall $(WERROR) -Wno-unused-variable $(CPPFLAGS) \
+             $(CFLAGS) -pthread -D_GNU_SOURCE -I$(B)/gen $(TIRPC_CFLAGS)
 LIBS     := $(TIRPC_LIBS) -ldb -lpthread
 
 DAEMON_SRC := $(filter-out src/dracd/main.c,$(wildcard src/dracd/*.c))
@@ -80,7 +96,7 @@ CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote \
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
         lint-man check-tsan check-asan check-valgrind bench fuzz fuzz-build \
-        stress
+        stress check-deb
 
 all: $(B)/dracd $(B)/drac-cli $(B)/drac-logwatch $(B)/libdrac.a $(B)/$(SOLIB) \
      $(DOVECOT_PLUGIN)
@@ -231,6 +247,11 @@ stress: check-build
 	STRESS_KILLS=50 DRACD=$(CURDIR)/$(B)/dracd CK_RUN_SUITE=daemon \
 	  CK_RUN_CASE=rpc CK_TIMEOUT_MULTIPLIER=10 $(B)/check_dracd
 
+# the Debian packages built from a copy of the tree, checked by lintian,
+# installed, run as the unit runs dracd, restarted and purged (root)
+check-deb:
+	tests/pkg/deb-test.sh
+
 # ---- fuzzing: libFuzzer over every parser of outside input ----
 FUZZ_TARGETS := acl config addr lookup rpc journal
 FUZZ_SECONDS ?= 60
@@ -304,6 +325,10 @@ run/dracd.allow:
 # ---- install ----
 MANPAGES := man/dracd.8 man/dracd.conf.5 man/drac-cli.1 man/libdrac.3 \
             man/dracauth.3 man/drac-logwatch.8 man/drac-dovecot.7
+# for hand installs: the sample config and allow file to copy to
+# /etc/drac, the units (with this SBINDIR) to copy to /etc/systemd/system
+SHARE_FILES := contrib/dracd.conf contrib/dracd.allow
+UNITS      := contrib/systemd/dracd.service contrib/systemd/drac-logwatch.service
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
@@ -325,6 +350,12 @@ install: all
 	  install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	$(if $(DOVECOT_PLUGIN),install -d $(DESTDIR)$(DOVECOT_MODULEDIR) && \
 	  install -m 644 $(DOVECOT_PLUGIN) $(DESTDIR)$(DOVECOT_MODULEDIR)/)
+	install -d $(DESTDIR)$(DATADIR)
+	install -m 644 $(SHARE_FILES) $(DESTDIR)$(DATADIR)/
+	for u in $(UNITS); do \
+	  sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' $$u \
+	    > $(DESTDIR)$(DATADIR)/$${u##*/}; \
+	  chmod 644 $(DESTDIR)$(DATADIR)/$${u##*/}; done
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dracd $(DESTDIR)$(BINDIR)/drac-cli \
@@ -335,6 +366,9 @@ uninstall:
 	for m in $(MANPAGES); do s=$${m##*.}; \
 	  rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 	rm -f $(DESTDIR)$(DOVECOT_MODULEDIR)/lib95_drac_plugin.so
+	for f in $(SHARE_FILES) $(UNITS); do \
+	  rm -f $(DESTDIR)$(DATADIR)/$${f##*/}; done
+	-rmdir $(DESTDIR)$(DATADIR)
 
 clean:
 	rm -rf $(B) run
