@@ -185,11 +185,12 @@ $(B)/drac-logwatch: $(B)/obj/logwatch/logwatch.o $(B)/liblogwatch.a \
 
 # ---- the Dovecot plugin: libdrac linked in, so the module needs no
 # libdrac.so beside it; Dovecot's config.h comes first, as it requires ----
+PLUGIN_CFLAGS = -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -fPIC -D_GNU_SOURCE \
+  -include $(DOVECOT_INCDIR)/config.h -I$(DOVECOT_INCDIR) -Iinclude
+
 $(B)/pic/dovecot/drac-plugin.o: src/dovecot/drac-plugin.c include/drac.h
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -D_GNU_SOURCE \
-	  -include $(DOVECOT_INCDIR)/config.h -I$(DOVECOT_INCDIR) -Iinclude \
-	  -MMD -MP -c -o $@ $<
+	$(CC) $(PLUGIN_CFLAGS) -MMD -MP -c -o $@ $<
 
 # (libdrac's API stays inside: Dovecot loads modules RTLD_GLOBAL)
 $(B)/lib95_drac_plugin.so: $(B)/pic/dovecot/drac-plugin.o $(B)/libdrac.a
