@@ -20,5 +20,6 @@ Suite *make_authz_suite(void);
 Suite *make_priv_suite(void);
 Suite *make_netns_suite(void);
 Suite *make_stream_suite(void);
+Suite *make_opsconf_suite(void);
 
 #endif

@@ -54,5 +54,6 @@ int stream_reply(struct stream_conn *, const void *, size_t);
 int stream_run(const struct stream_opts *, const struct stream_listener *,
     size_t n);
 int stream_listen(const char *spec, int *fd, char *err, size_t errlen);
+int stream_spec_check(const char *spec, char *err, size_t errlen);
 
 #endif
