@@ -28,17 +28,19 @@ TIRPC_LIBS   := $(shell $(PKG_CONFIG) --libs libtirpc 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 SYSTEMD_LIBS := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null)
+MHD_CFLAGS   := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS     := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wpointer-arith -Wformat=2
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -D_GNU_SOURCE \
              -DDRACD_VERSION='"$(VERSION)"' -I$(B)/gen -Isrc/dracd \
-             -Iinclude $(TIRPC_CFLAGS)
+             -Iinclude $(TIRPC_CFLAGS) $(MHD_CFLAGS)
 # rpcgen's output is not ours to fix: build it without the extra warnings
 GEN_CFLAGS = -std=gnu11 -Wall -Werror -Wno-unused-variable $(CFLAGS) \
              -pthread -D_GNU_SOURCE -I$(B)/gen $(TIRPC_CFLAGS)
-LIBS     := $(TIRPC_LIBS) -ldb -lpthread
+LIBS     := $(TIRPC_LIBS) $(MHD_LIBS) -ldb -lpthread
 
 DAEMON_SRC := $(filter-out src/dracd/main.c,$(wildcard src/dracd/*.c))
 DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o) $(B)/gen/drac_prot_xdr.o
@@ -60,8 +62,9 @@ TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 
 # what `make run` needs; `make check` adds the test tools
 RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
-              rpcbind pkg-config db5.3-util libsystemd-dev
-CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote
+              rpcbind pkg-config db5.3-util libsystemd-dev libmicrohttpd-dev
+CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote \
+              prometheus
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
         lint-man check-tsan check-asan check-valgrind bench fuzz fuzz-build \

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "mapfile.h"
+#include "metrics.h"
 #include "proc.h"
 #include "rpcreg.h"
 #include "store.h"
@@ -122,16 +123,23 @@ load_settings(const struct options *op, struct config *c, char *err,
 
 /*
  * load_policy - the access rules and lifetimes of a configuration; an
- * allow_file set in the file or on the command line must exist
+ * allow_file set in the file or on the command line must exist, and an
+ * empty one asks for the built-in rules
  */
 static int
 load_policy(const struct config *c, struct policy *p, char *err,
     size_t errlen)
 {
-	p->acl = acl_load(c->allow_file, config_from(c, "allow_file") !=
-	    CONFIG_DEFAULT, err, errlen);
-	if (p->acl == NULL)
+	if (c->allow_file[0] == '\0')
+		p->acl = acl_defaults();
+	else
+		p->acl = acl_load(c->allow_file, config_from(c, "allow_file") !=
+		    CONFIG_DEFAULT, err, errlen);
+	if (p->acl == NULL) {
+		if (c->allow_file[0] == '\0')
+			snprintf(err, errlen, "out of memory");
 		return -1;
+	}
 	if (c->policy_action[0] == '\0' ||
 	    strpbrk(c->policy_action, "\r\n") != NULL) {
 		snprintf(err, errlen, "policy_action: must be one line of text");
@@ -521,9 +529,10 @@ main(int argc, char **argv)
 	struct svc *svc;
 	struct svc_opts so;
 	struct stream_listener lookups[2];
+	struct metrics *metrics = NULL;
 	sigset_t set;
 	size_t n, nlookups;
-	int registered, ready, kept;
+	int registered, ready, kept, mfd = -1;
 
 	parse_args(argc, argv, &op);
 	log_init(op.foreground || op.check_only, op.debug);
@@ -542,6 +551,9 @@ main(int argc, char **argv)
 	    sizeof(err)) < 0)
 		fatalx("%s", err);
 	nlookups = open_lookups(&c, &sv, lookups);
+	if (c.metrics_listen[0] != '\0' && stream_listen(c.metrics_listen,
+	    &mfd, err, sizeof(err)) < 0)
+		fatalx("metrics_listen %s", err);
 	ready = op.foreground ? -1 : daemonize();
 	kept = start_pidfile(&c);
 	sigemptyset(&set);
@@ -585,11 +597,18 @@ main(int argc, char **argv)
 	so.tcp_idle_timeout_ms = c.tcp_idle_timeout_ms;
 	if ((svc = svc_start(&so, socks, n, lookups, nlookups)) == NULL)
 		fatalx("cannot start the server threads");
+	if (mfd >= 0) {
+		if ((metrics = metrics_start(mfd, &sv, err, sizeof(err))) ==
+		    NULL)
+			fatalx("%s", err);
+		log_info("metrics on %s", c.metrics_listen);
+	}
 	log_info("dracd %s serving program %d on port %u (%s), map %s",
 	    DRACD_VERSION, DRACPROG, socks[0].port, registered ?
 	    "registered with rpcbind" : "not registered", c.dbfile);
 	daemon_ready(ready);
 	wait_signals(&set, &op, &sv, &c, socks, n, &registered);
+	metrics_stop(metrics);
 	svc_stop(svc);
 	store_close(st);
 	if (registered)

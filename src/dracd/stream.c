@@ -209,6 +209,16 @@ struct loop {
 	struct log_limit full_log, deny_log, fd_log;
 };
 
+/* open connections of every loop, for the metrics */
+static uint64_t open_conns;
+
+/* stream_open_connections - the connections open now, in every service */
+uint64_t
+stream_open_connections(void)
+{
+	return __atomic_load_n(&open_conns, __ATOMIC_RELAXED);
+}
+
 /* conn_close - drop connection i; the last one moves into its place */
 static void
 conn_close(struct loop *lp, size_t i)
@@ -219,6 +229,7 @@ conn_close(struct loop *lp, size_t i)
 	free(c->in);
 	free(c->out);
 	lp->count[c->svc]--;
+	__atomic_sub_fetch(&open_conns, 1, __ATOMIC_RELAXED);
 	lp->conns[i] = lp->conns[--lp->n];
 }
 
@@ -349,6 +360,7 @@ accept_one(struct loop *lp, size_t li)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->last = mono_ms();
 	lp->count[c->svc]++;
+	__atomic_add_fetch(&open_conns, 1, __ATOMIC_RELAXED);
 	lp->n++;
 	return 1;
 }
