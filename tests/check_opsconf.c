@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "helpers.h"
 #include "suites.h"
 
@@ -191,6 +192,63 @@ START_TEST(dump_cmdline)
 }
 END_TEST
 
+static const char *const odd[][2] = {
+	{"expire", "90s"}, {"max_ttl", "1500ms"}, {"sync_interval", "0"},
+	{"tcp_idle_timeout", "2h"}, {"rpcbind_check", "3m"},
+	{"map_type", "hash"}, {"map_nul", "true"}, {"port", "65535"},
+	{"policy_action", "PREPEND X-Drac: %u"}, {"listen", "127.0.0.1 ::1"},
+	{"admin_transport", "tcp"}, {"metrics_listen", "inet:[::1]:9"},
+};
+
+/* count_diff - for config_diff: count the settings that differ */
+static void
+count_diff(void *arg, const char *name, const char *a, const char *b,
+    int reloadable)
+{
+	int *n = arg;
+
+	(void)name;
+	(void)a;
+	(void)b;
+	(void)reloadable;
+	(*n)++;
+}
+
+/* the dump of any configuration reads back as the same configuration,
+ * and config_diff sees every change */
+START_TEST(dump_roundtrip)
+{
+	char err[CONFIG_ERRMAX], *text = NULL;
+	struct config a, b, dflt;
+	size_t len = 0, i;
+	FILE *fp;
+	int n = 0;
+
+	config_defaults(&a);
+	config_defaults(&dflt);
+	for (i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		ck_assert_msg(config_set(&a, odd[i][0], odd[i][1], err,
+		    sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(config_from(&a, "expire"), CONFIG_CMDLINE);
+	ck_assert_int_eq(config_from(&a, "dbfile"), CONFIG_DEFAULT);
+	fp = open_memstream(&text, &len);
+	config_dump(&a, "x", fp);
+	fclose(fp);
+	config_defaults(&b);
+	fp = fmemopen(text, len, "r");
+	ck_assert_msg(config_read(&b, fp, "dump", err, sizeof(err)) == 0,
+	    "%s\n%s", err, text);
+	fclose(fp);
+	ck_assert_int_eq(config_from(&b, "expire"), CONFIG_FILE);
+	config_diff(&a, &b, count_diff, &n);
+	ck_assert_msg(n == 0, "%d settings differ after a round trip:\n%s",
+	    n, text);
+	config_diff(&dflt, &b, count_diff, &n);
+	ck_assert_int_eq(n, (int)(sizeof(odd) / sizeof(odd[0])));
+	free(text);
+}
+END_TEST
+
 struct logwait {
 	struct daemon *d;
 	const char *needle;
@@ -323,6 +381,7 @@ make_opsconf_suite(void)
 	tc = tcase_create("dump");
 	tcase_add_test(tc, dump);
 	tcase_add_test(tc, dump_cmdline);
+	tcase_add_test(tc, dump_roundtrip);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("reload");
 	tcase_set_timeout(tc, 30);
