@@ -235,6 +235,7 @@ START_TEST(scrape_counts)
 	ck_assert_msg(wait_until(conns_are, (void *)1, WAIT_MS), "%s", body);
 	close(fd);
 	ck_assert_msg(wait_until(conns_are, (void *)0, WAIT_MS), "%s", body);
+	ck_assert_int_eq(daemon_stop(&d), 0);	/* a clean exit */
 }
 END_TEST
 
@@ -279,6 +280,7 @@ START_TEST(access_rules)
 	ck_assert_int_eq(http_from("127.0.0.1", "127.0.0.1",
 	    "POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n"), 405);
 	ck_assert_int_eq(scrape(), 200);
+	ck_assert_int_eq(daemon_stop(&d), 0);	/* a clean exit */
 }
 END_TEST
 
