@@ -37,7 +37,9 @@ conf(char *path, size_t len, const char *text)
 	char full[2048];
 
 	snprintf(path, len, "%s/dracd.conf", dir);
-	snprintf(full, sizeof(full), "dbfile = %s/dracd.db\n%s", dir, text);
+	/* loopback only, should a start get as far as binding */
+	snprintf(full, sizeof(full), "dbfile = %s/dracd.db\n"
+	    "listen = 127.0.0.1\n%s", dir, text);
 	write_file(path, full);
 }
 
@@ -68,6 +70,10 @@ static const struct {
 	{"map_type = dbm\n", "(valid: btree, hash)"},
 	{"admin_transport = udp\n", "(valid: auto, any, tcp)"},
 	{"map_nul = maybe\n", "(valid: no, yes)"},
+	{"policy_listen = inet:127.0.0.1:1\nsocketmap_listen = "
+	    "inet:127.0.0.1:1\n", "both on inet:127.0.0.1:1"},
+	{"port = 8901\nmetrics_listen = inet:127.0.0.1:8901\n",
+	    "inet:127.0.0.1:8901 is the RPC service's port"},
 };
 
 /* each bad configuration: -n fails naming the problem, and so does a

@@ -13,6 +13,7 @@
 #include <libgen.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -37,6 +38,32 @@ dir_exists(const char *what, const char *path, char *err, size_t errlen)
 	return -1;
 }
 
+/*
+ * rpc_clash - does the RPC service (listen, port) bind the address and
+ * port of inet spec: the same port, on "*" or on the same address?
+ */
+static int
+rpc_clash(const struct config *c, const char *spec)
+{
+	char host[256], buf[1024], *colon, *tok, *save = NULL;
+
+	snprintf(host, sizeof(host), "%s", spec + 5);
+	if (c->port == 0 || (colon = strrchr(host, ':')) == NULL ||
+	    strtol(colon + 1, NULL, 10) != c->port)
+		return 0;
+	*colon = '\0';
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	snprintf(buf, sizeof(buf), "%s", c->listen);
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save))
+		if (strcmp(tok, "*") == 0 || strcmp(tok, host) == 0)
+			return 1;
+	return 0;
+}
+
 /* check_streams - the policy, socketmap and metrics listen specs */
 static int
 check_streams(const struct config *c, char *err, size_t errlen)
@@ -47,7 +74,7 @@ check_streams(const struct config *c, char *err, size_t errlen)
 		{"metrics_listen", c->metrics_listen},
 	};
 	char why[CONFIG_PATHMAX + 128];
-	size_t i;
+	size_t i, j;
 	int inet;
 
 	for (i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
@@ -66,6 +93,18 @@ check_streams(const struct config *c, char *err, size_t errlen)
 		if (!inet && dir_exists(l[i].name, l[i].spec + 5, err,
 		    errlen) < 0)
 			return -1;
+		for (j = 0; j < i; j++)
+			if (strcmp(l[i].spec, l[j].spec) == 0) {
+				snprintf(err, errlen, "%s and %s: both on %s",
+				    l[j].name, l[i].name, l[i].spec);
+				return -1;
+			}
+		if (inet && rpc_clash(c, l[i].spec)) {
+			snprintf(err, errlen, "%s: %s is the RPC service's "
+			    "port on the same address (listen, port)",
+			    l[i].name, l[i].spec);
+			return -1;
+		}
 	}
 	return 0;
 }
