@@ -52,6 +52,8 @@ DOVECOT_MODULEDIR ?= $(strip $(if $(filter /usr/local,$(PREFIX)),\
                        $(DOVECOT_MODULEDIR_SYS),$(LIBDIR)/dovecot/modules))
 DOVECOT_PLUGIN = $(strip $(if $(wildcard $(DOVECOT_INCDIR)/config.h),\
                     $(B)/lib95_drac_plugin.so))
+MHD_CFLAGS   := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS     := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
 
 STRICT_GOALS := check check-build check-tsan check-asan check-valgrind \
                 stress fuzz fuzz-build bench
@@ -64,11 +66,11 @@ WARN     := -Wall -Wextra $(WERROR) -Wshadow -Wmissing-prototypes \
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -pthread -D_GNU_SOURCE \
              -DDRACD_VERSION='"$(VERSION)"' -I$(B)/gen -Isrc/dracd \
-             -Iinclude $(TIRPC_CFLAGS)
+             -Iinclude $(TIRPC_CFLAGS) $(MHD_CFLAGS)
 # rpcgen's output is not ours to fix: build it without the extra warnings
 GEN_CFLAGS = -std=gnu11 -Wall $(WERROR) -Wno-unused-variable $(CPPFLAGS) \
              $(CFLAGS) -pthread -D_GNU_SOURCE -I$(B)/gen $(TIRPC_CFLAGS)
-LIBS     := $(TIRPC_LIBS) -ldb -lpthread
+LIBS     := $(TIRPC_LIBS) $(MHD_LIBS) -ldb -lpthread
 
 DAEMON_SRC := $(filter-out src/dracd/main.c,$(wildcard src/dracd/*.c))
 DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o) $(B)/gen/drac_prot_xdr.o
@@ -90,9 +92,9 @@ TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 
 # what `make run` needs; `make check` adds the test tools
 RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
-              rpcbind pkg-config db5.3-util libsystemd-dev
+              rpcbind pkg-config db5.3-util libsystemd-dev libmicrohttpd-dev
 CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote \
-              dovecot-dev dovecot-imapd
+              dovecot-dev dovecot-imapd prometheus
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
         lint-man check-tsan check-asan check-valgrind bench fuzz fuzz-build \

@@ -28,6 +28,8 @@ main(void)
 	srunner_add_suite(sr, make_netns_suite());
 	srunner_add_suite(sr, make_stream_suite());
 	srunner_add_suite(sr, make_tcpadd_suite());
+	srunner_add_suite(sr, make_opsconf_suite());
+	srunner_add_suite(sr, make_metrics_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -101,7 +101,7 @@ start_defaults(const char *listen)
 	int fd;
 
 	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
-	snprintf(text, sizeof(text), "allow_file = %s/absent.allow\n", d.dir);
+	snprintf(text, sizeof(text), "allow_file =\n");
 	write_file(conf, text);
 	snprintf(port, sizeof(port), "%u", d.port);
 	d.pid = fork();

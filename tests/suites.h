@@ -21,5 +21,7 @@ Suite *make_priv_suite(void);
 Suite *make_netns_suite(void);
 Suite *make_stream_suite(void);
 Suite *make_tcpadd_suite(void);
+Suite *make_opsconf_suite(void);
+Suite *make_metrics_suite(void);
 
 #endif

@@ -24,6 +24,7 @@ struct setting {
 	const char *def;
 	int64_t min, max;	/* C_INT, C_DURATION (ms) */
 	const char *const *words;	/* C_ENUM: index = value */
+	int reload;		/* SIGHUP puts a change in effect */
 };
 
 static const char *const map_types[] = {"btree", "hash", NULL};
@@ -32,28 +33,32 @@ static const char *const add_transports[] = {"any", "tcp", NULL};
 static const char *const admin_transports[] = {"auto", "any", "tcp", NULL};
 
 #define OFF(f) offsetof(struct config, f)
-#define STR(n, f, d) {n, C_STR, OFF(f), sizeof(((struct config *)0)->f), d, 0, 0, NULL}
-#define INT(n, f, d, lo, hi) {n, C_INT, OFF(f), 0, d, lo, hi, NULL}
-#define DUR(n, f, d, lo, hi) {n, C_DURATION, OFF(f), 0, d, lo, hi, NULL}
-#define BOOL(n, f, d) {n, C_BOOL, OFF(f), 0, d, 0, 1, NULL}
-#define ENUM(n, f, d, w) {n, C_ENUM, OFF(f), 0, d, 0, 0, w}
+#define STR(n, f, d) {n, C_STR, OFF(f), sizeof(((struct config *)0)->f), d, 0, 0, NULL, 0}
+#define INT(n, f, d, lo, hi) {n, C_INT, OFF(f), 0, d, lo, hi, NULL, 0}
+#define DUR(n, f, d, lo, hi) {n, C_DURATION, OFF(f), 0, d, lo, hi, NULL, 0}
+#define BOOL(n, f, d) {n, C_BOOL, OFF(f), 0, d, 0, 1, NULL, 0}
+#define ENUM(n, f, d, w) {n, C_ENUM, OFF(f), 0, d, 0, 0, w, 0}
+/* the same, for settings a SIGHUP puts in effect (main.c load_policy) */
+#define HUP_STR(n, f, d) {n, C_STR, OFF(f), sizeof(((struct config *)0)->f), d, 0, 0, NULL, 1}
+#define HUP_DUR(n, f, d, lo, hi) {n, C_DURATION, OFF(f), 0, d, lo, hi, NULL, 1}
+#define HUP_ENUM(n, f, d, w) {n, C_ENUM, OFF(f), 0, d, 0, 0, w, 1}
 
 #define SEC 1000LL
 #define DAY (86400 * SEC)
 
 static const struct setting settings[] = {
 	STR("dbfile", dbfile, "/var/lib/drac/dracd.db"),
-	STR("allow_file", allow_file, "/etc/drac/dracd.allow"),
+	HUP_STR("allow_file", allow_file, "/etc/drac/dracd.allow"),
 	STR("listen", listen, "*"),
 	STR("user", user, ""),
 	STR("pidfile", pidfile, ""),
 	STR("policy_listen", policy_listen, ""),
 	STR("socketmap_listen", socketmap_listen, ""),
-	STR("policy_action", policy_action, "OK"),
-	STR("add_key_file", add_key_file, ""),
+	HUP_STR("policy_action", policy_action, "OK"),
+	HUP_STR("add_key_file", add_key_file, ""),
 	INT("port", port, "0", 0, 65535),
-	DUR("expire", expire_ms, "30m", SEC, 365 * DAY),
-	DUR("max_ttl", max_ttl_ms, "1d", SEC, 365 * DAY),
+	HUP_DUR("expire", expire_ms, "30m", SEC, 365 * DAY),
+	HUP_DUR("max_ttl", max_ttl_ms, "1d", SEC, 365 * DAY),
 	DUR("sync_interval", sync_interval_ms, "1s", 0, 3600 * SEC),
 	ENUM("map_type", map_type, "btree", map_types),
 	ENUM("map_keys", map_keys, "plain", map_keys),
@@ -68,12 +73,14 @@ static const struct setting settings[] = {
 	DUR("tcp_idle_timeout", tcp_idle_timeout_ms, "60s", SEC, DAY),
 	BOOL("rpcbind", rpcbind, "yes"),
 	DUR("rpcbind_check", rpcbind_check_ms, "30s", SEC, DAY),
-	ENUM("add_transport", add_transport, "any", add_transports),
-	ENUM("admin_transport", admin_transport, "auto", admin_transports),
+	HUP_ENUM("add_transport", add_transport, "any", add_transports),
+	HUP_ENUM("admin_transport", admin_transport, "auto", admin_transports),
 	INT("add_rate", add_rate, "1000", 0, 1000000),
+	STR("metrics_listen", metrics_listen, ""),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+_Static_assert(NSETTINGS <= CONFIG_NMAX, "raise CONFIG_NMAX");
 
 /* parse_int - a whole decimal number with nothing after it */
 static int
@@ -132,6 +139,26 @@ parse_word(const char *s, const char *const *words)
 static const char *const bool_words[] = {"no", "yes", NULL};
 static const char *const bool_alt[] = {"false", "true", NULL};
 
+/* bad_word - an unknown word for an enumerated setting, with the valid
+ * ones */
+static int
+bad_word(const struct setting *s, const char *v, char *err, size_t errlen)
+{
+	const char *const *w = s->type == C_BOOL ? bool_words : s->words;
+	size_t len;
+	int i;
+
+	snprintf(err, errlen, "%s: bad value \"%s\" (valid: ", s->name, v);
+	for (i = 0; w[i] != NULL; i++) {
+		len = strlen(err);
+		snprintf(err + len, errlen - len, "%s%s", i > 0 ? ", " : "",
+		    w[i]);
+	}
+	len = strlen(err);
+	snprintf(err + len, errlen - len, ")");
+	return -1;
+}
+
 /* set_value - parse one value into its field */
 static int
 set_value(struct config *c, const struct setting *s, const char *v,
@@ -178,6 +205,8 @@ set_value(struct config *c, const struct setting *s, const char *v,
 	*field = n;
 	return 0;
 bad:
+	if (s->type == C_ENUM || s->type == C_BOOL)
+		return bad_word(s, v, err, errlen);
 	snprintf(err, errlen, "%s: bad value \"%s\"", s->name, v);
 	return -1;
 }
@@ -190,8 +219,12 @@ config_set(struct config *c, const char *key, const char *value,
 	size_t i;
 
 	for (i = 0; i < NSETTINGS; i++)
-		if (strcmp(settings[i].name, key) == 0)
-			return set_value(c, &settings[i], value, err, errlen);
+		if (strcmp(settings[i].name, key) == 0) {
+			if (set_value(c, &settings[i], value, err, errlen) < 0)
+				return -1;
+			c->from[i] = c->setting_from;
+			return 0;
+		}
 	snprintf(err, errlen, "unknown setting \"%s\"", key);
 	return -1;
 }
@@ -208,6 +241,7 @@ config_defaults(struct config *c)
 		if (set_value(c, &settings[i], settings[i].def, err,
 		    sizeof(err)) < 0)
 			abort();	/* a bad default is a build bug */
+	c->setting_from = CONFIG_CMDLINE;
 }
 
 /* trim - strip leading and trailing white space in place */
@@ -251,25 +285,29 @@ config_read(struct config *c, FILE *fp, const char *name, char *err,
     size_t errlen)
 {
 	char line[2048], why[CONFIG_ERRMAX];
-	unsigned int lineno = 0;
+	unsigned int lineno = 0, was = c->setting_from;
+	int rc = -1;
 
+	c->setting_from = CONFIG_FILE;
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(fp)) {
 			snprintf(err, errlen, "%s:%u: line too long", name,
 			    lineno);
-			return -1;
+			goto out;
 		}
 		if (config_line(c, line, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s:%u: %s", name, lineno, why);
-			return -1;
+			goto out;
 		}
 	}
-	if (ferror(fp)) {
+	if (ferror(fp))
 		snprintf(err, errlen, "%s: read error", name);
-		return -1;
-	}
-	return 0;
+	else
+		rc = 0;
+out:
+	c->setting_from = (unsigned char)was;
+	return rc;
 }
 
 /*
@@ -292,4 +330,109 @@ config_load(struct config *c, const char *path, int must_exist,
 	rc = config_read(c, fp, path, err, errlen);
 	fclose(fp);
 	return rc;
+}
+
+/* config_from - where key's value came from (enum config_from), -1 for an
+ * unknown key */
+int
+config_from(const struct config *c, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (strcmp(settings[i].name, key) == 0)
+			return c->from[i];
+	return -1;
+}
+
+/* format_duration - ms in the largest unit that keeps it whole */
+static void
+format_duration(int64_t ms, char *buf, size_t len)
+{
+	static const struct { const char *unit; int64_t ms; } units[] = {
+		{"d", DAY}, {"h", 3600 * SEC}, {"m", 60 * SEC}, {"s", SEC},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms != 0 && ms % units[i].ms == 0) {
+			snprintf(buf, len, "%lld%s",
+			    (long long)(ms / units[i].ms), units[i].unit);
+			return;
+		}
+	snprintf(buf, len, ms == 0 ? "0" : "%lldms", (long long)ms);
+}
+
+/* format_value - one setting's value as dracd.conf would write it */
+static void
+format_value(const struct config *c, const struct setting *s, char *buf,
+    size_t len)
+{
+	const int64_t *field = (const int64_t *)((const char *)c + s->off);
+
+	switch (s->type) {
+	case C_STR:
+		snprintf(buf, len, "%s", (const char *)c + s->off);
+		break;
+	case C_INT:
+		snprintf(buf, len, "%lld", (long long)*field);
+		break;
+	case C_DURATION:
+		format_duration(*field, buf, len);
+		break;
+	case C_BOOL:
+		snprintf(buf, len, "%s", bool_words[*field != 0]);
+		break;
+	case C_ENUM:
+		snprintf(buf, len, "%s", s->words[*field]);
+		break;
+	}
+}
+
+/*
+ * config_dump - every setting in dracd.conf syntax, grouped by where its
+ * value came from (the command line, file, the default), so the output
+ * can be read back as a configuration file
+ */
+void
+config_dump(const struct config *c, const char *file, FILE *fp)
+{
+	static const int order[] = {CONFIG_CMDLINE, CONFIG_FILE,
+	    CONFIG_DEFAULT};
+	char val[CONFIG_PATHMAX];
+	size_t i, k, n;
+
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		for (i = n = 0; i < NSETTINGS; i++) {
+			if (c->from[i] != order[k])
+				continue;
+			if (n++ == 0)
+				fprintf(fp, "%s# %s%s\n", k > 0 ? "\n" : "",
+				    order[k] == CONFIG_CMDLINE ?
+				    "from the command line" : order[k] ==
+				    CONFIG_FILE ? "from " : "defaults",
+				    order[k] == CONFIG_FILE ? file : "");
+			format_value(c, &settings[i], val, sizeof(val));
+			fprintf(fp, "%s = %s\n", settings[i].name, val);
+		}
+	}
+}
+
+/*
+ * config_diff - call fn for each setting whose value differs between a
+ * and b, with both values as text and whether a SIGHUP puts it in effect
+ */
+void
+config_diff(const struct config *a, const struct config *b,
+    config_diff_fn fn, void *arg)
+{
+	char va[CONFIG_PATHMAX], vb[CONFIG_PATHMAX];
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		format_value(a, &settings[i], va, sizeof(va));
+		format_value(b, &settings[i], vb, sizeof(vb));
+		if (strcmp(va, vb) != 0)
+			fn(arg, settings[i].name, va, vb, settings[i].reload);
+	}
 }

@@ -18,6 +18,9 @@ enum map_type { MAP_BTREE, MAP_HASH };
 enum map_keys { MAP_KEYS_PLAIN, MAP_KEYS_CIDR };
 enum add_transport { ADD_ANY, ADD_TCP };
 enum admin_transport { ADMIN_AUTO, ADMIN_ANY, ADMIN_TCP };	/* auto: as adds */
+/* where a setting's value came from */
+enum config_from { CONFIG_DEFAULT, CONFIG_FILE, CONFIG_CMDLINE };
+#define CONFIG_NMAX 64		/* settings the table may hold */
 
 struct config {
 	char dbfile[CONFIG_PATHMAX];
@@ -48,7 +51,14 @@ struct config {
 	int64_t add_transport;		/* enum add_transport */
 	int64_t admin_transport;	/* enum admin_transport */
 	int64_t add_rate;		/* adds a second per client; 0: no limit */
+	char metrics_listen[CONFIG_PATHMAX];	/* "" off, inet:HOST:PORT */
+	unsigned char from[CONFIG_NMAX];	/* enum config_from, by row */
+	unsigned char setting_from;	/* what config_set records */
 };
+
+/* config_diff calls this for each setting whose value differs */
+typedef void (*config_diff_fn)(void *arg, const char *name,
+    const char *oldval, const char *newval, int reloadable);
 
 void config_defaults(struct config *);
 int config_set(struct config *, const char *key, const char *value,
@@ -57,5 +67,10 @@ int config_read(struct config *, FILE *, const char *name, char *err,
     size_t errlen);
 int config_load(struct config *, const char *path, int must_exist,
     char *err, size_t errlen);
+int config_from(const struct config *, const char *key);
+void config_dump(const struct config *, const char *file, FILE *);
+void config_diff(const struct config *, const struct config *,
+    config_diff_fn, void *arg);
+int config_check(const struct config *, char *err, size_t errlen);
 
 #endif

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "mapfile.h"
+#include "metrics.h"
 #include "proc.h"
 #include "rpcreg.h"
 #include "store.h"
@@ -37,8 +38,8 @@
 
 struct options {
 	const char *config;
-	int config_given, allow_given;
-	int foreground, truncate, check_only, debug;
+	int config_given;
+	int foreground, truncate, check_only, debug, verbose;
 	const char *keys[MAXOVERRIDE], *values[MAXOVERRIDE];
 	char expire_buf[32];
 	size_t n;
@@ -47,7 +48,7 @@ struct options {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: dracd [-dfinV] [-a allowfile] [-c config] "
+	fprintf(stderr, "usage: dracd [-dfinvV] [-a allowfile] [-c config] "
 	    "[-e minutes] [-l listen]\n"
 	    "             [-P pidfile] [-p port] [-u user] [dbfile]\n");
 	exit(2);
@@ -71,10 +72,9 @@ parse_args(int argc, char **argv, struct options *op)
 
 	memset(op, 0, sizeof(*op));
 	op->config = DEFAULT_CONFIG;
-	while ((ch = getopt(argc, argv, "a:c:de:fil:nP:p:u:V")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:de:fil:nP:p:u:vV")) != -1) {
 		switch (ch) {
-		case 'a': override(op, "allow_file", optarg);
-			op->allow_given = 1; break;
+		case 'a': override(op, "allow_file", optarg); break;
 		case 'c': op->config = optarg; op->config_given = 1; break;
 		case 'd': op->debug = 1; break;
 		case 'e':
@@ -90,6 +90,7 @@ parse_args(int argc, char **argv, struct options *op)
 		case 'P': override(op, "pidfile", optarg); break;
 		case 'p': override(op, "port", optarg); break;
 		case 'u': override(op, "user", optarg); break;
+		case 'v': op->verbose = 1; break;
 		case 'V': printf("dracd %s\n", DRACD_VERSION); exit(0);
 		default: usage();
 		}
@@ -120,14 +121,25 @@ load_settings(const struct options *op, struct config *c, char *err,
 	return 0;
 }
 
-/* load_policy - the access rules and lifetimes of a configuration */
+/*
+ * load_policy - the access rules and lifetimes of a configuration; an
+ * allow_file set in the file or on the command line must exist, and an
+ * empty one asks for the built-in rules
+ */
 static int
-load_policy(const struct options *op, const struct config *c,
-    struct policy *p, char *err, size_t errlen)
+load_policy(const struct config *c, struct policy *p, char *err,
+    size_t errlen)
 {
-	p->acl = acl_load(c->allow_file, op->allow_given, err, errlen);
-	if (p->acl == NULL)
+	if (c->allow_file[0] == '\0')
+		p->acl = acl_defaults();
+	else
+		p->acl = acl_load(c->allow_file, config_from(c, "allow_file") !=
+		    CONFIG_DEFAULT, err, errlen);
+	if (p->acl == NULL) {
+		if (c->allow_file[0] == '\0')
+			snprintf(err, errlen, "out of memory");
 		return -1;
+	}
 	if (c->policy_action[0] == '\0' ||
 	    strpbrk(c->policy_action, "\r\n") != NULL) {
 		snprintf(err, errlen, "policy_action: must be one line of text");
@@ -151,22 +163,76 @@ load_policy(const struct options *op, const struct config *c,
 	return 0;
 }
 
-/* reload - SIGHUP: new settings and rules, or the old ones and a reason */
+/* load_all - settings and rules, checked as start-up would check them */
+static int
+load_all(const struct options *op, struct config *c, struct policy *p,
+    char *err, size_t errlen)
+{
+	if (load_settings(op, c, err, errlen) < 0 || config_check(c, err,
+	    errlen) < 0)
+		return -1;
+	return load_policy(c, p, err, errlen);
+}
+
+/* log_change - one line for a setting a reload changed */
 static void
-reload(const struct options *op, struct server *sv)
+log_change(void *arg, const char *name, const char *oldval,
+    const char *newval, int reloadable)
+{
+	int *n = arg;
+
+	(*n)++;
+	log_info("%s: %s -> %s, %s", name, oldval[0] ? oldval : "\"\"",
+	    newval[0] ? newval : "\"\"", reloadable ? "in effect" :
+	    "needs a restart");
+}
+
+/*
+ * reload - SIGHUP: new settings and rules, or the old ones and a reason;
+ * last is the configuration loaded last, compared with the new one
+ */
+static void
+reload(const struct options *op, struct server *sv, struct config *last)
 {
 	char err[CONFIG_ERRMAX + 64];
 	struct config c;
 	struct policy p;
+	int changed = 0;
 
-	if (load_settings(op, &c, err, sizeof(err)) < 0 ||
-	    load_policy(op, &c, &p, err, sizeof(err)) < 0) {
+	if (load_all(op, &c, &p, err, sizeof(err)) < 0) {
 		log_warnx("reload failed, keeping the old rules: %s", err);
 		return;
 	}
 	proc_set_policy(sv, &p);
-	log_info("reloaded %s and %s (%zu rules%s)", op->config, c.allow_file,
-	    p.acl->count, p.acl->from_file ? "" : ", built-in defaults");
+	config_diff(last, &c, log_change, &changed);
+	*last = c;
+	log_info("reloaded %s and %s (%zu rules%s%s)", op->config,
+	    c.allow_file, p.acl->count, p.acl->from_file ? "" :
+	    ", built-in defaults", changed ? "" : ", no setting changed");
+}
+
+/*
+ * readable_check - after dropping privileges: warn when the service user
+ * cannot read a file a SIGHUP reads again (the reload would fail)
+ */
+static void
+readable_check(const struct options *op, const struct config *c)
+{
+	const char *files[] = {op->config, c->allow_file, c->add_key_file};
+	size_t i;
+
+	if (c->user[0] == '\0')
+		return;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (files[i][0] == '\0' || access(files[i], R_OK) == 0 ||
+		    (errno == ENOENT && i < 2))
+			continue;
+		log_warnx("%s: user %s cannot read it (%s), so a reload "
+		    "(SIGHUP) will fail; %s", files[i], c->user,
+		    strerror(errno), i == 2 ? "make it owned by that user, "
+		    "mode 0600" : "make it root-owned, group of that user, "
+		    "mode 0640");
+	}
 }
 
 /*
@@ -433,6 +499,7 @@ wait_signals(const sigset_t *set, const struct options *op,
 {
 	struct timespec ts = {c->rpcbind_check_ms / 1000,
 	    (c->rpcbind_check_ms % 1000) * 1000000L};
+	struct config last = *c;
 	int sig;
 
 	for (;;) {
@@ -442,7 +509,7 @@ wait_signals(const sigset_t *set, const struct options *op,
 			continue;
 		}
 		if (sig == SIGHUP)
-			reload(op, sv);
+			reload(op, sv, &last);
 		else
 			break;
 	}
@@ -462,18 +529,21 @@ main(int argc, char **argv)
 	struct svc *svc;
 	struct svc_opts so;
 	struct stream_listener lookups[2];
+	struct metrics *metrics = NULL;
 	sigset_t set;
 	size_t n, nlookups;
-	int registered, ready, kept;
+	int registered, ready, kept, mfd = -1;
 
 	parse_args(argc, argv, &op);
 	log_init(op.foreground || op.check_only, op.debug);
-	if (load_settings(&op, &c, err, sizeof(err)) < 0 ||
-	    load_policy(&op, &c, &p, err, sizeof(err)) < 0)
+	if (load_all(&op, &c, &p, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	if (op.check_only) {
-		printf("dracd: configuration OK (%zu access rules%s)\n",
-		    p.acl->count, p.acl->from_file ? "" : ", built-in defaults");
+		if (op.verbose)
+			config_dump(&c, op.config, stdout);
+		printf("%sdracd: configuration OK (%zu access rules%s)\n",
+		    op.verbose ? "# " : "", p.acl->count, p.acl->from_file ?
+		    "" : ", built-in defaults");
 		acl_free(p.acl);
 		return 0;
 	}
@@ -481,6 +551,9 @@ main(int argc, char **argv)
 	    sizeof(err)) < 0)
 		fatalx("%s", err);
 	nlookups = open_lookups(&c, &sv, lookups);
+	if (c.metrics_listen[0] != '\0' && stream_listen(c.metrics_listen,
+	    &mfd, err, sizeof(err)) < 0)
+		fatalx("metrics_listen %s", err);
 	ready = op.foreground ? -1 : daemonize();
 	kept = start_pidfile(&c);
 	sigemptyset(&set);
@@ -491,6 +564,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	registered = register_rpcbind(&c, socks, n);
 	drop_privileges(c.user);
+	readable_check(&op, &c);
 	/* the list's files live in a directory the user owns: open them as
 	 * the user, so no link planted there is followed with root's rights */
 	st = open_store(&op, &c);
@@ -528,11 +602,18 @@ main(int argc, char **argv)
 	so.tcp_idle_timeout_ms = c.tcp_idle_timeout_ms;
 	if ((svc = svc_start(&so, socks, n, lookups, nlookups)) == NULL)
 		fatalx("cannot start the server threads");
+	if (mfd >= 0) {
+		if ((metrics = metrics_start(mfd, &sv, err, sizeof(err))) ==
+		    NULL)
+			fatalx("%s", err);
+		log_info("metrics on %s", c.metrics_listen);
+	}
 	log_info("dracd %s serving program %d on port %u (%s), map %s",
 	    DRACD_VERSION, DRACPROG, socks[0].port, registered ?
 	    "registered with rpcbind" : "not registered", c.dbfile);
 	daemon_ready(ready);
 	wait_signals(&set, &op, &sv, &c, socks, n, &registered);
+	metrics_stop(metrics);
 	svc_stop(svc);
 	store_close(st);
 	if (registered)

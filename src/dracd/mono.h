@@ -7,5 +7,6 @@
 #include <stdint.h>
 
 int64_t mono_ms(void);
+int64_t mono_us(void);
 
 #endif

@@ -56,17 +56,32 @@ policy_of(struct server *sv, const struct addr *peer, unsigned int via,
 	return r;
 }
 
+/* deny_reason - the metrics' reason for a denial, from deny's words */
+static enum deny_reason
+deny_reason(const char *right, const char *what)
+{
+	if (strcmp(what, "add_rate") == 0)
+		return DENY_RATE;
+	if (strcmp(what, "add_key_file") == 0)
+		return DENY_AUTH;
+	if (strstr(right, "over UDP") != NULL)
+		return DENY_TRANSPORT;
+	return DENY_ACL;
+}
+
 /* deny - count and log (rate-limited) a refused request */
 static void
 deny(struct server *sv, const struct addr *who, const char *right,
     const char *what)
 {
+	enum deny_reason why = deny_reason(right, what);
 	char peer[ADDR_TEXTMAX];
 	unsigned int dropped;
 	int pass;
 
 	pthread_mutex_lock(&sv->counters_lock);
 	sv->denials++;
+	sv->denied[why]++;
 	pass = log_limit_pass(&sv->deny_log, &dropped);
 	pthread_mutex_unlock(&sv->counters_lock);
 	if (!pass)
@@ -210,8 +225,12 @@ add_grant(struct svc_call *c, const struct addr *a, uint32_t ttl,
 	}
 	rc = store_add(sv->store, a, ttl == 0 ? p->expire_s :
 	    (ttl > p->max_ttl_s ? p->max_ttl_s : ttl), user, expires);
-	if (rc == 1)
+	if (rc == 1) {
+		if (c->vers >= 1 && c->vers <= 3)
+			__atomic_add_fetch(&sv->added[c->vers - 1][c->tcp != 0],
+			    1, __ATOMIC_RELAXED);
 		return DRAC_OK;
+	}
 	pthread_mutex_lock(&sv->counters_lock);
 	if (log_limit_pass(&lim, &dropped))
 		log_warnx("add refused: %s", rc == STORE_FULL ?
@@ -742,4 +761,28 @@ proc_fini(struct server *sv)
 	acl_free(sv->policy.acl);
 	pthread_rwlock_destroy(&sv->policy_lock);
 	pthread_mutex_destroy(&sv->counters_lock);
+}
+
+/* proc_counters - a copy of the counters, for the metrics */
+void
+proc_counters(struct server *sv, struct proc_counters *out)
+{
+	size_t v, t;
+
+	for (v = 0; v < 3; v++)
+		for (t = 0; t < 2; t++)
+			out->added[v][t] = __atomic_load_n(&sv->added[v][t],
+			    __ATOMIC_RELAXED);
+	pthread_mutex_lock(&sv->counters_lock);
+	memcpy(out->denied, sv->denied, sizeof(out->denied));
+	pthread_mutex_unlock(&sv->counters_lock);
+}
+
+/* proc_admin_over_tcp - does peer hold the admin right on a connection? */
+int
+proc_admin_over_tcp(struct server *sv, const struct addr *peer)
+{
+	struct policy p;
+
+	return (policy_of(sv, peer, ACL_VIA_TCP, &p) & ACL_ADMIN) != 0;
 }

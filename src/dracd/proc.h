@@ -52,12 +52,24 @@ struct nonce_seen {
 	int64_t expires;
 };
 
+/* why a request was refused, for the metrics (proc_counters) */
+enum deny_reason { DENY_ACL, DENY_TRANSPORT, DENY_AUTH, DENY_RATE,
+	DENY_REASONS };
+
+/* the counters of struct server, copied out by proc_counters */
+struct proc_counters {
+	uint64_t added[3][2];		/* grants by version 1..3, UDP/TCP */
+	uint64_t denied[DENY_REASONS];
+};
+
 struct server {
 	struct store *store;
 	struct policy policy;
 	pthread_rwlock_t policy_lock;
 	pthread_mutex_t counters_lock;	/* guards the two below */
 	uint64_t denials;
+	uint64_t denied[DENY_REASONS];	/* denials by reason */
+	uint64_t added[3][2];		/* atomics: grants by version, tcp */
 	struct log_limit deny_log;
 	time_t started;
 	struct ratelimit *adds;		/* NULL: no per-client limit */
@@ -69,6 +81,8 @@ struct server {
 int proc_init(struct server *, struct store *, const struct policy *);
 void proc_set_policy(struct server *, const struct policy *);
 void proc_fini(struct server *);
+void proc_counters(struct server *, struct proc_counters *);
+int proc_admin_over_tcp(struct server *, const struct addr *);
 const struct svc_proc *proc_lookup(uint32_t vers, uint32_t proc);
 int proc_check(struct server *, const struct addr *peer, const char *what,
     const struct addr *client, struct store_info *, char *action,

@@ -515,6 +515,8 @@ store_get_stats(struct store *s, struct store_stats *out)
 	store_lock(s);
 	*out = s->st;
 	out->entries = s->count;
+	out->commits = __atomic_load_n(&s->commits, __ATOMIC_RELAXED);
+	out->commit_us = __atomic_load_n(&s->commit_us, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->lock);
 }
 

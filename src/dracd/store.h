@@ -45,6 +45,9 @@ struct store_info {
 
 struct store_stats {
 	uint64_t entries, adds, checks, hits, expirations, deletions;
+	uint64_t map_writes, map_failures;	/* rewrites of the map */
+	int64_t map_written;		/* epoch seconds of the last good one */
+	uint64_t commits, commit_us;	/* journal syncs, their time in all */
 };
 
 #define STORE_FULL	(-2)

@@ -126,13 +126,19 @@ static int
 journal_write(struct store *s, const void *p, size_t len, char *err,
     size_t errlen)
 {
+	int64_t t0;
+
 	if (len == 0)
 		return 0;
 	if (s->jfd < 0 && journal_open(s, err, errlen) < 0)
 		return -1;
+	t0 = mono_us();
 	if (journal_append(s->jfd, s->jlen, p, len) == 0 &&
 	    fdatasync(s->jfd) == 0) {
 		s->jlen += (off_t)len;
+		__atomic_add_fetch(&s->commits, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->commit_us, (uint64_t)(mono_us() - t0),
+		    __ATOMIC_RELAXED);
 		return 0;
 	}
 	snprintf(err, errlen, "%s.journal.%" PRIu64 ": %s", s->path, s->jseq,
@@ -410,6 +416,11 @@ store_map_write(struct store *s, uint64_t g, char *err, size_t errlen)
 		    errlen);
 	free(w.info);
 	pthread_mutex_lock(&s->lock);
+	if (rc == 0) {
+		s->st.map_writes++;
+		s->st.map_written = (int64_t)time(NULL);
+	} else
+		s->st.map_failures++;
 	if (rc == 0)
 		map_written(s, g);
 	if (rc != 0 && g > s->map_failed_gen)

@@ -67,6 +67,7 @@ struct store {
 	size_t last_group;		/* waiters the last map write served */
 	int gathering;			/* the map writer waits for them */
 	struct store_stats st;
+	uint64_t commits, commit_us;	/* atomics: journal_write's */
 	int running, stopping;
 	pthread_t expiry_thr, sync_thr, map_thr, compact_thr;
 	pthread_mutex_t compact_lock;	/* one compaction at a time */

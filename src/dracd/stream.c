@@ -223,6 +223,16 @@ struct stream_loop {
 	struct loop *lp;
 };
 
+/* open connections of every loop, for the metrics */
+static uint64_t open_conns;
+
+/* stream_open_connections - the connections open now, in every service */
+uint64_t
+stream_open_connections(void)
+{
+	return __atomic_load_n(&open_conns, __ATOMIC_RELAXED);
+}
+
 /* conn_close - drop connection i; the last one moves into its place */
 static void
 conn_close(struct loop *lp, size_t i)
@@ -233,6 +243,7 @@ conn_close(struct loop *lp, size_t i)
 	free(c->in);
 	free(c->out);
 	lp->count[c->svc]--;
+	__atomic_sub_fetch(&open_conns, 1, __ATOMIC_RELAXED);
 	lp->conns[i] = lp->conns[--lp->n];
 }
 
@@ -365,6 +376,7 @@ accept_one(struct loop *lp, size_t li)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->last = mono_ms();
 	lp->count[c->svc]++;
+	__atomic_add_fetch(&open_conns, 1, __ATOMIC_RELAXED);
 	lp->n++;
 	return 1;
 }
@@ -641,22 +653,28 @@ listen_unix(const char *path, int *fd, char *err, size_t errlen)
 }
 
 /*
- * stream_listen - a listening socket for "inet:HOST:PORT" (IPv6 as
- * [addr]:port) or "unix:PATH".
+ * stream_spec - the address of "inet:HOST:PORT" (IPv6 as [addr]:port);
+ * *unix set and nothing else for "unix:PATH"
  */
-int
-stream_listen(const char *spec, int *fd, char *err, size_t errlen)
+static int
+stream_spec(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
+    int *unix_, char *err, size_t errlen)
 {
-	struct sockaddr_storage ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 	char host[256], *colon, *end;
 	unsigned long port;
-	socklen_t len;
-	int one = 1;
 
-	if (strncmp(spec, "unix:", 5) == 0)
-		return listen_unix(spec + 5, fd, err, errlen);
+	*unix_ = strncmp(spec, "unix:", 5) == 0;
+	if (*unix_) {
+		if (spec[5] == '\0' || strlen(spec + 5) >=
+		    sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			snprintf(err, errlen, "%s: empty or too long a path",
+			    spec);
+			return -1;
+		}
+		return 0;
+	}
 	if (strncmp(spec, "inet:", 5) != 0 || snprintf(host, sizeof(host),
 	    "%s", spec + 5) >= (int)sizeof(host) ||
 	    (colon = strrchr(host, ':')) == NULL)
@@ -666,19 +684,57 @@ stream_listen(const char *spec, int *fd, char *err, size_t errlen)
 	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port == 0 ||
 	    port > 65535)
 		goto bad;
-	memset(&ss, 0, sizeof(ss));
+	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)port);
-		len = sizeof(*s4);
+		*len = sizeof(*s4);
 	} else if (host[0] == '[' && host[strlen(host) - 1] == ']' &&
 	    (host[strlen(host) - 1] = '\0', inet_pton(AF_INET6, host + 1,
 	    &s6->sin6_addr) == 1)) {
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)port);
-		len = sizeof(*s6);
+		*len = sizeof(*s6);
 	} else
 		goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "%s: want inet:HOST:PORT, inet:[ADDR]:PORT or "
+	    "unix:PATH", spec);
+	return -1;
+}
+
+/*
+ * stream_spec_check - would stream_listen understand spec?  1 inet, 0
+ * unix, -1 with a message: nothing is opened
+ */
+int
+stream_spec_check(const char *spec, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int unix_;
+
+	if (stream_spec(spec, &ss, &len, &unix_, err, errlen) < 0)
+		return -1;
+	return !unix_;
+}
+
+/*
+ * stream_listen - a listening socket for "inet:HOST:PORT" (IPv6 as
+ * [addr]:port) or "unix:PATH".
+ */
+int
+stream_listen(const char *spec, int *fd, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1, unix_;
+
+	if (stream_spec(spec, &ss, &len, &unix_, err, errlen) < 0)
+		return -1;
+	if (unix_)
+		return listen_unix(spec + 5, fd, err, errlen);
 	if ((*fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) < 0)
 		goto sys;
@@ -690,9 +746,5 @@ stream_listen(const char *spec, int *fd, char *err, size_t errlen)
 	return 0;
 sys:
 	snprintf(err, errlen, "%s: %s", spec, strerror(errno));
-	return -1;
-bad:
-	snprintf(err, errlen, "%s: want inet:HOST:PORT, inet:[ADDR]:PORT or "
-	    "unix:PATH", spec);
 	return -1;
 }

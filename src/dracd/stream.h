@@ -69,5 +69,7 @@ struct stream_conn *stream_find(struct stream_loop *, uint64_t id);
 int stream_run(const struct stream_opts *, const struct stream_listener *,
     size_t n);
 int stream_listen(const char *spec, int *fd, char *err, size_t errlen);
+int stream_spec_check(const char *spec, char *err, size_t errlen);
+uint64_t stream_open_connections(void);
 
 #endif

@@ -354,6 +354,41 @@ toolong:
 	return -1;
 }
 
+/*
+ * svc_listen_check - would svc_bind understand listen?  Nothing is
+ * opened; -1 with a message naming the address it cannot parse.
+ */
+int
+svc_listen_check(const char *listen_on, char *err, size_t errlen)
+{
+	char buf[1024], *tok, *save = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	size_t n = 0;
+	int v6only;
+
+	if (snprintf(buf, sizeof(buf), "%s", listen_on) >= (int)sizeof(buf))
+		goto toolong;
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if ((n += 2) > SVC_MAXSOCK)
+			goto toolong;
+		if (sockaddr_for(tok, 0, &ss, &len, &v6only) < 0) {
+			snprintf(err, errlen, "listen: \"%s\" is not an IPv4 "
+			    "or IPv6 address or \"*\" (the port is set "
+			    "with port or -p)", tok);
+			return -1;
+		}
+	}
+	if (n > 0)
+		return 0;
+	snprintf(err, errlen, "listen: no address given");
+	return -1;
+toolong:
+	snprintf(err, errlen, "listen: too many addresses");
+	return -1;
+}
+
 /* ---- the server threads ---- */
 
 struct svc {

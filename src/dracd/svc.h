@@ -78,6 +78,7 @@ struct svc;
 
 int svc_bind(const char *listen, uint16_t port, struct svc_sock *, size_t max,
     size_t *n, char *err, size_t errlen);
+int svc_listen_check(const char *listen, char *err, size_t errlen);
 struct svc *svc_start(const struct svc_opts *, const struct svc_sock *,
     size_t n, const struct stream_listener *extra, size_t nextra);
 void svc_stop(struct svc *);
