@@ -21,6 +21,7 @@ main(void)
 	srunner_add_suite(sr, make_cli_suite());
 	srunner_add_suite(sr, make_lookup_suite());
 	srunner_add_suite(sr, make_mta_suite());
+	srunner_add_suite(sr, make_mta_others_suite());
 	srunner_add_suite(sr, make_hardening_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

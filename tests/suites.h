@@ -14,6 +14,7 @@ Suite *make_lib_suite(void);
 Suite *make_cli_suite(void);
 Suite *make_lookup_suite(void);
 Suite *make_mta_suite(void);
+Suite *make_mta_others_suite(void);
 Suite *make_hardening_suite(void);
 
 #endif

@@ -1,0 +1,473 @@
+/*
+ * check_mta_others.c - contrib/'s Sendmail and Exim recipes with the
+ * real programs: the Debian binaries unpacked by `make mta-tools` under
+ * build/mta (their packages conflict with postfix, so they are never
+ * installed), each server on a loopback port with a configuration made
+ * from the contrib file itself, and the same steps for every path:
+ * relaying from 127.0.0.2 refused, granted through dracd and accepted,
+ * 127.0.0.3 still refused, refused again after a delete and after the
+ * grant's lifetime.
+ *
+ * Each test lives in network, mount and UTS namespaces of its own: no
+ * lookup leaves the machine (Sendmail asks DNS for its own name and for
+ * the client's), the host name is a qualified one (else Sendmail sleeps
+ * a minute), name lookups read only files, and the map and spools sit on
+ * a private tmpfs at /run: root-owned 0755 directories all the way down,
+ * which Sendmail insists on for a map file and Exim's user can search.
+ *
+ * Needs root, build/mta (or $MTA_DIR) and the user Debian-exim; it skips
+ * with one line otherwise, and fails instead under CI=true.  Every
+ * server is a child in a process group of its own, stopped by PID at the
+ * end and killed with the test if it dies first.
+ */
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drac.h"
+#include "helpers.h"
+#include "suites.h"
+
+#define MAP_MS	4000	/* the map file: 1 s sync, then the next open */
+#define LIVE_MS	1000	/* socketmap and drac-cli: every lookup asks */
+#define EXPIRE	8	/* seconds a grant lasts (dracd.conf expire) */
+#define STATE	"/run/drac"	/* dracd's map, on the private tmpfs */
+
+/* one way of asking an MTA: a daemon on port, or exim -bh with conf */
+struct path {
+	const char *name;
+	uint16_t port;
+	char conf[128];
+	int64_t bound;
+};
+
+static struct daemon d;
+static uint16_t smap;
+static char mta[PATH_MAX];
+
+/* may_run - root, the unpacked MTAs and Exim's user; else skip or fail */
+static int
+may_run(void)
+{
+	const char *ci = getenv("CI"), *dir = getenv("MTA_DIR");
+	char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
+
+	if (realpath(dir != NULL ? dir : "build/mta", mta) == NULL)
+		mta[0] = '\0';
+	snprintf(p1, sizeof(p1), "%s/usr/libexec/sendmail/sendmail", mta);
+	snprintf(p2, sizeof(p2), "%s/usr/sbin/exim4", mta);
+	if (geteuid() == 0 && access(p1, X_OK) == 0 && access(p2, X_OK) == 0 &&
+	    getpwnam("Debian-exim") != NULL)
+		return 1;
+	ck_assert_msg(ci == NULL || strcmp(ci, "true") != 0, "CI=true but "
+	    "cannot run Sendmail and Exim (need root and make mta-tools)");
+	fprintf(stderr, "Sendmail/Exim tests skipped: as root, make "
+	    "mta-tools\n");
+	return 0;
+}
+
+/* lo_up - bring the namespace's loopback interface up */
+static void
+lo_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	ck_assert(fd >= 0);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
+	close(fd);
+}
+
+/* private_world - own network, mounts and host name; /run a tmpfs */
+static void
+private_world(void)
+{
+	static const char host[] = "relay.test";
+
+	ck_assert_msg(unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS) == 0,
+	    "unshare: %s", strerror(errno));
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL),
+	    0);
+	ck_assert_int_eq(mount("tmpfs", "/run", "tmpfs", 0, "mode=755"), 0);
+	ck_assert_int_eq(sethostname(host, sizeof(host) - 1), 0);
+	/* names from files only: a client without a PTR record is then a
+	 * plain "not found", never a DNS timeout */
+	write_file("/run/nsswitch.conf", "passwd: files\ngroup: files\n"
+	    "hosts: files\n");
+	ck_assert_int_eq(mount("/run/nsswitch.conf", "/etc/nsswitch.conf",
+	    NULL, MS_BIND, NULL), 0);
+	ck_assert_int_eq(mkdir(STATE, 0755), 0);
+	lo_up();
+}
+
+/* sh - run a shell command with no terminal or pipes kept; fail if not 0 */
+static void
+sh(const char *cmd)
+{
+	char full[2048], out[4096];
+	const char *argv[] = {"/bin/sh", "-c", full, NULL};
+	int rc;
+
+	snprintf(full, sizeof(full), "exec 2>&1 </dev/null; %s", cmd);
+	rc = run_prog(argv, NULL, out, sizeof(out), 30000);
+	ck_assert_msg(rc == 0, "\"%s\" failed (%d): %s", cmd, rc, out);
+}
+
+/* start_dracd - the map on the tmpfs, a socketmap service, short grants */
+static void
+start_dracd(void)
+{
+	static char conf[400];
+	const char *const extra[] = {"-c", conf, NULL};
+	char text[256];
+
+	smap = free_port();
+	daemon_init(&d, "127.0.0.0/8 add check admin\n");
+	snprintf(d.db, sizeof(d.db), "%s/dracd.db", STATE);
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	snprintf(text, sizeof(text), "socketmap_listen = inet:127.0.0.1:%u\n"
+	    "expire = %ds\n", smap, EXPIRE);
+	write_file(conf, text);
+	ck_assert_int_eq(daemon_start(&d, extra), 0);
+}
+
+/* server_start - run argv as a child in a process group of its own */
+static pid_t
+server_start(const char *const *argv)
+{
+	pid_t pid = fork();
+	int fd;
+
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setpgid(0, 0);
+		fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	return pid;
+}
+
+/* server_stop - SIGTERM to the server's group, SIGKILL if it lingers */
+static void
+server_stop(pid_t pid)
+{
+	int64_t end = now_ms() + WAIT_MS;
+
+	if (pid <= 0)
+		return;
+	kill(-pid, SIGTERM);
+	while (waitpid(pid, NULL, WNOHANG) == 0 && now_ms() < end)
+		usleep(20000);
+	kill(-pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* connect_from - a TCP connection from src that gives up reading after
+ * 5 s, or -1 */
+static int
+connect_from(const char *src, uint16_t port)
+{
+	struct timeval tv = {5, 0};
+	int fd = dial(src, port, SOCK_STREAM, NULL);
+
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* reply - read one (possibly multi-line) SMTP reply; its code or -1 */
+static int
+reply(int fd)
+{
+	char line[512];
+	size_t n;
+
+	for (;;) {
+		n = 0;
+		while (n + 1 < sizeof(line) && read(fd, line + n, 1) == 1 &&
+		    line[n++] != '\n')
+			;
+		line[n] = '\0';
+		if (n == 0)
+			return -1;
+		if (n < 4 || line[3] != '-')
+			return atoi(line);
+	}
+}
+
+/* say - one command line and its reply code */
+static int
+say(int fd, const char *cmd)
+{
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+		return -1;
+	return reply(fd);
+}
+
+static const char dialogue[] = "EHLO client.test\r\n"
+    "MAIL FROM:<a@client.test>\r\nRCPT TO:<x@example.net>\r\nQUIT\r\n";
+
+/* smtp_rcpt - the code a daemon gives a relay attempt from src */
+static int
+smtp_rcpt(const char *src, uint16_t port)
+{
+	int fd = connect_from(src, port), code = -1;
+
+	if (fd < 0)
+		return -1;
+	if (reply(fd) == 220 && say(fd, "EHLO client.test\r\n") == 250 &&
+	    say(fd, "MAIL FROM:<a@client.test>\r\n") == 250)
+		code = say(fd, "RCPT TO:<x@example.net>\r\n");
+	say(fd, "QUIT\r\n");
+	close(fd);
+	return code;
+}
+
+/* bh_rcpt - the code `exim -bh src` gives the same dialogue: the reply
+ * after MAIL's "250 OK" */
+static int
+bh_rcpt(const char *conf, const char *src)
+{
+	char exim[PATH_MAX + 32], out[8192], *p;
+	const char *argv[] = {exim, "-C", conf, "-bh", src, NULL};
+
+	snprintf(exim, sizeof(exim), "%s/usr/sbin/exim4", mta);
+	if (run_prog(argv, dialogue, out, sizeof(out), 10000) != 0)
+		return -1;
+	if ((p = strstr(out, "\n250 OK\n")) == NULL)
+		return -1;
+	return atoi(p + 8);
+}
+
+/* path_rcpt - the code one path gives src */
+static int
+path_rcpt(const struct path *p, const char *src)
+{
+	return p->port != 0 ? smtp_rcpt(src, p->port) : bh_rcpt(p->conf, src);
+}
+
+struct want {
+	const struct path *path;
+	const char *src;
+	int code;
+};
+
+static int
+code_is(void *arg)
+{
+	struct want *w = arg;
+
+	return path_rcpt(w->path, w->src) == w->code;
+}
+
+/* expect - every path gives src the code within its bound (or ms) */
+static void
+expect(const struct path *paths, size_t n, const char *src, int code,
+    int64_t ms, const char *when)
+{
+	struct want w;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int64_t t0 = now_ms();
+
+		w.path = &paths[i];
+		w.src = src;
+		w.code = code;
+		ck_assert_msg(wait_until(code_is, &w, ms > 0 ? ms :
+		    paths[i].bound), "%s: %s: want %d for %s, got %d", when,
+		    paths[i].name, code, src, path_rcpt(&paths[i], src));
+		fprintf(stderr, "mta-others: %-24s %-34s %s -> %d after %lld "
+		    "ms\n", paths[i].name, when, src, code,
+		    (long long)(now_ms() - t0));
+	}
+}
+
+/* four_steps - refused, granted and accepted (not for another address),
+ * refused after a delete, and after the grant's lifetime */
+static void
+four_steps(const struct path *paths, size_t n)
+{
+	char spec[32];
+	drac_t *h;
+	int64_t t0;
+
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	/* 1. nobody logged in: relaying from 127.0.0.2 is refused */
+	expect(paths, n, "127.0.0.2", 550, 0, "before the grant");
+	/* 2. the grant (what the POP server's post-login hook sends) */
+	ck_assert_int_eq(drac_add(h, "127.0.0.2", 0, "alice"), 0);
+	expect(paths, n, "127.0.0.2", 250, 0, "after the grant");
+	/* 3. not for another address */
+	expect(paths, n, "127.0.0.3", 550, 0, "from an address never granted");
+	/* 4a. drac-cli del ends it */
+	ck_assert_int_eq(drac_del(h, "127.0.0.2"), 0);
+	expect(paths, n, "127.0.0.2", 550, 0, "after drac-cli del");
+	/* 4b. and so does the end of its lifetime */
+	t0 = now_ms();
+	ck_assert_int_eq(drac_add(h, "127.0.0.2", 0, "alice"), 0);
+	expect(paths, n, "127.0.0.2", 250, 0, "after a second grant");
+	expect(paths, n, "127.0.0.2", 550, EXPIRE * 1000 + MAP_MS,
+	    "after the grant expired");
+	ck_assert_msg(now_ms() - t0 >= (EXPIRE - 1) * 1000, "refused after "
+	    "%lld ms, before the grant's %d s were up",
+	    (long long)(now_ms() - t0), EXPIRE);
+	drac_close(h);
+}
+
+/* ---- Sendmail ---- */
+
+/*
+ * sendmail_mc - a small sendmail.mc for a daemon on port that queues
+ * everything (nothing is ever delivered), followed by contrib's drac.mc
+ * with the test's map, or with its socket map line in place of the map
+ * file line
+ */
+static void
+sendmail_mc(const char *dir, uint16_t port, int socket_map, const char *mc)
+{
+	char line[512], *text = NULL;
+	size_t len = 0;
+	FILE *in, *out;
+
+	ck_assert_ptr_nonnull(out = open_memstream(&text, &len));
+	fprintf(out, "divert(0)dnl\nVERSIONID(`dracd test')\n"
+	    "OSTYPE(`linux')dnl\n"
+	    "define(`confDOMAIN_NAME', `relay.test')dnl\n"
+	    "define(`QUEUE_DIR', `%s/queue')dnl\n"
+	    "define(`STATUS_FILE', `%s/statistics')dnl\n"
+	    "define(`confPID_FILE', `%s/pid')dnl\n"
+	    "define(`ALIAS_FILE', `')dnl\n"
+	    "define(`confDELIVERY_MODE', `queueonly')dnl\n"
+	    "define(`confDONT_PROBE_INTERFACES', `true')dnl\n"
+	    "FEATURE(`no_default_msa')dnl\n"
+	    "FEATURE(`accept_unresolvable_domains')dnl\n"
+	    "DAEMON_OPTIONS(`Port=%u, Addr=127.0.0.1, Name=MTA')dnl\n"
+	    "MAILER(`local')dnl\nMAILER(`smtp')dnl\n", dir, dir, dir, port);
+	ck_assert_ptr_nonnull(in = fopen("contrib/sendmail/drac.mc", "r"));
+	while (fgets(line, sizeof(line), in) != NULL) {
+		char *m = strstr(line, "/var/lib/drac/dracd");
+
+		if (strncmp(line, "Kdrac btree ", 12) == 0 && !socket_map) {
+			ck_assert_ptr_nonnull(m);
+			fprintf(out, "%.*s%s/dracd%s", (int)(m - line), line,
+			    STATE, m + strlen("/var/lib/drac/dracd"));
+		} else if (strncmp(line, "Kdrac ", 6) == 0)
+			;	/* the other map's line */
+		else if (strncmp(line, "dnl Kdrac socket ", 17) == 0) {
+			if (socket_map) {
+				ck_assert_ptr_nonnull(m = strstr(line,
+				    "inet:10042@"));
+				fprintf(out, "%.*sinet:%u@%s", (int)(m - line
+				    - 4), line + 4, smap, m + 11);
+			}
+		} else
+			fputs(line, out);
+	}
+	fclose(in);
+	fclose(out);
+	write_file(mc, text);
+	free(text);
+}
+
+/* sendmail_start - build the .cf with sendmail-cf's m4 files and run the
+ * daemon in the foreground (-bD) */
+static pid_t
+sendmail_start(const char *name, uint16_t port, int socket_map)
+{
+	char dir[64], mc[128], cf[128], cmd[PATH_MAX * 3], bin[PATH_MAX + 32];
+	const char *argv[] = {bin, "-C", cf, "-bD", NULL};
+
+	snprintf(dir, sizeof(dir), "/run/%s", name);
+	snprintf(mc, sizeof(mc), "%s/test.mc", dir);
+	snprintf(cf, sizeof(cf), "%s/test.cf", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -m 755 %s && mkdir -m 700 %s/queue",
+	    dir, dir);
+	sh(cmd);
+	sendmail_mc(dir, port, socket_map, mc);
+	snprintf(cmd, sizeof(cmd), "m4 -D_CF_DIR_=%s/usr/share/sendmail/cf/ "
+	    "%s/usr/share/sendmail/cf/m4/cf.m4 %s > %s", mta, mta, mc, cf);
+	sh(cmd);
+	snprintf(bin, sizeof(bin), "%s/usr/libexec/sendmail/sendmail", mta);
+	return server_start(argv);
+}
+
+static int
+greets(void *arg)
+{
+	const struct path *p = arg;
+	int fd = connect_from("127.0.0.1", p->port), code;
+
+	if (fd < 0)
+		return 0;
+	code = reply(fd);
+	say(fd, "QUIT\r\n");
+	close(fd);
+	return code == 220;
+}
+
+START_TEST(sendmail_map_and_socketmap)
+{
+	struct path paths[2] = {
+		{"sendmail btree map", 0, "", MAP_MS},
+		{"sendmail socket map", 0, "", LIVE_MS},
+	};
+	pid_t pid[2];
+	int i;
+
+	if (!may_run())
+		return;
+	private_world();
+	start_dracd();
+	for (i = 0; i < 2; i++) {
+		paths[i].port = free_port();
+		pid[i] = sendmail_start(i == 0 ? "sm-map" : "sm-socket",
+		    paths[i].port, i);
+	}
+	for (i = 0; i < 2; i++)
+		ck_assert_msg(wait_until(greets, &paths[i], 10000), "%s did "
+		    "not come up", paths[i].name);
+	four_steps(paths, 2);
+	for (i = 0; i < 2; i++)
+		server_stop(pid[i]);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+Suite *
+make_mta_others_suite(void)
+{
+	Suite *s = suite_create("mta-others");
+	TCase *tc = tcase_create("sendmail");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, sendmail_map_and_socketmap);
+	suite_add_tcase(s, tc);
+	return s;
+}
