@@ -30,7 +30,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -187,29 +189,56 @@ server_stop(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-/* connect_from - a TCP connection from src that gives up reading after
- * 5 s, or -1 */
+/* dial6 - a TCP connection from IPv6 address src to [::1]:port, or -1 */
+static int
+dial6(const char *src, uint16_t port)
+{
+	struct sockaddr_in6 me, to;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	ck_assert(fd >= 0);
+	memset(&me, 0, sizeof(me));
+	me.sin6_family = AF_INET6;
+	ck_assert_int_eq(inet_pton(AF_INET6, src, &me.sin6_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	memset(&to, 0, sizeof(to));
+	to.sin6_family = AF_INET6;
+	to.sin6_port = htons(port);
+	to.sin6_addr = in6addr_loopback;
+	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* connect_from - a TCP connection from src (to the same family's
+ * loopback address) that gives up reading after 5 s, or -1 */
 static int
 connect_from(const char *src, uint16_t port)
 {
 	struct timeval tv = {5, 0};
-	int fd = dial(src, port, SOCK_STREAM, NULL);
+	int fd = strchr(src, ':') != NULL ? dial6(src, port) :
+	    dial(src, port, SOCK_STREAM, NULL);
 
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
 }
 
+static char last[512];	/* the last reply line read */
+static char said[512];	/* the last RCPT reply line, for messages */
+
 /* reply - read one (possibly multi-line) SMTP reply; its code or -1 */
 static int
 reply(int fd)
 {
-	char line[512];
+	char *line = last;
 	size_t n;
 
 	for (;;) {
 		n = 0;
-		while (n + 1 < sizeof(line) && read(fd, line + n, 1) == 1 &&
+		while (n + 1 < sizeof(last) && read(fd, line + n, 1) == 1 &&
 		    line[n++] != '\n')
 			;
 		line[n] = '\0';
@@ -243,6 +272,7 @@ smtp_rcpt(const char *src, uint16_t port)
 	if (reply(fd) == 220 && say(fd, "EHLO client.test\r\n") == 250 &&
 	    say(fd, "MAIL FROM:<a@client.test>\r\n") == 250)
 		code = say(fd, "RCPT TO:<x@example.net>\r\n");
+	snprintf(said, sizeof(said), "%s", last);
 	say(fd, "QUIT\r\n");
 	close(fd);
 	return code;
@@ -301,8 +331,9 @@ expect(const struct path *paths, size_t n, const char *src, int code,
 		w.src = src;
 		w.code = code;
 		ck_assert_msg(wait_until(code_is, &w, ms > 0 ? ms :
-		    paths[i].bound), "%s: %s: want %d for %s, got %d", when,
-		    paths[i].name, code, src, path_rcpt(&paths[i], src));
+		    paths[i].bound), "%s: %s: want %d for %s, got %d (%s)", when,
+		    paths[i].name, code, src, path_rcpt(&paths[i], src),
+		    said);
 		fprintf(stderr, "mta-others: %-24s %-34s %s -> %d after %lld "
 		    "ms\n", paths[i].name, when, src, code,
 		    (long long)(now_ms() - t0));
@@ -351,7 +382,8 @@ four_steps(const struct path *paths, size_t n)
  * file line
  */
 static void
-sendmail_mc(const char *dir, uint16_t port, int socket_map, const char *mc)
+sendmail_mc(const char *dir, const char *daemon, int socket_map,
+    const char *mc)
 {
 	char line[512], *text = NULL;
 	size_t len = 0;
@@ -369,8 +401,8 @@ sendmail_mc(const char *dir, uint16_t port, int socket_map, const char *mc)
 	    "define(`confDONT_PROBE_INTERFACES', `true')dnl\n"
 	    "FEATURE(`no_default_msa')dnl\n"
 	    "FEATURE(`accept_unresolvable_domains')dnl\n"
-	    "DAEMON_OPTIONS(`Port=%u, Addr=127.0.0.1, Name=MTA')dnl\n"
-	    "MAILER(`local')dnl\nMAILER(`smtp')dnl\n", dir, dir, dir, port);
+	    "DAEMON_OPTIONS(`%s')dnl\n"
+	    "MAILER(`local')dnl\nMAILER(`smtp')dnl\n", dir, dir, dir, daemon);
 	ck_assert_ptr_nonnull(in = fopen("contrib/sendmail/drac.mc", "r"));
 	while (fgets(line, sizeof(line), in) != NULL) {
 		char *m = strstr(line, "/var/lib/drac/dracd");
@@ -400,7 +432,7 @@ sendmail_mc(const char *dir, uint16_t port, int socket_map, const char *mc)
 /* sendmail_start - build the .cf with sendmail-cf's m4 files and run the
  * daemon in the foreground (-bD) */
 static pid_t
-sendmail_start(const char *name, uint16_t port, int socket_map)
+sendmail_start(const char *name, const char *daemon, int socket_map)
 {
 	char dir[64], mc[128], cf[128], cmd[PATH_MAX * 3], bin[PATH_MAX + 32];
 	const char *argv[] = {bin, "-C", cf, "-bD", NULL};
@@ -411,7 +443,7 @@ sendmail_start(const char *name, uint16_t port, int socket_map)
 	snprintf(cmd, sizeof(cmd), "mkdir -m 755 %s && mkdir -m 700 %s/queue",
 	    dir, dir);
 	sh(cmd);
-	sendmail_mc(dir, port, socket_map, mc);
+	sendmail_mc(dir, daemon, socket_map, mc);
 	snprintf(cmd, sizeof(cmd), "m4 -D_CF_DIR_=%s/usr/share/sendmail/cf/ "
 	    "%s/usr/share/sendmail/cf/m4/cf.m4 %s > %s", mta, mta, mc, cf);
 	sh(cmd);
@@ -439,6 +471,7 @@ START_TEST(sendmail_map_and_socketmap)
 		{"sendmail btree map", 0, "", MAP_MS},
 		{"sendmail socket map", 0, "", LIVE_MS},
 	};
+	char opts[64];
 	pid_t pid[2];
 	int i;
 
@@ -448,8 +481,10 @@ START_TEST(sendmail_map_and_socketmap)
 	start_dracd();
 	for (i = 0; i < 2; i++) {
 		paths[i].port = free_port();
-		pid[i] = sendmail_start(i == 0 ? "sm-map" : "sm-socket",
-		    paths[i].port, i);
+		snprintf(opts, sizeof(opts), "Port=%u, Addr=127.0.0.1, "
+		    "Name=MTA", paths[i].port);
+		pid[i] = sendmail_start(i == 0 ? "sm-map" : "sm-socket", opts,
+		    i);
 	}
 	for (i = 0; i < 2; i++)
 		ck_assert_msg(wait_until(greets, &paths[i], 10000), "%s did "
@@ -457,6 +492,59 @@ START_TEST(sendmail_map_and_socketmap)
 	four_steps(paths, 2);
 	for (i = 0; i < 2; i++)
 		server_stop(pid[i]);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/*
+ * Sendmail names an IPv6 client "IPv6:2001:db8:0:0:0:0:0:7" in
+ * ${client_addr} unless told to compress; dracd's keys are the bare,
+ * compressed addresses.  Daemons on [::] with each map: a client from
+ * fd00::2 (an address of the namespace's loopback), and one from
+ * 127.0.0.2, which reaches the IPv6 socket IPv4-mapped.
+ */
+START_TEST(sendmail_ipv6_clients)
+{
+	static const char *const src[] = {"fd00::2", "127.0.0.2"};
+	char opts[64];
+	struct path p[2] = {
+		{"sendmail btree map on [::]", 0, "", MAP_MS},
+		{"sendmail socket map on [::]", 0, "", LIVE_MS},
+	};
+	drac_t *h;
+	pid_t pid[2];
+	int i, j;
+
+	if (!may_run())
+		return;
+	private_world();
+	sh("ip -6 addr add fd00::2/128 dev lo nodad && "
+	    "ip -6 addr add fd00::3/128 dev lo nodad");
+	start_dracd();
+	for (j = 0; j < 2; j++) {
+		p[j].port = free_port();
+		snprintf(opts, sizeof(opts), "Port=%u, Addr=::, Family=inet6, "
+		    "Name=MTA6", p[j].port);
+		pid[j] = sendmail_start(j == 0 ? "sm6-map" : "sm6-socket", opts,
+		    j);
+	}
+	for (j = 0; j < 2; j++)
+		ck_assert_msg(wait_until(greets, &p[j], 10000), "%s did not "
+		    "come up", p[j].name);
+	snprintf(opts, sizeof(opts), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, opts, NULL), 0);
+	expect(p, 2, src[0], 550, 0, "before the grant");
+	expect(p, 2, src[1], 550, 0, "before the grant");
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(drac_add(h, src[i], 0, "alice"), 0);
+	
+	
+expect(p, 2, src[0], 250, 0, "after the grant");
+	expect(p, 2, src[1], 250, 0, "after the grant (IPv4-mapped)");
+	expect(p, 2, "fd00::3", 550, 0, "from an address never granted");
+	drac_close(h);
+	for (j = 0; j < 2; j++)
+		server_stop(pid[j]);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 }
 END_TEST
@@ -582,6 +670,7 @@ make_mta_others_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, sendmail_map_and_socketmap);
+	tcase_add_test(tc, sendmail_ipv6_clients);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("exim");
 	tcase_set_timeout(tc, 120);
