@@ -289,9 +289,12 @@ bh_rcpt(const char *conf, const char *src)
 	snprintf(exim, sizeof(exim), "%s/usr/sbin/exim4", mta);
 	if (run_prog(argv, dialogue, out, sizeof(out), 10000) != 0)
 		return -1;
+	said[0] = '\0';
 	if ((p = strstr(out, "\n250 OK")) == NULL ||
 	    (p = strchr(p + 1, '\n')) == NULL)
 		return -1;
+	snprintf(said, sizeof(said), "%.*s", (int)strcspn(p + 1, "\r\n"),
+	    p + 1);
 	return atoi(p + 1);
 }
 
@@ -559,7 +562,8 @@ END_TEST
  * variant (uncommented) asking the test's dracd
  */
 static void
-exim_conf(const char *dir, uint16_t port, int live, const char *conf)
+exim_conf(const char *dir, const char *iface, uint16_t port, int live,
+    const char *conf)
 {
 	char line[512], *text = NULL;
 	size_t len = 0;
@@ -570,12 +574,12 @@ exim_conf(const char *dir, uint16_t port, int live, const char *conf)
 	    "exim_user = Debian-exim\nexim_group = Debian-exim\n"
 	    "spool_directory = %s/spool\nlog_file_path = %s/%%slog\n"
 	    "keep_environment =\ntls_advertise_hosts =\nhost_lookup =\n"
-	    "rfc1413_hosts =\nlocal_interfaces = 127.0.0.1\n"
+	    "rfc1413_hosts =\nlocal_interfaces = %s\n"
 	    "daemon_smtp_ports = %u\nqueue_only = true\n"
 	    "domainlist local_domains = relay.test\n"
 	    "acl_smtp_rcpt = acl_check_rcpt\n"
 	    "begin acl\nacl_check_rcpt:\n"
-	    "  accept  domains = +local_domains\n", dir, dir, port);
+	    "  accept  domains = +local_domains\n", dir, dir, iface, port);
 	ck_assert_ptr_nonnull(in = fopen("contrib/exim/acl_check_rcpt.snippet",
 	    "r"));
 	while (fgets(line, sizeof(line), in) != NULL) {
@@ -608,7 +612,7 @@ exim_conf(const char *dir, uint16_t port, int live, const char *conf)
 /* exim_start - its own spool and log, owned by its user; the daemon in
  * the foreground (-bdf) */
 static pid_t
-exim_start(struct path *p, const char *name, int live)
+exim_start(struct path *p, const char *name, const char *iface, int live)
 {
 	char dir[64], pid[96], cmd[PATH_MAX * 2], bin[PATH_MAX + 32];
 	const char *argv[] = {bin, "-C", p->conf, "-bdf", "-oP", pid, NULL};
@@ -624,7 +628,7 @@ exim_start(struct path *p, const char *name, int live)
 	    "install -m 755 %s %s/drac-cli", dir, dir, dir, dir,
 	    cli != NULL ? cli : "build/drac-cli", dir);
 	sh(cmd);
-	exim_conf(dir, p->port, live, p->conf);
+	exim_conf(dir, iface, p->port, live, p->conf);
 	snprintf(bin, sizeof(bin), "%s/usr/sbin/exim4", mta);
 	return server_start(argv);
 }
@@ -647,7 +651,7 @@ START_TEST(exim_dbmnz_and_drac_cli)
 	for (i = 0; i < 2; i++) {
 		paths[2 * i + 1].port = free_port();
 		pid[i] = exim_start(&paths[2 * i + 1], i == 0 ? "exim-map" :
-		    "exim-live", i);
+		    "exim-live", "127.0.0.1", i);
 		/* exim -bh reads the daemon's configuration */
 		memcpy(paths[2 * i].conf, paths[2 * i + 1].conf,
 		    sizeof(paths[0].conf));
@@ -656,6 +660,58 @@ START_TEST(exim_dbmnz_and_drac_cli)
 		ck_assert_msg(wait_until(greets, &paths[2 * i + 1], 10000),
 		    "%s did not come up", paths[2 * i + 1].name);
 	four_steps(paths, 4);
+	for (i = 0; i < 2; i++)
+		server_stop(pid[i]);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/*
+ * Exim names an IPv6 client in full (fd00:0000:...:0002) in
+ * $sender_host_address under -bh; dracd's keys are compressed.  Daemons
+ * on [::] and 0.0.0.0 (Exim's IPv6 socket takes IPv6 only) with each
+ * condition, and -bh: a client from fd00::2 (an address of the
+ * namespace's loopback), and one from 127.0.0.2.
+ */
+START_TEST(exim_ipv6_clients)
+{
+	static const char *const src[] = {"fd00::2", "127.0.0.2"};
+	struct path paths[4] = {
+		{"exim dbmnz -bh", 0, "", MAP_MS},
+		{"exim dbmnz daemon on [::]", 0, "", MAP_MS},	/* and 0.0.0.0 */
+		{"exim drac-cli -bh", 0, "", LIVE_MS},
+		{"exim drac-cli daemon on [::]", 0, "", LIVE_MS},
+	};
+	char spec[32];
+	drac_t *h;
+	pid_t pid[2];
+	int i;
+
+	if (!may_run())
+		return;
+	private_world();
+	sh("ip -6 addr add fd00::2/128 dev lo nodad && "
+	    "ip -6 addr add fd00::3/128 dev lo nodad");
+	start_dracd();
+	for (i = 0; i < 2; i++) {
+		paths[2 * i + 1].port = free_port();
+		pid[i] = exim_start(&paths[2 * i + 1], i == 0 ? "exim6-map" :
+		    "exim6-live", "<; ::0 ; 0.0.0.0", i);
+		memcpy(paths[2 * i].conf, paths[2 * i + 1].conf,
+		    sizeof(paths[0].conf));
+	}
+	for (i = 0; i < 2; i++)
+		ck_assert_msg(wait_until(greets, &paths[2 * i + 1], 10000),
+		    "%s did not come up", paths[2 * i + 1].name);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	expect(paths, 4, src[0], 550, 0, "before the grant");
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(drac_add(h, src[i], 0, "alice"), 0);
+	expect(paths, 4, src[0], 250, 0, "after the grant");
+	expect(paths, 4, src[1], 250, 0, "after the grant (IPv4)");
+	expect(paths, 4, "fd00::3", 550, 0, "from an address never granted");
+	drac_close(h);
 	for (i = 0; i < 2; i++)
 		server_stop(pid[i]);
 	ck_assert_int_eq(daemon_stop(&d), 0);
@@ -675,6 +731,7 @@ make_mta_others_suite(void)
 	tc = tcase_create("exim");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, exim_dbmnz_and_drac_cli);
+	tcase_add_test(tc, exim_ipv6_clients);
 	suite_add_tcase(s, tc);
 	return s;
 }
