@@ -49,6 +49,7 @@
 #define LIVE_MS	1000	/* socketmap and drac-cli: every lookup asks */
 #define EXPIRE	8	/* seconds a grant lasts (dracd.conf expire) */
 #define STATE	"/run/drac"	/* dracd's map, on the private tmpfs */
+#define SERVERS	"/run/servers"	/* the PIDs of the servers started */
 
 /* one way of asking an MTA: a daemon on port, or exim -bh with conf */
 struct path {
@@ -74,12 +75,15 @@ may_run(void)
 	snprintf(p1, sizeof(p1), "%s/usr/libexec/sendmail/sendmail", mta);
 	snprintf(p2, sizeof(p2), "%s/usr/sbin/exim4", mta);
 	if (geteuid() == 0 && access(p1, X_OK) == 0 && access(p2, X_OK) == 0 &&
-	    getpwnam("Debian-exim") != NULL)
+	    getpwnam("Debian-exim") != NULL &&
+	    access("/usr/sbin/dovecot", X_OK) == 0 &&
+	    access("/usr/lib/dovecot/pop3", X_OK) == 0)
 		return 1;
 	ck_assert_msg(ci == NULL || strcmp(ci, "true") != 0, "CI=true but "
-	    "cannot run Sendmail and Exim (need root and make mta-tools)");
+	    "cannot run Sendmail, Exim and Dovecot (need root, make "
+	    "mta-tools and dovecot-pop3d)");
 	fprintf(stderr, "Sendmail/Exim tests skipped: as root, make "
-	    "mta-tools\n");
+	    "mta-tools and apt-get install dovecot-core dovecot-pop3d\n");
 	return 0;
 }
 
@@ -152,11 +156,13 @@ start_dracd(void)
 	ck_assert_int_eq(daemon_start(&d, extra), 0);
 }
 
-/* server_start - run argv as a child in a process group of its own */
+/* server_start - run argv as a child in a process group of its own,
+ * its PID noted in SERVERS for the guard */
 static pid_t
 server_start(const char *const *argv)
 {
 	pid_t pid = fork();
+	FILE *fp;
 	int fd;
 
 	ck_assert(pid >= 0);
@@ -171,6 +177,9 @@ server_start(const char *const *argv)
 		_exit(127);
 	}
 	setpgid(pid, pid);
+	ck_assert_ptr_nonnull(fp = fopen(SERVERS, "a"));
+	fprintf(fp, "%d\n", (int)pid);
+	ck_assert_int_eq(fclose(fp), 0);
 	return pid;
 }
 
@@ -343,6 +352,141 @@ expect(const struct path *paths, size_t n, const char *src, int code,
 	}
 }
 
+/* ---- the grant: a POP3 login at a real Dovecot ---- */
+
+static uint16_t pop;	/* Dovecot's POP3 port */
+
+/*
+ * start_dovecot - POP3 with one user and contrib's post-login script
+ * (its settings pointed at this test's dracd), as tests/check_mta.c
+ * runs it; in /run/dovecot
+ */
+static void
+start_dovecot(void)
+{
+	static const char dir[] = "/run/dovecot";
+	char path[400], text[2600], line[512], *script = NULL;
+	const char *cli = getenv("DRAC_CLI");
+	size_t len = 0;
+	FILE *in, *out;
+
+	pop = free_port();
+	snprintf(text, sizeof(text), "mkdir -m 755 %s %s/run %s/state && "
+	    "mkdir -m 777 %s/home && install -m 755 %s %s/drac-cli", dir, dir,
+	    dir, dir, cli != NULL ? cli : "build/drac-cli", dir);
+	sh(text);
+	ck_assert_ptr_nonnull(in = fopen("contrib/dovecot/drac-postlogin",
+	    "r"));
+	ck_assert_ptr_nonnull(out = open_memstream(&script, &len));
+	while (fgets(line, sizeof(line), in) != NULL)
+		if (strncmp(line, "DRAC_CLI=", 9) == 0)
+			fprintf(out, "DRAC_CLI=%s/drac-cli\n", dir);
+		else if (strncmp(line, "DRAC_SERVER=", 12) == 0)
+			fprintf(out, "DRAC_SERVER=127.0.0.1:%u\n", d.port);
+		else
+			fputs(line, out);
+	fclose(in);
+	fclose(out);
+	snprintf(path, sizeof(path), "%s/postlogin", dir);
+	write_file(path, script);
+	free(script);
+	chmod(path, 0755);
+	snprintf(path, sizeof(path), "%s/passwd", dir);
+	write_file(path, "alice:{PLAIN}secret\n");
+	snprintf(text, sizeof(text),
+	    "base_dir = %s/run\nstate_dir = %s/state\n"
+	    "log_path = %s/dovecot.log\nprotocols = pop3\n"
+	    "listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\n"
+	    "passdb {\n driver = passwd-file\n args = scheme=PLAIN %s/passwd\n}\n"
+	    "userdb {\n driver = static\n"
+	    " args = uid=nobody gid=nogroup home=%s/home/%%u\n}\n"
+	    "mail_location = maildir:~/Maildir\n"
+	    "default_internal_user = dovecot\ndefault_login_user = dovenull\n"
+	    "service pop3-login {\n inet_listener pop3 {\n"
+	    "  address = 127.0.0.1\n  port = %u\n }\n}\n"
+	    "service pop3 {\n executable = pop3 pop3-postlogin\n}\n"
+	    "service pop3-postlogin {\n executable = script-login %s/postlogin\n"
+	    " user = $default_internal_user\n vsz_limit = 0\n"
+	    " unix_listener pop3-postlogin {\n }\n}\n",
+	    dir, dir, dir, dir, dir, pop, dir);
+	snprintf(path, sizeof(path), "%s/dovecot.conf", dir);
+	write_file(path, text);
+	/* it detaches, and keeps any pipe it was given open */
+	snprintf(text, sizeof(text), "dovecot -c %s >/dev/null 2>&1", path);
+	sh(text);
+}
+
+/* stop_dovecot - by the PID in its pidfile (it detaches) */
+static void
+stop_dovecot(void)
+{
+	FILE *fp = fopen("/run/dovecot/run/master.pid", "r");
+	int pid = 0;
+	int64_t end = now_ms() + WAIT_MS;
+
+	if (fp == NULL)
+		return;
+	if (fscanf(fp, "%d", &pid) != 1)
+		pid = 0;
+	fclose(fp);
+	if (pid <= 0 || kill(pid, SIGTERM) < 0)
+		return;
+	while (kill(pid, 0) == 0 && now_ms() < end)
+		usleep(20000);
+	kill(pid, SIGKILL);
+}
+
+/*
+ * stop_all - from the on_death guard, if the test ends without stopping
+ * them: every server in SERVERS and Dovecot.  (The MTAs are set-ID
+ * programs, for which the kernel drops the parent-death signal.)
+ */
+static void
+stop_all(void)
+{
+	FILE *fp = fopen(SERVERS, "r");
+	int pid;
+
+	while (fp != NULL && fscanf(fp, "%d", &pid) == 1)
+		if (pid > 0) {
+			kill(-pid, SIGTERM);
+			usleep(200000);
+			kill(-pid, SIGKILL);
+		}
+	if (fp != NULL)
+		fclose(fp);
+	stop_dovecot();
+}
+
+/* pop_login - a POP3 login from src; 1 when Dovecot let us in */
+static int
+pop_login(const char *src)
+{
+	int fd = connect_from(src, pop), ok = 0;
+
+	if (fd < 0)
+		return 0;
+	if (reply(fd) >= 0 && last[0] == '+' &&
+	    say(fd, "USER alice\r\n") >= 0 && last[0] == '+' &&
+	    say(fd, "PASS secret\r\n") >= 0)
+		ok = strncmp(last, "+OK", 3) == 0;
+	say(fd, "QUIT\r\n");
+	close(fd);
+	return ok;
+}
+
+static int
+pop_up(void *arg)
+{
+	int fd = connect_from("127.0.0.1", pop);
+
+	(void)arg;
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 /* four_steps - refused, granted and accepted (not for another address),
  * refused after a delete, and after the grant's lifetime */
 static void
@@ -355,10 +499,10 @@ four_steps(const struct path *paths, size_t n)
 	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
 	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
 	/* 1. nobody logged in: relaying from 127.0.0.2 is refused */
-	expect(paths, n, "127.0.0.2", 550, 0, "before the grant");
-	/* 2. the grant (what the POP server's post-login hook sends) */
-	ck_assert_int_eq(drac_add(h, "127.0.0.2", 0, "alice"), 0);
-	expect(paths, n, "127.0.0.2", 250, 0, "after the grant");
+	expect(paths, n, "127.0.0.2", 550, 0, "before the POP login");
+	/* 2. the grant: a POP3 login from 127.0.0.2 */
+	ck_assert(pop_login("127.0.0.2"));
+	expect(paths, n, "127.0.0.2", 250, 0, "after the POP login");
 	/* 3. not for another address */
 	expect(paths, n, "127.0.0.3", 550, 0, "from an address never granted");
 	/* 4a. drac-cli del ends it */
@@ -366,8 +510,8 @@ four_steps(const struct path *paths, size_t n)
 	expect(paths, n, "127.0.0.2", 550, 0, "after drac-cli del");
 	/* 4b. and so does the end of its lifetime */
 	t0 = now_ms();
-	ck_assert_int_eq(drac_add(h, "127.0.0.2", 0, "alice"), 0);
-	expect(paths, n, "127.0.0.2", 250, 0, "after a second grant");
+	ck_assert(pop_login("127.0.0.2"));
+	expect(paths, n, "127.0.0.2", 250, 0, "after a second POP login");
 	expect(paths, n, "127.0.0.2", 550, EXPIRE * 1000 + MAP_MS,
 	    "after the grant expired");
 	ck_assert_msg(now_ms() - t0 >= (EXPIRE - 1) * 1000, "refused after "
@@ -481,7 +625,11 @@ START_TEST(sendmail_map_and_socketmap)
 	if (!may_run())
 		return;
 	private_world();
+	on_death(stop_all);
 	start_dracd();
+	start_dovecot();
+	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
+	    "come up");
 	for (i = 0; i < 2; i++) {
 		paths[i].port = free_port();
 		snprintf(opts, sizeof(opts), "Port=%u, Addr=127.0.0.1, "
@@ -495,7 +643,9 @@ START_TEST(sendmail_map_and_socketmap)
 	four_steps(paths, 2);
 	for (i = 0; i < 2; i++)
 		server_stop(pid[i]);
+	stop_dovecot();
 	ck_assert_int_eq(daemon_stop(&d), 0);
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
 }
 END_TEST
 
@@ -521,6 +671,7 @@ START_TEST(sendmail_ipv6_clients)
 	if (!may_run())
 		return;
 	private_world();
+	on_death(stop_all);
 	sh("ip -6 addr add fd00::2/128 dev lo nodad && "
 	    "ip -6 addr add fd00::3/128 dev lo nodad");
 	start_dracd();
@@ -549,6 +700,7 @@ expect(p, 2, src[0], 250, 0, "after the grant");
 	for (j = 0; j < 2; j++)
 		server_stop(pid[j]);
 	ck_assert_int_eq(daemon_stop(&d), 0);
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
 }
 END_TEST
 
@@ -647,7 +799,11 @@ START_TEST(exim_dbmnz_and_drac_cli)
 	if (!may_run())
 		return;
 	private_world();
+	on_death(stop_all);
 	start_dracd();
+	start_dovecot();
+	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
+	    "come up");
 	for (i = 0; i < 2; i++) {
 		paths[2 * i + 1].port = free_port();
 		pid[i] = exim_start(&paths[2 * i + 1], i == 0 ? "exim-map" :
@@ -662,7 +818,9 @@ START_TEST(exim_dbmnz_and_drac_cli)
 	four_steps(paths, 4);
 	for (i = 0; i < 2; i++)
 		server_stop(pid[i]);
+	stop_dovecot();
 	ck_assert_int_eq(daemon_stop(&d), 0);
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
 }
 END_TEST
 
@@ -690,6 +848,7 @@ START_TEST(exim_ipv6_clients)
 	if (!may_run())
 		return;
 	private_world();
+	on_death(stop_all);
 	sh("ip -6 addr add fd00::2/128 dev lo nodad && "
 	    "ip -6 addr add fd00::3/128 dev lo nodad");
 	start_dracd();
@@ -715,6 +874,7 @@ START_TEST(exim_ipv6_clients)
 	for (i = 0; i < 2; i++)
 		server_stop(pid[i]);
 	ck_assert_int_eq(daemon_stop(&d), 0);
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
 }
 END_TEST
 
