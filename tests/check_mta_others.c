@@ -4,9 +4,10 @@
  * build/mta (their packages conflict with postfix, so they are never
  * installed), each server on a loopback port with a configuration made
  * from the contrib file itself, and the same steps for every path:
- * relaying from 127.0.0.2 refused, granted through dracd and accepted,
- * 127.0.0.3 still refused, refused again after a delete and after the
- * grant's lifetime.
+ * relaying from 127.0.0.2 refused, a POP3 login from it at a real
+ * Dovecot (contrib's post-login script) and relaying accepted, 127.0.0.3
+ * still refused, refused again after drac-cli del and after the grant's
+ * lifetime.  Then IPv6 clients, and IPv4 clients of an IPv6 socket.
  *
  * Each test lives in network, mount and UTS namespaces of its own: no
  * lookup leaves the machine (Sendmail asks DNS for its own name and for
@@ -15,24 +16,23 @@
  * a private tmpfs at /run: root-owned 0755 directories all the way down,
  * which Sendmail insists on for a map file and Exim's user can search.
  *
- * Needs root, build/mta (or $MTA_DIR) and the user Debian-exim; it skips
- * with one line otherwise, and fails instead under CI=true.  Every
- * server is a child in a process group of its own, stopped by PID at the
- * end and killed with the test if it dies first.
+ * Needs root, build/mta (or $MTA_DIR), the user Debian-exim and Dovecot;
+ * it skips with one line otherwise, and fails instead under CI=true.
+ * Every server is a child in a process group of its own, stopped by PID
+ * at the end, or by an on_death guard if the test fails first.
  */
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -167,7 +167,6 @@ server_start(const char *const *argv)
 
 	ck_assert(pid >= 0);
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setpgid(0, 0);
 		fd = open("/dev/null", O_RDWR);
 		dup2(fd, 0);
