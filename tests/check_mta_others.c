@@ -519,6 +519,35 @@ four_steps(const struct path *paths, size_t n)
 	drac_close(h);
 }
 
+/*
+ * dracd_gone - stop dracd with 127.0.0.2 granted: a map file keeps its
+ * last contents (the grant still works), a live lookup finds nobody to
+ * ask and must refuse or defer, never relay
+ */
+static void
+dracd_gone(const struct path *paths, size_t n)
+{
+	size_t i;
+	int code;
+
+	ck_assert(pop_login("127.0.0.2"));
+	expect(paths, n, "127.0.0.2", 250, 0, "before dracd stops");
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	for (i = 0; i < n; i++) {
+		code = path_rcpt(&paths[i], "127.0.0.2");
+		fprintf(stderr, "mta-others: %-24s %-34s %s -> %d\n",
+		    paths[i].name, "with dracd stopped", "127.0.0.2", code);
+		if (paths[i].bound == MAP_MS)
+			ck_assert_msg(code == 250, "%s: dracd stopped: want "
+			    "250 from the map file, got %d (%s)", paths[i].name,
+			    code, said);
+		else
+			ck_assert_msg(code >= 400 && code < 600, "%s: dracd "
+			    "stopped: want a refusal, got %d (%s)",
+			    paths[i].name, code, said);
+	}
+}
+
 /* ---- Sendmail ---- */
 
 /*
@@ -640,10 +669,10 @@ START_TEST(sendmail_map_and_socketmap)
 		ck_assert_msg(wait_until(greets, &paths[i], 10000), "%s did "
 		    "not come up", paths[i].name);
 	four_steps(paths, 2);
+	dracd_gone(paths, 2);
 	for (i = 0; i < 2; i++)
 		server_stop(pid[i]);
 	stop_dovecot();
-	ck_assert_int_eq(daemon_stop(&d), 0);
 	unlink(SERVERS);	/* all stopped: nothing left for the guard */
 }
 END_TEST
@@ -705,20 +734,58 @@ END_TEST
 
 /* ---- Exim ---- */
 
+/* the snippet's conditions: its first, then each "# Or ..." block */
+enum { EXIM_DBMNZ, EXIM_DRAC_CLI, EXIM_READSOCKET, EXIM_WAYS };
+
+static const char *const exim_names[2 * EXIM_WAYS] = {
+	"exim dbmnz -bh", "exim dbmnz daemon",
+	"exim drac-cli -bh", "exim drac-cli daemon",
+	"exim readsocket -bh", "exim readsocket daemon",
+};
+
+/* put_subst - write line to out with from replaced by to; 1 if it was */
+static int
+put_subst(FILE *out, const char *line, const char *from, const char *to)
+{
+	const char *m = strstr(line, from);
+
+	if (m == NULL)
+		return 0;
+	fprintf(out, "%.*s%s%s", (int)(m - line), line, to, m + strlen(from));
+	return 1;
+}
+
+/* snippet_line - one line of the snippet's condition number way, with
+ * the test's map, drac-cli and socketmap port in place of contrib's */
+static void
+snippet_line(FILE *out, const char *line, const char *dir)
+{
+	char cli[128], map[64], sock[64];
+
+	snprintf(map, sizeof(map), "%s/dracd.db", STATE);
+	snprintf(cli, sizeof(cli), "%s/drac-cli -s 127.0.0.1:%u", dir,
+	    d.port);
+	snprintf(sock, sizeof(sock), "inet:127.0.0.1:%u", smap);
+	if (!put_subst(out, line, "/var/lib/drac/dracd.db", map) &&
+	    !put_subst(out, line, "/usr/local/bin/drac-cli", cli) &&
+	    !put_subst(out, line, "inet:127.0.0.1:10042", sock))
+		fputs(line, out);
+}
+
 /*
  * exim_conf - an Exim configuration for a daemon on port that queues
- * everything (it has no routers: nothing is ever delivered), with
- * contrib's ACL snippet in acl_check_rcpt before the rule that denies
- * relaying: its dbmnz condition on the test's map, or its drac-cli
- * variant (uncommented) asking the test's dracd
+ * everything (it has no routers: nothing is ever delivered), with one of
+ * the conditions of contrib's ACL snippet (the others are commented out
+ * there) in acl_check_rcpt before the rule that denies relaying
  */
 static void
-exim_conf(const char *dir, const char *iface, uint16_t port, int live,
+exim_conf(const char *dir, const char *iface, uint16_t port, int way,
     const char *conf)
 {
 	char line[512], *text = NULL;
 	size_t len = 0;
 	FILE *in, *out;
+	int block = 0;
 
 	ck_assert_ptr_nonnull(out = open_memstream(&text, &len));
 	fprintf(out, "primary_hostname = relay.test\n"
@@ -734,25 +801,17 @@ exim_conf(const char *dir, const char *iface, uint16_t port, int live,
 	ck_assert_ptr_nonnull(in = fopen("contrib/exim/acl_check_rcpt.snippet",
 	    "r"));
 	while (fgets(line, sizeof(line), in) != NULL) {
-		const char *m;
-
-		if (!live && line[0] != '#' && line[0] != '\n') {
-			if ((m = strstr(line, "/var/lib/drac/dracd.db")) != NULL)
-				fprintf(out, "%.*s%s/dracd.db%s", (int)(m - line),
-				    line, STATE, m + 22);
-			else
-				fputs(line, out);
-		} else if (live && strncmp(line, "#  ", 3) == 0) {
-			if ((m = strstr(line, "/usr/local/bin/drac-cli")) !=
-			    NULL)
-				fprintf(out, "%.*s%s/drac-cli -s 127.0.0.1:%u%s",
-				    (int)(m - line - 1), line + 1, dir, d.port,
-				    m + 23);
-			else
-				fputs(line + 1, out);
-		}
+		if (strncmp(line, "# Or ", 5) == 0)
+			block++;
+		else if (block == way && way == 0 && line[0] != '#' &&
+		    line[0] != '\n')
+			snippet_line(out, line, dir);
+		else if (block == way && way > 0 &&
+		    strncmp(line, "#  ", 3) == 0)
+			snippet_line(out, line + 1, dir);
 	}
 	fclose(in);
+	ck_assert_int_eq(block, EXIM_WAYS - 1);
 	fprintf(out, "  deny    message = relay not permitted\n"
 	    "begin routers\nbegin transports\n");
 	fclose(out);
@@ -763,7 +822,7 @@ exim_conf(const char *dir, const char *iface, uint16_t port, int live,
 /* exim_start - its own spool and log, owned by its user; the daemon in
  * the foreground (-bdf) */
 static pid_t
-exim_start(struct path *p, const char *name, const char *iface, int live)
+exim_start(struct path *p, const char *name, const char *iface, int way)
 {
 	char dir[64], pid[96], cmd[PATH_MAX * 2], bin[PATH_MAX + 32];
 	const char *argv[] = {bin, "-C", p->conf, "-bdf", "-oP", pid, NULL};
@@ -779,20 +838,40 @@ exim_start(struct path *p, const char *name, const char *iface, int live)
 	    "install -m 755 %s %s/drac-cli", dir, dir, dir, dir,
 	    cli != NULL ? cli : "build/drac-cli", dir);
 	sh(cmd);
-	exim_conf(dir, iface, p->port, live, p->conf);
+	exim_conf(dir, iface, p->port, way, p->conf);
 	snprintf(bin, sizeof(bin), "%s/usr/sbin/exim4", mta);
 	return server_start(argv);
 }
 
-START_TEST(exim_dbmnz_and_drac_cli)
+/* exim_servers - a daemon for each condition, and -bh with its
+ * configuration: paths[2 * way] is -bh, paths[2 * way + 1] the daemon */
+static void
+exim_servers(struct path *paths, pid_t *pid, const char *iface)
 {
-	struct path paths[4] = {
-		{"exim dbmnz -bh", 0, "", MAP_MS},
-		{"exim dbmnz daemon", 0, "", MAP_MS},
-		{"exim drac-cli -bh", 0, "", LIVE_MS},
-		{"exim drac-cli daemon", 0, "", LIVE_MS},
-	};
-	pid_t pid[2];
+	char name[32];
+	int i;
+
+	for (i = 0; i < 2 * EXIM_WAYS; i++) {
+		paths[i].name = exim_names[i];
+		paths[i].port = 0;
+		paths[i].bound = i / 2 == EXIM_DBMNZ ? MAP_MS : LIVE_MS;
+	}
+	for (i = 0; i < EXIM_WAYS; i++) {
+		paths[2 * i + 1].port = free_port();
+		snprintf(name, sizeof(name), "exim-%d", i);
+		pid[i] = exim_start(&paths[2 * i + 1], name, iface, i);
+		memcpy(paths[2 * i].conf, paths[2 * i + 1].conf,
+		    sizeof(paths[0].conf));
+	}
+	for (i = 0; i < EXIM_WAYS; i++)
+		ck_assert_msg(wait_until(greets, &paths[2 * i + 1], 10000),
+		    "%s did not come up", paths[2 * i + 1].name);
+}
+
+START_TEST(exim_each_condition)
+{
+	struct path paths[2 * EXIM_WAYS];
+	pid_t pid[EXIM_WAYS];
 	int i;
 
 	if (!may_run())
@@ -803,22 +882,12 @@ START_TEST(exim_dbmnz_and_drac_cli)
 	start_dovecot();
 	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
 	    "come up");
-	for (i = 0; i < 2; i++) {
-		paths[2 * i + 1].port = free_port();
-		pid[i] = exim_start(&paths[2 * i + 1], i == 0 ? "exim-map" :
-		    "exim-live", "127.0.0.1", i);
-		/* exim -bh reads the daemon's configuration */
-		memcpy(paths[2 * i].conf, paths[2 * i + 1].conf,
-		    sizeof(paths[0].conf));
-	}
-	for (i = 0; i < 2; i++)
-		ck_assert_msg(wait_until(greets, &paths[2 * i + 1], 10000),
-		    "%s did not come up", paths[2 * i + 1].name);
-	four_steps(paths, 4);
-	for (i = 0; i < 2; i++)
+	exim_servers(paths, pid, "127.0.0.1");
+	four_steps(paths, 2 * EXIM_WAYS);
+	dracd_gone(paths, 2 * EXIM_WAYS);
+	for (i = 0; i < EXIM_WAYS; i++)
 		server_stop(pid[i]);
 	stop_dovecot();
-	ck_assert_int_eq(daemon_stop(&d), 0);
 	unlink(SERVERS);	/* all stopped: nothing left for the guard */
 }
 END_TEST
@@ -833,15 +902,10 @@ END_TEST
 START_TEST(exim_ipv6_clients)
 {
 	static const char *const src[] = {"fd00::2", "127.0.0.2"};
-	struct path paths[4] = {
-		{"exim dbmnz -bh", 0, "", MAP_MS},
-		{"exim dbmnz daemon on [::]", 0, "", MAP_MS},	/* and 0.0.0.0 */
-		{"exim drac-cli -bh", 0, "", LIVE_MS},
-		{"exim drac-cli daemon on [::]", 0, "", LIVE_MS},
-	};
+	struct path paths[2 * EXIM_WAYS];
+	pid_t pid[EXIM_WAYS];
 	char spec[32];
 	drac_t *h;
-	pid_t pid[2];
 	int i;
 
 	if (!may_run())
@@ -851,26 +915,18 @@ START_TEST(exim_ipv6_clients)
 	sh("ip -6 addr add fd00::2/128 dev lo nodad && "
 	    "ip -6 addr add fd00::3/128 dev lo nodad");
 	start_dracd();
-	for (i = 0; i < 2; i++) {
-		paths[2 * i + 1].port = free_port();
-		pid[i] = exim_start(&paths[2 * i + 1], i == 0 ? "exim6-map" :
-		    "exim6-live", "<; ::0 ; 0.0.0.0", i);
-		memcpy(paths[2 * i].conf, paths[2 * i + 1].conf,
-		    sizeof(paths[0].conf));
-	}
-	for (i = 0; i < 2; i++)
-		ck_assert_msg(wait_until(greets, &paths[2 * i + 1], 10000),
-		    "%s did not come up", paths[2 * i + 1].name);
+	exim_servers(paths, pid, "<; ::0 ; 0.0.0.0");
 	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
 	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
-	expect(paths, 4, src[0], 550, 0, "before the grant");
+	expect(paths, 2 * EXIM_WAYS, src[0], 550, 0, "before the grant");
 	for (i = 0; i < 2; i++)
 		ck_assert_int_eq(drac_add(h, src[i], 0, "alice"), 0);
-	expect(paths, 4, src[0], 250, 0, "after the grant");
-	expect(paths, 4, src[1], 250, 0, "after the grant (IPv4)");
-	expect(paths, 4, "fd00::3", 550, 0, "from an address never granted");
+	expect(paths, 2 * EXIM_WAYS, src[0], 250, 0, "after the grant");
+	expect(paths, 2 * EXIM_WAYS, src[1], 250, 0, "after the grant (IPv4)");
+	expect(paths, 2 * EXIM_WAYS, "fd00::3", 550, 0,
+	    "from an address never granted");
 	drac_close(h);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < EXIM_WAYS; i++)
 		server_stop(pid[i]);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 	unlink(SERVERS);	/* all stopped: nothing left for the guard */
@@ -889,7 +945,7 @@ make_mta_others_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("exim");
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, exim_dbmnz_and_drac_cli);
+	tcase_add_test(tc, exim_each_condition);
 	tcase_add_test(tc, exim_ipv6_clients);
 	suite_add_tcase(s, tc);
 	return s;
