@@ -87,11 +87,13 @@ deps deps-check:
 # files: `make mta-tools` downloads them and unpacks them under
 # $(MTA_DIR) (tests/check_mta_others.c runs them from there).  The
 # libraries they link are ordinary packages, installed by deps-check;
-# Exim refuses to run without its compiled-in user Debian-exim.
+# Exim refuses to run without its compiled-in user Debian-exim.  The
+# tests run them as root: no set-ID bits are kept (a set-user-ID root
+# Exim has no business in a build tree).
 MTA_DIR  := build/mta
 MTA_DEBS := sendmail-bin sendmail-cf exim4-daemon-heavy exim4-base
 MTA_BINS := usr/libexec/sendmail/sendmail usr/sbin/exim4
-MTA_PKGS := m4 libdb5.3 libldap-2.5-0 libnsl2 libsasl2-2 libssl3 libwrap0 \
+MTA_PKGS := m4 iproute2 libdb5.3 libldap-2.5-0 libnsl2 libsasl2-2 libssl3 libwrap0 \
             libcrypt1 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 \
             libmariadb3 libpam0g libpcre2-8-0 libperl5.36 libpq5 libspf2-2 \
             libsqlite3-0
@@ -99,6 +101,7 @@ CHECK_PKGS += $(MTA_PKGS)
 
 .PHONY: mta-tools
 mta-tools: deps-check $(MTA_DIR)/.unpacked
+	@find $(MTA_DIR) -type f -perm /6000 -exec chmod ug-s {} +
 	@getent passwd Debian-exim >/dev/null || \
 	if [ "$$(id -u)" = 0 ]; then \
 	  useradd --system --user-group --no-create-home \

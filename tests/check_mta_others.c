@@ -437,8 +437,8 @@ stop_dovecot(void)
 
 /*
  * stop_all - from the on_death guard, if the test ends without stopping
- * them: every server in SERVERS and Dovecot.  (The MTAs are set-ID
- * programs, for which the kernel drops the parent-death signal.)
+ * them: every server in SERVERS (its whole process group: the sessions
+ * it forked too) and Dovecot
  */
 static void
 stop_all(void)
