@@ -120,6 +120,46 @@ deps deps-check:
 	  fi; \
 	fi
 
+# ---- Sendmail and Exim for the tests: unpacked, never installed ----
+# Their packages conflict with postfix as installed packages, not as
+# files: `make mta-tools` downloads them and unpacks them under
+# $(MTA_DIR) (tests/check_mta_others.c runs them from there).  The
+# libraries they link are ordinary packages, installed by deps-check;
+# Exim refuses to run without its compiled-in user Debian-exim.  The
+# tests run them as root: no set-ID bits are kept (a set-user-ID root
+# Exim has no business in a build tree).
+MTA_DIR  := build/mta
+MTA_DEBS := sendmail-bin sendmail-cf exim4-daemon-heavy exim4-base
+MTA_BINS := usr/libexec/sendmail/sendmail usr/sbin/exim4
+MTA_PKGS := m4 iproute2 libdb5.3 libldap-2.5-0 libnsl2 libsasl2-2 libssl3 libwrap0 \
+            libcrypt1 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 \
+            libmariadb3 libpam0g libpcre2-8-0 libperl5.36 libpq5 libspf2-2 \
+            libsqlite3-0
+CHECK_PKGS += $(MTA_PKGS)
+
+.PHONY: mta-tools
+mta-tools: deps-check $(MTA_DIR)/.unpacked
+	@find $(MTA_DIR) -type f -perm /6000 -exec chmod ug-s {} +
+	@getent passwd Debian-exim >/dev/null || \
+	if [ "$$(id -u)" = 0 ]; then \
+	  useradd --system --user-group --no-create-home \
+	    --home-dir /nonexistent --shell /usr/sbin/nologin Debian-exim; \
+	else echo "Exim needs its user; run as root:"; \
+	  echo "  useradd --system --user-group Debian-exim"; exit 1; fi
+
+$(MTA_DIR)/.unpacked: | deps-check
+	rm -rf $(MTA_DIR) $(MTA_DIR).dl
+	mkdir -p $(MTA_DIR) $(MTA_DIR).dl
+	cd $(MTA_DIR).dl && apt-get download $(MTA_DEBS) 2>&1 | grep -v '^W: Download is performed unsandboxed'; \
+	  test $${PIPESTATUS[0]} -eq 0
+	for f in $(MTA_DIR).dl/*.deb; do dpkg-deb -x $$f $(MTA_DIR) || exit 1; done
+	chmod 755 $(MTA_DIR)
+	for b in $(MTA_BINS); do ! ldd $(MTA_DIR)/$$b | grep 'not found' || exit 1; done
+	rm -rf $(MTA_DIR).dl
+	touch $@
+
+check check-asan check-tsan check-valgrind: mta-tools
+
 # ---- generated RPC code ----
 $(B)/gen/drac_prot.x: rpc/drac.x
 	@mkdir -p $(@D)

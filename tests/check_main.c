@@ -22,6 +22,7 @@ main(void)
 	srunner_add_suite(sr, make_lookup_suite());
 	srunner_add_suite(sr, make_logwatch_suite());
 	srunner_add_suite(sr, make_mta_suite());
+	srunner_add_suite(sr, make_mta_others_suite());
 	srunner_add_suite(sr, make_hardening_suite());
 	srunner_add_suite(sr, make_authz_suite());
 	srunner_add_suite(sr, make_priv_suite());

@@ -15,6 +15,7 @@ Suite *make_cli_suite(void);
 Suite *make_lookup_suite(void);
 Suite *make_logwatch_suite(void);
 Suite *make_mta_suite(void);
+Suite *make_mta_others_suite(void);
 Suite *make_hardening_suite(void);
 Suite *make_authz_suite(void);
 Suite *make_priv_suite(void);

@@ -1,0 +1,952 @@
+/*
+ * check_mta_others.c - contrib/'s Sendmail and Exim recipes with the
+ * real programs: the Debian binaries unpacked by `make mta-tools` under
+ * build/mta (their packages conflict with postfix, so they are never
+ * installed), each server on a loopback port with a configuration made
+ * from the contrib file itself, and the same steps for every path:
+ * relaying from 127.0.0.2 refused, a POP3 login from it at a real
+ * Dovecot (contrib's post-login script) and relaying accepted, 127.0.0.3
+ * still refused, refused again after drac-cli del and after the grant's
+ * lifetime.  Then IPv6 clients, and IPv4 clients of an IPv6 socket.
+ *
+ * Each test lives in network, mount and UTS namespaces of its own: no
+ * lookup leaves the machine (Sendmail asks DNS for its own name and for
+ * the client's), the host name is a qualified one (else Sendmail sleeps
+ * a minute), name lookups read only files, and the map and spools sit on
+ * a private tmpfs at /run: root-owned 0755 directories all the way down,
+ * which Sendmail insists on for a map file and Exim's user can search.
+ *
+ * Needs root, build/mta (or $MTA_DIR), the user Debian-exim and Dovecot;
+ * it skips with one line otherwise, and fails instead under CI=true.
+ * Every server is a child in a process group of its own, stopped by PID
+ * at the end, or by an on_death guard if the test fails first.
+ */
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drac.h"
+#include "helpers.h"
+#include "suites.h"
+
+#define MAP_MS	4000	/* the map file: 1 s sync, then the next open */
+#define LIVE_MS	1000	/* socketmap and drac-cli: every lookup asks */
+#define EXPIRE	8	/* seconds a grant lasts (dracd.conf expire) */
+#define STATE	"/run/drac"	/* dracd's map, on the private tmpfs */
+#define SERVERS	"/run/servers"	/* the PIDs of the servers started */
+
+/* one way of asking an MTA: a daemon on port, or exim -bh with conf */
+struct path {
+	const char *name;
+	uint16_t port;
+	char conf[128];
+	int64_t bound;
+};
+
+static struct daemon d;
+static uint16_t smap;
+static char mta[PATH_MAX];
+
+/* may_run - root, the unpacked MTAs and Exim's user; else skip or fail */
+static int
+may_run(void)
+{
+	const char *ci = getenv("CI"), *dir = getenv("MTA_DIR");
+	char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
+
+	if (realpath(dir != NULL ? dir : "build/mta", mta) == NULL)
+		mta[0] = '\0';
+	snprintf(p1, sizeof(p1), "%s/usr/libexec/sendmail/sendmail", mta);
+	snprintf(p2, sizeof(p2), "%s/usr/sbin/exim4", mta);
+	if (geteuid() == 0 && access(p1, X_OK) == 0 && access(p2, X_OK) == 0 &&
+	    getpwnam("Debian-exim") != NULL &&
+	    access("/usr/sbin/dovecot", X_OK) == 0 &&
+	    access("/usr/lib/dovecot/pop3", X_OK) == 0)
+		return 1;
+	ck_assert_msg(ci == NULL || strcmp(ci, "true") != 0, "CI=true but "
+	    "cannot run Sendmail, Exim and Dovecot (need root, make "
+	    "mta-tools and dovecot-pop3d)");
+	fprintf(stderr, "Sendmail/Exim tests skipped: as root, make "
+	    "mta-tools and apt-get install dovecot-core dovecot-pop3d\n");
+	return 0;
+}
+
+/* lo_up - bring the namespace's loopback interface up */
+static void
+lo_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	ck_assert(fd >= 0);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
+	close(fd);
+}
+
+/* private_world - own network, mounts and host name; /run a tmpfs */
+static void
+private_world(void)
+{
+	static const char host[] = "relay.test";
+
+	ck_assert_msg(unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS) == 0,
+	    "unshare: %s", strerror(errno));
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL),
+	    0);
+	ck_assert_int_eq(mount("tmpfs", "/run", "tmpfs", 0, "mode=755"), 0);
+	ck_assert_int_eq(sethostname(host, sizeof(host) - 1), 0);
+	/* names from files only: a client without a PTR record is then a
+	 * plain "not found", never a DNS timeout */
+	write_file("/run/nsswitch.conf", "passwd: files\ngroup: files\n"
+	    "hosts: files\n");
+	ck_assert_int_eq(mount("/run/nsswitch.conf", "/etc/nsswitch.conf",
+	    NULL, MS_BIND, NULL), 0);
+	ck_assert_int_eq(mkdir(STATE, 0755), 0);
+	lo_up();
+}
+
+/* sh - run a shell command with no terminal or pipes kept; fail if not 0 */
+static void
+sh(const char *cmd)
+{
+	char full[2048], out[4096];
+	const char *argv[] = {"/bin/sh", "-c", full, NULL};
+	int rc;
+
+	snprintf(full, sizeof(full), "exec 2>&1 </dev/null; %s", cmd);
+	rc = run_prog(argv, NULL, out, sizeof(out), 30000);
+	ck_assert_msg(rc == 0, "\"%s\" failed (%d): %s", cmd, rc, out);
+}
+
+/* start_dracd - the map on the tmpfs, a socketmap service, short grants */
+static void
+start_dracd(void)
+{
+	static char conf[400];
+	const char *const extra[] = {"-c", conf, NULL};
+	char text[256];
+
+	smap = free_port();
+	daemon_init(&d, "127.0.0.0/8 add check admin\n");
+	snprintf(d.db, sizeof(d.db), "%s/dracd.db", STATE);
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	snprintf(text, sizeof(text), "socketmap_listen = inet:127.0.0.1:%u\n"
+	    "expire = %ds\n", smap, EXPIRE);
+	write_file(conf, text);
+	ck_assert_int_eq(daemon_start(&d, extra), 0);
+}
+
+/* server_start - run argv as a child in a process group of its own,
+ * its PID noted in SERVERS for the guard */
+static pid_t
+server_start(const char *const *argv)
+{
+	pid_t pid = fork();
+	FILE *fp;
+	int fd;
+
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	ck_assert_ptr_nonnull(fp = fopen(SERVERS, "a"));
+	fprintf(fp, "%d\n", (int)pid);
+	ck_assert_int_eq(fclose(fp), 0);
+	return pid;
+}
+
+/* server_stop - SIGTERM to the server's group, SIGKILL if it lingers */
+static void
+server_stop(pid_t pid)
+{
+	int64_t end = now_ms() + WAIT_MS;
+
+	if (pid <= 0)
+		return;
+	kill(-pid, SIGTERM);
+	while (waitpid(pid, NULL, WNOHANG) == 0 && now_ms() < end)
+		usleep(20000);
+	kill(-pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* dial6 - a TCP connection from IPv6 address src to [::1]:port, or -1 */
+static int
+dial6(const char *src, uint16_t port)
+{
+	struct sockaddr_in6 me, to;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	ck_assert(fd >= 0);
+	memset(&me, 0, sizeof(me));
+	me.sin6_family = AF_INET6;
+	ck_assert_int_eq(inet_pton(AF_INET6, src, &me.sin6_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	memset(&to, 0, sizeof(to));
+	to.sin6_family = AF_INET6;
+	to.sin6_port = htons(port);
+	to.sin6_addr = in6addr_loopback;
+	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* connect_from - a TCP connection from src (to the same family's
+ * loopback address) that gives up reading after 5 s, or -1 */
+static int
+connect_from(const char *src, uint16_t port)
+{
+	struct timeval tv = {5, 0};
+	int fd = strchr(src, ':') != NULL ? dial6(src, port) :
+	    dial(src, port, SOCK_STREAM, NULL);
+
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static char last[512];	/* the last reply line read */
+static char said[512];	/* the last RCPT reply line, for messages */
+
+/* reply - read one (possibly multi-line) SMTP reply; its code or -1 */
+static int
+reply(int fd)
+{
+	char *line = last;
+	size_t n;
+
+	for (;;) {
+		n = 0;
+		while (n + 1 < sizeof(last) && read(fd, line + n, 1) == 1 &&
+		    line[n++] != '\n')
+			;
+		line[n] = '\0';
+		if (n == 0)
+			return -1;
+		if (n < 4 || line[3] != '-')
+			return atoi(line);
+	}
+}
+
+/* say - one command line and its reply code */
+static int
+say(int fd, const char *cmd)
+{
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+		return -1;
+	return reply(fd);
+}
+
+static const char dialogue[] = "EHLO client.test\r\n"
+    "MAIL FROM:<a@client.test>\r\nRCPT TO:<x@example.net>\r\nQUIT\r\n";
+
+/* smtp_rcpt - the code a daemon gives a relay attempt from src */
+static int
+smtp_rcpt(const char *src, uint16_t port)
+{
+	int fd = connect_from(src, port), code = -1;
+
+	if (fd < 0)
+		return -1;
+	if (reply(fd) == 220 && say(fd, "EHLO client.test\r\n") == 250 &&
+	    say(fd, "MAIL FROM:<a@client.test>\r\n") == 250)
+		code = say(fd, "RCPT TO:<x@example.net>\r\n");
+	snprintf(said, sizeof(said), "%s", last);
+	say(fd, "QUIT\r\n");
+	close(fd);
+	return code;
+}
+
+/* bh_rcpt - the code `exim -bh src` gives the same dialogue: the reply
+ * after MAIL's "250 OK" */
+static int
+bh_rcpt(const char *conf, const char *src)
+{
+	char exim[PATH_MAX + 32], out[8192], *p;
+	const char *argv[] = {exim, "-C", conf, "-bh", src, NULL};
+
+	snprintf(exim, sizeof(exim), "%s/usr/sbin/exim4", mta);
+	if (run_prog(argv, dialogue, out, sizeof(out), 10000) != 0)
+		return -1;
+	said[0] = '\0';
+	if ((p = strstr(out, "\n250 OK")) == NULL ||
+	    (p = strchr(p + 1, '\n')) == NULL)
+		return -1;
+	snprintf(said, sizeof(said), "%.*s", (int)strcspn(p + 1, "\r\n"),
+	    p + 1);
+	return atoi(p + 1);
+}
+
+/* path_rcpt - the code one path gives src */
+static int
+path_rcpt(const struct path *p, const char *src)
+{
+	return p->port != 0 ? smtp_rcpt(src, p->port) : bh_rcpt(p->conf, src);
+}
+
+struct want {
+	const struct path *path;
+	const char *src;
+	int code;
+};
+
+static int
+code_is(void *arg)
+{
+	struct want *w = arg;
+
+	return path_rcpt(w->path, w->src) == w->code;
+}
+
+/* expect - every path gives src the code within its bound (or ms) */
+static void
+expect(const struct path *paths, size_t n, const char *src, int code,
+    int64_t ms, const char *when)
+{
+	struct want w;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int64_t t0 = now_ms();
+
+		w.path = &paths[i];
+		w.src = src;
+		w.code = code;
+		ck_assert_msg(wait_until(code_is, &w, ms > 0 ? ms :
+		    paths[i].bound), "%s: %s: want %d for %s, got %d (%s)", when,
+		    paths[i].name, code, src, path_rcpt(&paths[i], src),
+		    said);
+		fprintf(stderr, "mta-others: %-24s %-34s %s -> %d after %lld "
+		    "ms\n", paths[i].name, when, src, code,
+		    (long long)(now_ms() - t0));
+	}
+}
+
+/* ---- the grant: a POP3 login at a real Dovecot ---- */
+
+static uint16_t pop;	/* Dovecot's POP3 port */
+
+/*
+ * start_dovecot - POP3 with one user and contrib's post-login script
+ * (its settings pointed at this test's dracd), as tests/check_mta.c
+ * runs it; in /run/dovecot
+ */
+static void
+start_dovecot(void)
+{
+	static const char dir[] = "/run/dovecot";
+	char path[400], text[2600], line[512], *script = NULL;
+	const char *cli = getenv("DRAC_CLI");
+	size_t len = 0;
+	FILE *in, *out;
+
+	pop = free_port();
+	snprintf(text, sizeof(text), "mkdir -m 755 %s %s/run %s/state && "
+	    "mkdir -m 777 %s/home && install -m 755 %s %s/drac-cli", dir, dir,
+	    dir, dir, cli != NULL ? cli : "build/drac-cli", dir);
+	sh(text);
+	ck_assert_ptr_nonnull(in = fopen("contrib/dovecot/drac-postlogin",
+	    "r"));
+	ck_assert_ptr_nonnull(out = open_memstream(&script, &len));
+	while (fgets(line, sizeof(line), in) != NULL)
+		if (strncmp(line, "DRAC_CLI=", 9) == 0)
+			fprintf(out, "DRAC_CLI=%s/drac-cli\n", dir);
+		else if (strncmp(line, "DRAC_SERVER=", 12) == 0)
+			fprintf(out, "DRAC_SERVER=127.0.0.1:%u\n", d.port);
+		else
+			fputs(line, out);
+	fclose(in);
+	fclose(out);
+	snprintf(path, sizeof(path), "%s/postlogin", dir);
+	write_file(path, script);
+	free(script);
+	chmod(path, 0755);
+	snprintf(path, sizeof(path), "%s/passwd", dir);
+	write_file(path, "alice:{PLAIN}secret\n");
+	snprintf(text, sizeof(text),
+	    "base_dir = %s/run\nstate_dir = %s/state\n"
+	    "log_path = %s/dovecot.log\nprotocols = pop3\n"
+	    "listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\n"
+	    "passdb {\n driver = passwd-file\n args = scheme=PLAIN %s/passwd\n}\n"
+	    "userdb {\n driver = static\n"
+	    " args = uid=nobody gid=nogroup home=%s/home/%%u\n}\n"
+	    "mail_location = maildir:~/Maildir\n"
+	    "default_internal_user = dovecot\ndefault_login_user = dovenull\n"
+	    "service pop3-login {\n inet_listener pop3 {\n"
+	    "  address = 127.0.0.1\n  port = %u\n }\n}\n"
+	    "service pop3 {\n executable = pop3 pop3-postlogin\n}\n"
+	    "service pop3-postlogin {\n executable = script-login %s/postlogin\n"
+	    " user = $default_internal_user\n vsz_limit = 0\n"
+	    " unix_listener pop3-postlogin {\n }\n}\n",
+	    dir, dir, dir, dir, dir, pop, dir);
+	snprintf(path, sizeof(path), "%s/dovecot.conf", dir);
+	write_file(path, text);
+	/* it detaches, and keeps any pipe it was given open */
+	snprintf(text, sizeof(text), "dovecot -c %s >/dev/null 2>&1", path);
+	sh(text);
+}
+
+/* stop_dovecot - by the PID in its pidfile (it detaches) */
+static void
+stop_dovecot(void)
+{
+	FILE *fp = fopen("/run/dovecot/run/master.pid", "r");
+	int pid = 0;
+	int64_t end = now_ms() + WAIT_MS;
+
+	if (fp == NULL)
+		return;
+	if (fscanf(fp, "%d", &pid) != 1)
+		pid = 0;
+	fclose(fp);
+	if (pid <= 0 || kill(pid, SIGTERM) < 0)
+		return;
+	while (kill(pid, 0) == 0 && now_ms() < end)
+		usleep(20000);
+	kill(pid, SIGKILL);
+}
+
+/*
+ * stop_all - from the on_death guard, if the test ends without stopping
+ * them: every server in SERVERS (its whole process group: the sessions
+ * it forked too) and Dovecot
+ */
+static void
+stop_all(void)
+{
+	FILE *fp = fopen(SERVERS, "r");
+	int pid;
+
+	while (fp != NULL && fscanf(fp, "%d", &pid) == 1)
+		if (pid > 0) {
+			kill(-pid, SIGTERM);
+			usleep(200000);
+			kill(-pid, SIGKILL);
+		}
+	if (fp != NULL)
+		fclose(fp);
+	stop_dovecot();
+}
+
+/* pop_login - a POP3 login from src; 1 when Dovecot let us in */
+static int
+pop_login(const char *src)
+{
+	int fd = connect_from(src, pop), ok = 0;
+
+	if (fd < 0)
+		return 0;
+	if (reply(fd) >= 0 && last[0] == '+' &&
+	    say(fd, "USER alice\r\n") >= 0 && last[0] == '+' &&
+	    say(fd, "PASS secret\r\n") >= 0)
+		ok = strncmp(last, "+OK", 3) == 0;
+	say(fd, "QUIT\r\n");
+	close(fd);
+	return ok;
+}
+
+static int
+pop_up(void *arg)
+{
+	int fd = connect_from("127.0.0.1", pop);
+
+	(void)arg;
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* four_steps - refused, granted and accepted (not for another address),
+ * refused after a delete, and after the grant's lifetime */
+static void
+four_steps(const struct path *paths, size_t n)
+{
+	char spec[32];
+	drac_t *h;
+	int64_t t0;
+
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	/* 1. nobody logged in: relaying from 127.0.0.2 is refused */
+	expect(paths, n, "127.0.0.2", 550, 0, "before the POP login");
+	/* 2. the grant: a POP3 login from 127.0.0.2 */
+	ck_assert(pop_login("127.0.0.2"));
+	expect(paths, n, "127.0.0.2", 250, 0, "after the POP login");
+	/* 3. not for another address */
+	expect(paths, n, "127.0.0.3", 550, 0, "from an address never granted");
+	/* 4a. drac-cli del ends it */
+	ck_assert_int_eq(drac_del(h, "127.0.0.2"), 0);
+	expect(paths, n, "127.0.0.2", 550, 0, "after drac-cli del");
+	/* 4b. and so does the end of its lifetime */
+	t0 = now_ms();
+	ck_assert(pop_login("127.0.0.2"));
+	expect(paths, n, "127.0.0.2", 250, 0, "after a second POP login");
+	expect(paths, n, "127.0.0.2", 550, EXPIRE * 1000 + MAP_MS,
+	    "after the grant expired");
+	ck_assert_msg(now_ms() - t0 >= (EXPIRE - 1) * 1000, "refused after "
+	    "%lld ms, before the grant's %d s were up",
+	    (long long)(now_ms() - t0), EXPIRE);
+	drac_close(h);
+}
+
+/*
+ * dracd_gone - stop dracd with 127.0.0.2 granted: a map file keeps its
+ * last contents (the grant still works), a live lookup finds nobody to
+ * ask and must refuse or defer, never relay
+ */
+static void
+dracd_gone(const struct path *paths, size_t n)
+{
+	size_t i;
+	int code;
+
+	ck_assert(pop_login("127.0.0.2"));
+	expect(paths, n, "127.0.0.2", 250, 0, "before dracd stops");
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	for (i = 0; i < n; i++) {
+		code = path_rcpt(&paths[i], "127.0.0.2");
+		fprintf(stderr, "mta-others: %-24s %-34s %s -> %d\n",
+		    paths[i].name, "with dracd stopped", "127.0.0.2", code);
+		if (paths[i].bound == MAP_MS)
+			ck_assert_msg(code == 250, "%s: dracd stopped: want "
+			    "250 from the map file, got %d (%s)", paths[i].name,
+			    code, said);
+		else
+			ck_assert_msg(code >= 400 && code < 600, "%s: dracd "
+			    "stopped: want a refusal, got %d (%s)",
+			    paths[i].name, code, said);
+	}
+}
+
+/* ---- Sendmail ---- */
+
+/*
+ * sendmail_mc - a small sendmail.mc for a daemon on port that queues
+ * everything (nothing is ever delivered), followed by contrib's drac.mc
+ * with the test's map, or with its socket map line in place of the map
+ * file line
+ */
+static void
+sendmail_mc(const char *dir, const char *daemon, int socket_map,
+    const char *mc)
+{
+	char line[512], *text = NULL;
+	size_t len = 0;
+	FILE *in, *out;
+
+	ck_assert_ptr_nonnull(out = open_memstream(&text, &len));
+	fprintf(out, "divert(0)dnl\nVERSIONID(`dracd test')\n"
+	    "OSTYPE(`linux')dnl\n"
+	    "define(`confDOMAIN_NAME', `relay.test')dnl\n"
+	    "define(`QUEUE_DIR', `%s/queue')dnl\n"
+	    "define(`STATUS_FILE', `%s/statistics')dnl\n"
+	    "define(`confPID_FILE', `%s/pid')dnl\n"
+	    "define(`ALIAS_FILE', `')dnl\n"
+	    "define(`confDELIVERY_MODE', `queueonly')dnl\n"
+	    "define(`confDONT_PROBE_INTERFACES', `true')dnl\n"
+	    "FEATURE(`no_default_msa')dnl\n"
+	    "FEATURE(`accept_unresolvable_domains')dnl\n"
+	    "DAEMON_OPTIONS(`%s')dnl\n"
+	    "MAILER(`local')dnl\nMAILER(`smtp')dnl\n", dir, dir, dir, daemon);
+	ck_assert_ptr_nonnull(in = fopen("contrib/sendmail/drac.mc", "r"));
+	while (fgets(line, sizeof(line), in) != NULL) {
+		char *m = strstr(line, "/var/lib/drac/dracd");
+
+		if (strncmp(line, "Kdrac btree ", 12) == 0 && !socket_map) {
+			ck_assert_ptr_nonnull(m);
+			fprintf(out, "%.*s%s/dracd%s", (int)(m - line), line,
+			    STATE, m + strlen("/var/lib/drac/dracd"));
+		} else if (strncmp(line, "Kdrac ", 6) == 0)
+			;	/* the other map's line */
+		else if (strncmp(line, "dnl Kdrac socket ", 17) == 0) {
+			if (socket_map) {
+				ck_assert_ptr_nonnull(m = strstr(line,
+				    "inet:10042@"));
+				fprintf(out, "%.*sinet:%u@%s", (int)(m - line
+				    - 4), line + 4, smap, m + 11);
+			}
+		} else
+			fputs(line, out);
+	}
+	fclose(in);
+	fclose(out);
+	write_file(mc, text);
+	free(text);
+}
+
+/* sendmail_start - build the .cf with sendmail-cf's m4 files and run the
+ * daemon in the foreground (-bD) */
+static pid_t
+sendmail_start(const char *name, const char *daemon, int socket_map)
+{
+	char dir[64], mc[128], cf[128], cmd[PATH_MAX * 3], bin[PATH_MAX + 32];
+	const char *argv[] = {bin, "-C", cf, "-bD", NULL};
+
+	snprintf(dir, sizeof(dir), "/run/%s", name);
+	snprintf(mc, sizeof(mc), "%s/test.mc", dir);
+	snprintf(cf, sizeof(cf), "%s/test.cf", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -m 755 %s && mkdir -m 700 %s/queue",
+	    dir, dir);
+	sh(cmd);
+	sendmail_mc(dir, daemon, socket_map, mc);
+	snprintf(cmd, sizeof(cmd), "m4 -D_CF_DIR_=%s/usr/share/sendmail/cf/ "
+	    "%s/usr/share/sendmail/cf/m4/cf.m4 %s > %s", mta, mta, mc, cf);
+	sh(cmd);
+	snprintf(bin, sizeof(bin), "%s/usr/libexec/sendmail/sendmail", mta);
+	return server_start(argv);
+}
+
+static int
+greets(void *arg)
+{
+	const struct path *p = arg;
+	int fd = connect_from("127.0.0.1", p->port), code;
+
+	if (fd < 0)
+		return 0;
+	code = reply(fd);
+	say(fd, "QUIT\r\n");
+	close(fd);
+	return code == 220;
+}
+
+START_TEST(sendmail_map_and_socketmap)
+{
+	struct path paths[2] = {
+		{"sendmail btree map", 0, "", MAP_MS},
+		{"sendmail socket map", 0, "", LIVE_MS},
+	};
+	char opts[64];
+	pid_t pid[2];
+	int i;
+
+	if (!may_run())
+		return;
+	private_world();
+	on_death(stop_all);
+	start_dracd();
+	start_dovecot();
+	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
+	    "come up");
+	for (i = 0; i < 2; i++) {
+		paths[i].port = free_port();
+		snprintf(opts, sizeof(opts), "Port=%u, Addr=127.0.0.1, "
+		    "Name=MTA", paths[i].port);
+		pid[i] = sendmail_start(i == 0 ? "sm-map" : "sm-socket", opts,
+		    i);
+	}
+	for (i = 0; i < 2; i++)
+		ck_assert_msg(wait_until(greets, &paths[i], 10000), "%s did "
+		    "not come up", paths[i].name);
+	four_steps(paths, 2);
+	dracd_gone(paths, 2);
+	for (i = 0; i < 2; i++)
+		server_stop(pid[i]);
+	stop_dovecot();
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+}
+END_TEST
+
+/*
+ * Sendmail names an IPv6 client "IPv6:2001:db8:0:0:0:0:0:7" in
+ * ${client_addr} unless told to compress; dracd's keys are the bare,
+ * compressed addresses.  Daemons on [::] with each map: a client from
+ * fd00::2 (an address of the namespace's loopback), and one from
+ * 127.0.0.2, which reaches the IPv6 socket IPv4-mapped.
+ */
+START_TEST(sendmail_ipv6_clients)
+{
+	static const char *const src[] = {"fd00::2", "127.0.0.2"};
+	char opts[64];
+	struct path p[2] = {
+		{"sendmail btree map on [::]", 0, "", MAP_MS},
+		{"sendmail socket map on [::]", 0, "", LIVE_MS},
+	};
+	drac_t *h;
+	pid_t pid[2];
+	int i, j;
+
+	if (!may_run())
+		return;
+	private_world();
+	on_death(stop_all);
+	sh("ip -6 addr add fd00::2/128 dev lo nodad && "
+	    "ip -6 addr add fd00::3/128 dev lo nodad");
+	start_dracd();
+	for (j = 0; j < 2; j++) {
+		p[j].port = free_port();
+		snprintf(opts, sizeof(opts), "Port=%u, Addr=::, Family=inet6, "
+		    "Name=MTA6", p[j].port);
+		pid[j] = sendmail_start(j == 0 ? "sm6-map" : "sm6-socket", opts,
+		    j);
+	}
+	for (j = 0; j < 2; j++)
+		ck_assert_msg(wait_until(greets, &p[j], 10000), "%s did not "
+		    "come up", p[j].name);
+	snprintf(opts, sizeof(opts), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, opts, NULL), 0);
+	expect(p, 2, src[0], 550, 0, "before the grant");
+	expect(p, 2, src[1], 550, 0, "before the grant");
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(drac_add(h, src[i], 0, "alice"), 0);
+	
+	
+expect(p, 2, src[0], 250, 0, "after the grant");
+	expect(p, 2, src[1], 250, 0, "after the grant (IPv4-mapped)");
+	expect(p, 2, "fd00::3", 550, 0, "from an address never granted");
+	drac_close(h);
+	for (j = 0; j < 2; j++)
+		server_stop(pid[j]);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+}
+END_TEST
+
+/* ---- Exim ---- */
+
+/* the snippet's conditions: its first, then each "# Or ..." block */
+enum { EXIM_DBMNZ, EXIM_DRAC_CLI, EXIM_READSOCKET, EXIM_WAYS };
+
+static const char *const exim_names[2 * EXIM_WAYS] = {
+	"exim dbmnz -bh", "exim dbmnz daemon",
+	"exim drac-cli -bh", "exim drac-cli daemon",
+	"exim readsocket -bh", "exim readsocket daemon",
+};
+
+/* put_subst - write line to out with from replaced by to; 1 if it was */
+static int
+put_subst(FILE *out, const char *line, const char *from, const char *to)
+{
+	const char *m = strstr(line, from);
+
+	if (m == NULL)
+		return 0;
+	fprintf(out, "%.*s%s%s", (int)(m - line), line, to, m + strlen(from));
+	return 1;
+}
+
+/* snippet_line - one line of the snippet's condition number way, with
+ * the test's map, drac-cli and socketmap port in place of contrib's */
+static void
+snippet_line(FILE *out, const char *line, const char *dir)
+{
+	char cli[128], map[64], sock[64];
+
+	snprintf(map, sizeof(map), "%s/dracd.db", STATE);
+	snprintf(cli, sizeof(cli), "%s/drac-cli -s 127.0.0.1:%u", dir,
+	    d.port);
+	snprintf(sock, sizeof(sock), "inet:127.0.0.1:%u", smap);
+	if (!put_subst(out, line, "/var/lib/drac/dracd.db", map) &&
+	    !put_subst(out, line, "/usr/local/bin/drac-cli", cli) &&
+	    !put_subst(out, line, "inet:127.0.0.1:10042", sock))
+		fputs(line, out);
+}
+
+/*
+ * exim_conf - an Exim configuration for a daemon on port that queues
+ * everything (it has no routers: nothing is ever delivered), with one of
+ * the conditions of contrib's ACL snippet (the others are commented out
+ * there) in acl_check_rcpt before the rule that denies relaying
+ */
+static void
+exim_conf(const char *dir, const char *iface, uint16_t port, int way,
+    const char *conf)
+{
+	char line[512], *text = NULL;
+	size_t len = 0;
+	FILE *in, *out;
+	int block = 0;
+
+	ck_assert_ptr_nonnull(out = open_memstream(&text, &len));
+	fprintf(out, "primary_hostname = relay.test\n"
+	    "exim_user = Debian-exim\nexim_group = Debian-exim\n"
+	    "spool_directory = %s/spool\nlog_file_path = %s/%%slog\n"
+	    "keep_environment =\ntls_advertise_hosts =\nhost_lookup =\n"
+	    "rfc1413_hosts =\nlocal_interfaces = %s\n"
+	    "daemon_smtp_ports = %u\nqueue_only = true\n"
+	    "domainlist local_domains = relay.test\n"
+	    "acl_smtp_rcpt = acl_check_rcpt\n"
+	    "begin acl\nacl_check_rcpt:\n"
+	    "  accept  domains = +local_domains\n", dir, dir, iface, port);
+	ck_assert_ptr_nonnull(in = fopen("contrib/exim/acl_check_rcpt.snippet",
+	    "r"));
+	while (fgets(line, sizeof(line), in) != NULL) {
+		if (strncmp(line, "# Or ", 5) == 0)
+			block++;
+		else if (block == way && way == 0 && line[0] != '#' &&
+		    line[0] != '\n')
+			snippet_line(out, line, dir);
+		else if (block == way && way > 0 &&
+		    strncmp(line, "#  ", 3) == 0)
+			snippet_line(out, line + 1, dir);
+	}
+	fclose(in);
+	ck_assert_int_eq(block, EXIM_WAYS - 1);
+	fprintf(out, "  deny    message = relay not permitted\n"
+	    "begin routers\nbegin transports\n");
+	fclose(out);
+	write_file(conf, text);
+	free(text);
+}
+
+/* exim_start - its own spool and log, owned by its user; the daemon in
+ * the foreground (-bdf) */
+static pid_t
+exim_start(struct path *p, const char *name, const char *iface, int way)
+{
+	char dir[64], pid[96], cmd[PATH_MAX * 2], bin[PATH_MAX + 32];
+	const char *argv[] = {bin, "-C", p->conf, "-bdf", "-oP", pid, NULL};
+	const char *cli = getenv("DRAC_CLI");
+
+	snprintf(dir, sizeof(dir), "/run/%s", name);
+	snprintf(pid, sizeof(pid), "%s/pid", dir);
+	snprintf(p->conf, sizeof(p->conf), "%s/exim.conf", dir);
+	/* ${run} runs drac-cli as Exim's user, who may not reach into the
+	 * build tree: give it a copy */
+	snprintf(cmd, sizeof(cmd), "mkdir -m 755 %s && mkdir -m 750 %s/spool "
+	    "&& chown Debian-exim:Debian-exim %s %s/spool && "
+	    "install -m 755 %s %s/drac-cli", dir, dir, dir, dir,
+	    cli != NULL ? cli : "build/drac-cli", dir);
+	sh(cmd);
+	exim_conf(dir, iface, p->port, way, p->conf);
+	snprintf(bin, sizeof(bin), "%s/usr/sbin/exim4", mta);
+	return server_start(argv);
+}
+
+/* exim_servers - a daemon for each condition, and -bh with its
+ * configuration: paths[2 * way] is -bh, paths[2 * way + 1] the daemon */
+static void
+exim_servers(struct path *paths, pid_t *pid, const char *iface)
+{
+	char name[32];
+	int i;
+
+	for (i = 0; i < 2 * EXIM_WAYS; i++) {
+		paths[i].name = exim_names[i];
+		paths[i].port = 0;
+		paths[i].bound = i / 2 == EXIM_DBMNZ ? MAP_MS : LIVE_MS;
+	}
+	for (i = 0; i < EXIM_WAYS; i++) {
+		paths[2 * i + 1].port = free_port();
+		snprintf(name, sizeof(name), "exim-%d", i);
+		pid[i] = exim_start(&paths[2 * i + 1], name, iface, i);
+		memcpy(paths[2 * i].conf, paths[2 * i + 1].conf,
+		    sizeof(paths[0].conf));
+	}
+	for (i = 0; i < EXIM_WAYS; i++)
+		ck_assert_msg(wait_until(greets, &paths[2 * i + 1], 10000),
+		    "%s did not come up", paths[2 * i + 1].name);
+}
+
+START_TEST(exim_each_condition)
+{
+	struct path paths[2 * EXIM_WAYS];
+	pid_t pid[EXIM_WAYS];
+	int i;
+
+	if (!may_run())
+		return;
+	private_world();
+	on_death(stop_all);
+	start_dracd();
+	start_dovecot();
+	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
+	    "come up");
+	exim_servers(paths, pid, "127.0.0.1");
+	four_steps(paths, 2 * EXIM_WAYS);
+	dracd_gone(paths, 2 * EXIM_WAYS);
+	for (i = 0; i < EXIM_WAYS; i++)
+		server_stop(pid[i]);
+	stop_dovecot();
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+}
+END_TEST
+
+/*
+ * Exim names an IPv6 client in full (fd00:0000:...:0002) in
+ * $sender_host_address under -bh; dracd's keys are compressed.  Daemons
+ * on [::] and 0.0.0.0 (Exim's IPv6 socket takes IPv6 only) with each
+ * condition, and -bh: a client from fd00::2 (an address of the
+ * namespace's loopback), and one from 127.0.0.2.
+ */
+START_TEST(exim_ipv6_clients)
+{
+	static const char *const src[] = {"fd00::2", "127.0.0.2"};
+	struct path paths[2 * EXIM_WAYS];
+	pid_t pid[EXIM_WAYS];
+	char spec[32];
+	drac_t *h;
+	int i;
+
+	if (!may_run())
+		return;
+	private_world();
+	on_death(stop_all);
+	sh("ip -6 addr add fd00::2/128 dev lo nodad && "
+	    "ip -6 addr add fd00::3/128 dev lo nodad");
+	start_dracd();
+	exim_servers(paths, pid, "<; ::0 ; 0.0.0.0");
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	expect(paths, 2 * EXIM_WAYS, src[0], 550, 0, "before the grant");
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(drac_add(h, src[i], 0, "alice"), 0);
+	expect(paths, 2 * EXIM_WAYS, src[0], 250, 0, "after the grant");
+	expect(paths, 2 * EXIM_WAYS, src[1], 250, 0, "after the grant (IPv4)");
+	expect(paths, 2 * EXIM_WAYS, "fd00::3", 550, 0,
+	    "from an address never granted");
+	drac_close(h);
+	for (i = 0; i < EXIM_WAYS; i++)
+		server_stop(pid[i]);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+}
+END_TEST
+
+Suite *
+make_mta_others_suite(void)
+{
+	Suite *s = suite_create("mta-others");
+	TCase *tc = tcase_create("sendmail");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, sendmail_map_and_socketmap);
+	tcase_add_test(tc, sendmail_ipv6_clients);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("exim");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, exim_each_condition);
+	tcase_add_test(tc, exim_ipv6_clients);
+	suite_add_tcase(s, tc);
+	return s;
+}
