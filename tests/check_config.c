@@ -18,8 +18,8 @@ START_TEST(defaults)
 	ck_assert_str_eq(c.allow_file, "/etc/drac/dracd.allow");
 	ck_assert_int_eq(c.expire_ms, 30 * 60 * 1000);
 	ck_assert_int_eq(c.sync_interval_ms, 1000);
-	ck_assert_int_eq(c.map_type, MAP_BTREE);
-	ck_assert_int_eq(c.map_nul, 0);
+	ck_assert_int_eq(c.map_type, MAP_TYPE_AUTO);
+	ck_assert_int_eq(c.map_nul, MAP_NUL_AUTO);
 	ck_assert_int_eq(c.rpcbind, 1);
 }
 END_TEST

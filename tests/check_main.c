@@ -27,6 +27,8 @@ main(void)
 	srunner_add_suite(sr, make_priv_suite());
 	srunner_add_suite(sr, make_netns_suite());
 	srunner_add_suite(sr, make_stream_suite());
+	srunner_add_suite(sr, make_audit_suite());
+	srunner_add_suite(sr, make_upgrade_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -20,5 +20,7 @@ Suite *make_authz_suite(void);
 Suite *make_priv_suite(void);
 Suite *make_netns_suite(void);
 Suite *make_stream_suite(void);
+Suite *make_audit_suite(void);
+Suite *make_upgrade_suite(void);
 
 #endif

@@ -6,7 +6,9 @@
  *	192.0.2.0/24  2001:db8::/32	CIDR, either family
  *	198.51.100.7			one host
  * each optionally followed by rights: add, check, admin, none.  A rule
- * without rights grants add and check, as every DRAC rule did.  A caller's
+ * without rights grants add and check, as every DRAC rule did.  "never"
+ * is about the addresses added, not the caller: no add grants an address
+ * in such a network (proxies, webmail front ends, a CGNAT range).  A caller's
  * rights are the union over the rules that contain it.  Loopback holds
  * admin unless the file grants admin anywhere or says "none" for loopback.
  * Errors name the file and line; a bad file yields no acl at all.
@@ -90,7 +92,7 @@ parse_right(const char *w, unsigned int *r)
 {
 	static const struct { const char *w; unsigned int r; } words[] = {
 		{"add", ACL_ADD}, {"check", ACL_CHECK}, {"admin", ACL_ADMIN},
-		{"none", ACL_NONE},
+		{"none", ACL_NONE}, {"never", ACL_NEVER},
 	};
 	size_t i;
 
@@ -135,8 +137,8 @@ parse_line(struct builder *b, char *line, const char **why)
 	}
 	for (; i < n; i++)
 		if (parse_right(tok[i], &rights) < 0)
-			return *why = "unknown right (add, check, admin, none)",
-			    -1;
+			return *why = "unknown right (add, check, admin, "
+			    "none, never)", -1;
 	if ((rights & ACL_NONE) && (rights & ~ACL_NONE))
 		return *why = "\"none\" with other rights", -1;
 	if (rights == 0)
@@ -359,7 +361,7 @@ acl_rights(const struct acl *acl, const struct addr *a, unsigned int via)
 		if ((acl->rules[i].via & via) &&
 		    addr_in_prefix(a, &acl->rules[i].net, acl->rules[i].bits))
 			r |= acl->rules[i].rights;
-	return r & ~ACL_NONE;
+	return r & ~(ACL_NONE | ACL_NEVER);
 }
 
 /*

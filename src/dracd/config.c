@@ -26,8 +26,9 @@ struct setting {
 	const char *const *words;	/* C_ENUM: index = value */
 };
 
-static const char *const map_types[] = {"btree", "hash", NULL};
-static const char *const map_keys[] = {"plain", "cidr", NULL};
+static const char *const map_types[] = {"btree", "hash", "auto", NULL};
+static const char *const map_keys[] = {"plain", "cidr", "auto", NULL};
+static const char *const map_nuls[] = {"no", "yes", "auto", NULL};
 static const char *const add_transports[] = {"any", "tcp", NULL};
 static const char *const admin_transports[] = {"auto", "any", "tcp", NULL};
 
@@ -55,9 +56,9 @@ static const struct setting settings[] = {
 	DUR("expire", expire_ms, "30m", SEC, 365 * DAY),
 	DUR("max_ttl", max_ttl_ms, "1d", SEC, 365 * DAY),
 	DUR("sync_interval", sync_interval_ms, "1s", 0, 3600 * SEC),
-	ENUM("map_type", map_type, "btree", map_types),
-	ENUM("map_keys", map_keys, "plain", map_keys),
-	BOOL("map_nul", map_nul, "no"),
+	ENUM("map_type", map_type, "auto", map_types),
+	ENUM("map_keys", map_keys, "auto", map_keys),
+	ENUM("map_nul", map_nul, "auto", map_nuls),
 	INT("max_entries", max_entries, "2000000", 1, 100000000),
 	INT("journal_size", journal_size, "0", 0, 1LL << 40),
 	INT("udp_threads", udp_threads, "0", 0, 64),
@@ -71,6 +72,7 @@ static const struct setting settings[] = {
 	ENUM("add_transport", add_transport, "any", add_transports),
 	ENUM("admin_transport", admin_transport, "auto", admin_transports),
 	INT("add_rate", add_rate, "1000", 0, 1000000),
+	BOOL("audit_grants", audit_grants, "yes"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

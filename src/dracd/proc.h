@@ -33,6 +33,7 @@ struct policy {
 	int admin_tcp_only;		/* refuse admin calls over UDP */
 	uint8_t key[AUTH_KEYMAX];	/* adds need ADD_AUTH under this key */
 	size_t keylen;			/* 0: no key */
+	int audit_grants;		/* an audit line per add granted */
 };
 
 #define NONCE_SLOTS 65536
