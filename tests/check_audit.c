@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "drac.h"
 #include "helpers.h"
 #include "suites.h"
@@ -358,11 +359,54 @@ START_TEST(never)
 }
 END_TEST
 
+static const struct {
+	const char *in, *want;
+} value_cases[] = {
+	{NULL, "-"},
+	{"", "-"},
+	{"-", "%2D"},
+	{"alice", "alice"},
+	{"alice@example.org", "alice@example.org"},
+	{"a b=c", "a%20b%3Dc"},
+	{"q\"%\\", "q%22%25%5C"},
+	{"\x7f\xc3\xa9", "%7F%C3%A9"},
+	{"x result=new", "x%20result%3Dnew"},
+};
+
+START_TEST(audit_value_escapes)
+{
+	char out[AUDIT_VALUEMAX];
+
+	audit_value(value_cases[_i].in, out, sizeof(out));
+	ck_assert_msg(strcmp(out, value_cases[_i].want) == 0, "case %d: got "
+	    "\"%s\", want \"%s\"", _i, out, value_cases[_i].want);
+}
+END_TEST
+
+START_TEST(audit_value_bounded)
+{
+	char in[65], out[AUDIT_VALUEMAX], small[16];
+
+	memset(in, '=', 64);
+	in[64] = '\0';
+	audit_value(in, out, sizeof(out));
+	ck_assert_uint_eq(strlen(out), 3 * 64);		/* all of it fits */
+	audit_value(in, small, sizeof(small));
+	ck_assert_str_eq(small, "%3D%3D%3D%3D...");
+}
+END_TEST
+
 Suite *
 make_audit_suite(void)
 {
 	Suite *s = suite_create("audit");
 	TCase *tc;
+
+	tc = tcase_create("audit_value");
+	tcase_add_loop_test(tc, audit_value_escapes, 0,
+	    sizeof(value_cases) / sizeof(value_cases[0]));
+	tcase_add_test(tc, audit_value_bounded);
+	suite_add_tcase(s, tc);
 
 	tc = tcase_create("audit_lines");
 	tcase_add_checked_fixture(tc, NULL, teardown);
