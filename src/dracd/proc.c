@@ -96,8 +96,8 @@ via_name(const struct svc_call *c)
 
 /*
  * audit_add - the audit line of an add: result "new" or "renewed" (ttl
- * the lifetime granted), "refused" or "failed" with a reason code and the
- * human text in detail (NULL: none)
+ * the lifetime granted), "refused" or "failed" (a warning) with a reason
+ * code and the human text in detail (NULL: none)
  */
 static void
 audit_add(const struct svc_call *c, const struct add_req *r,
@@ -106,10 +106,14 @@ audit_add(const struct svc_call *c, const struct add_req *r,
 	char peer[ADDR_TEXTMAX], addr[ADDR_TEXTMAX];
 	char user[AUDIT_VALUEMAX];
 
+	/* a grant or a refusal is routine; a store that fails is not */
+	void (*say)(const char *, ...) = strcmp(result, "failed") == 0 ?
+	    log_warnx : log_info;
+
 	addr_format(c->peer, peer);
 	addr_format(r->addr, addr);
 	audit_value(r->user, user, sizeof(user));
-	log_info("audit: op=add caller=%s addr=%s user=%s ttl=%lld result=%s "
+	say("audit: op=add caller=%s addr=%s user=%s ttl=%lld result=%s "
 	    "vers=%u via=%s%s%s%s%s%s", peer, addr, user, (long long)ttl,
 	    result, c->vers, via_name(c), reason != NULL ? " reason=" : "",
 	    reason != NULL ? reason : "", detail != NULL ? " detail=\"" : "",
