@@ -47,6 +47,9 @@ static const struct {
 	{"map_nul", "maybe", 0, 0},
 	{"map_type", "hash", 1, MAP_HASH},
 	{"map_type", "dbm", 0, 0},
+	{"map_type", "auto", 1, MAP_TYPE_AUTO},
+	{"map_nul", "no", 1, MAP_NUL_NO},
+	{"map_nul", "auto", 1, MAP_NUL_AUTO},
 	{"no_such_key", "1", 0, 0},
 };
 
