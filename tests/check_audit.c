@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "audit.h"
 #include "drac.h"
 #include "helpers.h"
@@ -396,6 +397,59 @@ START_TEST(audit_value_bounded)
 }
 END_TEST
 
+static const struct {
+	const char *addr;
+	const char *want;	/* NULL: may be granted */
+} unusable_cases[] = {
+	{"0.0.0.0", "unspecified"}, {"0.255.0.1", "unspecified"},
+	{"::", "unspecified"}, {"::ffff:0.0.0.0", "unspecified"},
+	{"224.0.0.1", "multicast"}, {"239.1.2.3", "multicast"},
+	{"ff02::1", "multicast"}, {"::ffff:224.0.0.251", "multicast"},
+	{"255.255.255.255", "broadcast"}, {"240.0.0.1", "broadcast"},
+	{"1.0.0.1", NULL}, {"192.0.2.7", NULL}, {"223.255.255.255", NULL},
+	{"127.0.0.1", NULL}, {"::1", NULL}, {"2001:db8::7", NULL},
+	{"fe80::1", NULL},
+};
+
+START_TEST(unusable_table)
+{
+	const char *got;
+	struct addr a;
+
+	ck_assert_int_eq(addr_parse(&a, unusable_cases[_i].addr), 0);
+	got = addr_unusable(&a);
+	ck_assert_msg((got == NULL && unusable_cases[_i].want == NULL) ||
+	    (got != NULL && unusable_cases[_i].want != NULL &&
+	    strcmp(got, unusable_cases[_i].want) == 0), "%s: got %s, want %s",
+	    unusable_cases[_i].addr, got ? got : "(null)",
+	    unusable_cases[_i].want ? unusable_cases[_i].want : "(null)");
+}
+END_TEST
+
+START_TEST(never_rule)
+{
+	char err[256] = "";
+	struct acl_rule r;
+	struct acl *a;
+	struct addr in, out;
+
+	a = acl_parse("192.0.2.0/24 never\n192.0.2.0/25\n", "t", err,
+	    sizeof(err));
+	ck_assert_msg(a != NULL, "%s", err);
+	addr_parse(&in, "192.0.2.7");
+	addr_parse(&out, "198.51.100.7");
+	/* never is about the address added, and gives a caller nothing */
+	ck_assert_uint_eq(acl_rights(a, &in, ACL_VIA_TCP), ACL_ADD | ACL_CHECK);
+	ck_assert_int_eq(acl_match(a, &in, ACL_NEVER, &r), 1);
+	ck_assert_uint_eq(r.bits, 24);
+	ck_assert_int_eq(acl_match(a, &out, ACL_NEVER, &r), 0);
+	acl_free(a);
+	a = acl_parse("192.0.2.0/24 none never\n", "t", err, sizeof(err));
+	ck_assert_ptr_null(a);
+	ck_assert_msg(strstr(err, "t:1:") != NULL, "%s", err);
+}
+END_TEST
+
 Suite *
 make_audit_suite(void)
 {
@@ -425,6 +479,12 @@ make_audit_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, journald);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("never_rules");
+	tcase_add_loop_test(tc, unusable_table, 0,
+	    sizeof(unusable_cases) / sizeof(unusable_cases[0]));
+	tcase_add_test(tc, never_rule);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("never");
