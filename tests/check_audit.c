@@ -301,7 +301,7 @@ START_TEST(never)
 {
 	static const char *const v1_refused[] = {"0.0.0.0", "0.1.2.3",
 	    "224.0.0.1", "239.255.255.250", "255.255.255.255", "240.0.0.1",
-	    "192.0.2.7", "100.64.0.1", "100.127.255.255"};
+	    "192.0.2.7", "100.64.0.1", "100.127.255.255", "203.0.113.5"};
 	static const char *const v2_refused[] = {"::", "ff02::1",
 	    "::ffff:0.0.0.0", "::ffff:255.255.255.255", "::ffff:192.0.2.8",
 	    "2001:db8:bad::1"};
@@ -313,8 +313,8 @@ START_TEST(never)
 	drac_t *h;
 	size_t i;
 
-	snprintf(conf, sizeof(conf), "socketmap_listen = inet:127.0.0.1:%u\n",
-	    mport);
+	snprintf(conf, sizeof(conf), "socketmap_listen = inet:127.0.0.1:%u\n"
+	    "never_grant = 203.0.113.0/24, 2001:db8:bad:1::/64\n", mport);
 	start("127.0.0.1\n192.0.2.0/24 never\n100.64.0.0/10 never\n"
 	    "2001:db8:bad::/48 never\n", conf, NULL);
 	h = lib();
@@ -353,7 +353,7 @@ START_TEST(never)
 	    "result=refused vers=1 via=udp reason=broadcast"));
 	/* each refusal is counted, past the log's rate limit too */
 	ck_assert_int_eq(drac_stats(h, &st), 0);
-	ck_assert_msg(st.denials == 21, "denials: got %llu, want 21",
+	ck_assert_msg(st.denials == 22, "denials: got %llu, want 22",
 	    (unsigned long long)st.denials);
 	drac_close(h);
 	ck_assert_int_eq(daemon_stop(&d), 0);
@@ -443,6 +443,19 @@ START_TEST(never_rule)
 	ck_assert_int_eq(acl_match(a, &in, ACL_NEVER, &r), 1);
 	ck_assert_uint_eq(r.bits, 24);
 	ck_assert_int_eq(acl_match(a, &out, ACL_NEVER, &r), 0);
+	acl_free(a);
+	/* dracd.conf's never_grant adds to the file's rules */
+	a = acl_parse("192.0.2.0/24\n", "t", err, sizeof(err));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(acl_add_never(a, "203.0.113.0/24, 2001:db8::/32",
+	    err, sizeof(err)), 0);
+	addr_parse(&out, "2001:db8::7");
+	ck_assert_int_eq(acl_match(a, &out, ACL_NEVER, &r), 1);
+	ck_assert_int_eq(acl_match(a, &in, ACL_NEVER, &r), 0);
+	ck_assert_int_eq(acl_add_never(a, "203.0.113.1/24", err, sizeof(err)),
+	    -1);
+	ck_assert_msg(strstr(err, "never_grant") != NULL, "%s", err);
+	ck_assert_int_eq(acl_add_never(a, "", err, sizeof(err)), 0);
 	acl_free(a);
 	a = acl_parse("192.0.2.0/24 none never\n", "t", err, sizeof(err));
 	ck_assert_ptr_null(a);

@@ -390,6 +390,49 @@ acl_match(const struct acl *acl, const struct addr *a, unsigned int right,
 	return 1;
 }
 
+/*
+ * acl_add_never - append a "never" rule to a for each network in list
+ * (dracd.conf's never_grant: separated by commas or spaces); -1 with a
+ * message naming the bad one, a unchanged
+ */
+int
+acl_add_never(struct acl *a, const char *list, char *err, size_t errlen)
+{
+	struct builder b = {NULL, 0, 0};
+	char *copy, *tok, *save = NULL;
+	struct acl_rule *n;
+	struct addr net;
+	unsigned int bits;
+	int rc = 0;
+
+	if ((copy = strdup(list)) == NULL)
+		return snprintf(err, errlen, "out of memory"), -1;
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL && rc == 0;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		snprintf(err, errlen, "never_grant: bad network \"%s\"", tok);
+		if (parse_net(tok, &net, &bits) < 0 ||
+		    !addr_is_network(&net, bits))
+			rc = -1;
+		else if (push(&b, &net, bits, ACL_NEVER, ACL_VIA_ANY) < 0)
+			rc = -1;
+	}
+	free(copy);
+	if (rc == 0 && b.count > 0) {
+		if ((n = reallocarray(a->rules, a->count + b.count,
+		    sizeof(*n))) == NULL)
+			rc = -1;
+		else {
+			memcpy(n + a->count, b.rules, b.count * sizeof(*n));
+			a->rules = n;
+			a->count += b.count;
+		}
+	}
+	free(b.rules);
+	if (rc == 0)
+		err[0] = '\0';
+	return rc;
+}
+
 /* acl_free - release an acl from acl_load, acl_parse or acl_defaults */
 void
 acl_free(struct acl *a)

@@ -50,6 +50,8 @@ unsigned int acl_rights(const struct acl *, const struct addr *,
     unsigned int via);
 int acl_match(const struct acl *, const struct addr *, unsigned int right,
     struct acl_rule *);
+int acl_add_never(struct acl *, const char *list, char *err,
+    size_t errlen);
 void acl_free(struct acl *);
 
 #endif

@@ -73,6 +73,7 @@ static const struct setting settings[] = {
 	ENUM("admin_transport", admin_transport, "auto", admin_transports),
 	INT("add_rate", add_rate, "1000", 0, 1000000),
 	BOOL("audit_grants", audit_grants, "yes"),
+	STR("never_grant", never_grant, ""),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -31,6 +31,7 @@ struct config {
 	char socketmap_listen[CONFIG_PATHMAX];
 	char policy_action[256];
 	char add_key_file[CONFIG_PATHMAX];	/* "": adds need no key */
+	char never_grant[CONFIG_PATHMAX];	/* networks no add grants */
 	int64_t port;
 	int64_t expire_ms;		/* default lifetime of a grant */
 	int64_t max_ttl_ms;

@@ -128,6 +128,10 @@ load_policy(const struct options *op, const struct config *c,
 	p->acl = acl_load(c->allow_file, op->allow_given, err, errlen);
 	if (p->acl == NULL)
 		return -1;
+	if (acl_add_never(p->acl, c->never_grant, err, errlen) < 0) {
+		acl_free(p->acl);
+		return -1;
+	}
 	if (c->policy_action[0] == '\0' ||
 	    strpbrk(c->policy_action, "\r\n") != NULL) {
 		snprintf(err, errlen, "policy_action: must be one line of text");
