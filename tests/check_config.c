@@ -18,8 +18,8 @@ START_TEST(defaults)
 	ck_assert_str_eq(c.allow_file, "/etc/drac/dracd.allow");
 	ck_assert_int_eq(c.expire_ms, 30 * 60 * 1000);
 	ck_assert_int_eq(c.sync_interval_ms, 1000);
-	ck_assert_int_eq(c.map_type, MAP_BTREE);
-	ck_assert_int_eq(c.map_nul, 0);
+	ck_assert_int_eq(c.map_type, MAP_TYPE_AUTO);
+	ck_assert_int_eq(c.map_nul, MAP_NUL_AUTO);
 	ck_assert_int_eq(c.rpcbind, 1);
 }
 END_TEST
@@ -47,6 +47,9 @@ static const struct {
 	{"map_nul", "maybe", 0, 0},
 	{"map_type", "hash", 1, MAP_HASH},
 	{"map_type", "dbm", 0, 0},
+	{"map_type", "auto", 1, MAP_TYPE_AUTO},
+	{"map_nul", "no", 1, MAP_NUL_NO},
+	{"map_nul", "auto", 1, MAP_NUL_AUTO},
 	{"no_such_key", "1", 0, 0},
 };
 

@@ -24,5 +24,7 @@ Suite *make_stream_suite(void);
 Suite *make_tcpadd_suite(void);
 Suite *make_opsconf_suite(void);
 Suite *make_metrics_suite(void);
+Suite *make_audit_suite(void);
+Suite *make_upgrade_suite(void);
 
 #endif

@@ -6,7 +6,9 @@
  *	192.0.2.0/24  2001:db8::/32	CIDR, either family
  *	198.51.100.7			one host
  * each optionally followed by rights: add, check, admin, none.  A rule
- * without rights grants add and check, as every DRAC rule did.  A caller's
+ * without rights grants add and check, as every DRAC rule did.  "never"
+ * is about the addresses added, not the caller: no add grants an address
+ * in such a network (proxies, webmail front ends, a CGNAT range).  A caller's
  * rights are the union over the rules that contain it.  Loopback holds
  * admin unless the file grants admin anywhere or says "none" for loopback.
  * Errors name the file and line; a bad file yields no acl at all.
@@ -90,7 +92,7 @@ parse_right(const char *w, unsigned int *r)
 {
 	static const struct { const char *w; unsigned int r; } words[] = {
 		{"add", ACL_ADD}, {"check", ACL_CHECK}, {"admin", ACL_ADMIN},
-		{"none", ACL_NONE},
+		{"none", ACL_NONE}, {"never", ACL_NEVER},
 	};
 	size_t i;
 
@@ -135,8 +137,8 @@ parse_line(struct builder *b, char *line, const char **why)
 	}
 	for (; i < n; i++)
 		if (parse_right(tok[i], &rights) < 0)
-			return *why = "unknown right (add, check, admin, none)",
-			    -1;
+			return *why = "unknown right (add, check, admin, "
+			    "none, never)", -1;
 	if ((rights & ACL_NONE) && (rights & ~ACL_NONE))
 		return *why = "\"none\" with other rights", -1;
 	if (rights == 0)
@@ -359,7 +361,7 @@ acl_rights(const struct acl *acl, const struct addr *a, unsigned int via)
 		if ((acl->rules[i].via & via) &&
 		    addr_in_prefix(a, &acl->rules[i].net, acl->rules[i].bits))
 			r |= acl->rules[i].rights;
-	return r & ~ACL_NONE;
+	return r & ~(ACL_NONE | ACL_NEVER);
 }
 
 /*
@@ -386,6 +388,49 @@ acl_match(const struct acl *acl, const struct addr *a, unsigned int right,
 		return 0;
 	*out = *best;
 	return 1;
+}
+
+/*
+ * acl_add_never - append a "never" rule to a for each network in list
+ * (dracd.conf's never_grant: separated by commas or spaces); -1 with a
+ * message naming the bad one, a unchanged
+ */
+int
+acl_add_never(struct acl *a, const char *list, char *err, size_t errlen)
+{
+	struct builder b = {NULL, 0, 0};
+	char *copy, *tok, *save = NULL;
+	struct acl_rule *n;
+	struct addr net;
+	unsigned int bits;
+	int rc = 0;
+
+	if ((copy = strdup(list)) == NULL)
+		return snprintf(err, errlen, "out of memory"), -1;
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL && rc == 0;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		snprintf(err, errlen, "never_grant: bad network \"%s\"", tok);
+		if (parse_net(tok, &net, &bits) < 0 ||
+		    !addr_is_network(&net, bits))
+			rc = -1;
+		else if (push(&b, &net, bits, ACL_NEVER, ACL_VIA_ANY) < 0)
+			rc = -1;
+	}
+	free(copy);
+	if (rc == 0 && b.count > 0) {
+		if ((n = reallocarray(a->rules, a->count + b.count,
+		    sizeof(*n))) == NULL)
+			rc = -1;
+		else {
+			memcpy(n + a->count, b.rules, b.count * sizeof(*n));
+			a->rules = n;
+			a->count += b.count;
+		}
+	}
+	free(b.rules);
+	if (rc == 0)
+		err[0] = '\0';
+	return rc;
 }
 
 /* acl_free - release an acl from acl_load, acl_parse or acl_defaults */

@@ -14,6 +14,9 @@
 #define ACL_ADD		0x1	/* POP/IMAP servers */
 #define ACL_CHECK	0x2	/* SMTP servers */
 #define ACL_ADMIN	0x4	/* del, list, stats, flush */
+#define ACL_NEVER	0x10	/* not a caller's right: no add may grant an
+				 * address in the rule's network (found with
+				 * acl_match, never in acl_rights) */
 
 /*
  * How a request reached dracd.  A datagram's source address is whatever
@@ -47,6 +50,8 @@ unsigned int acl_rights(const struct acl *, const struct addr *,
     unsigned int via);
 int acl_match(const struct acl *, const struct addr *, unsigned int right,
     struct acl_rule *);
+int acl_add_never(struct acl *, const char *list, char *err,
+    size_t errlen);
 void acl_free(struct acl *);
 
 #endif

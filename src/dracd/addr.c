@@ -146,3 +146,30 @@ addr_is_network(const struct addr *a, unsigned int bits)
 			return 0;
 	return 1;
 }
+
+/*
+ * addr_unusable - why a can never be a client's source address, or NULL:
+ * the unspecified address and "this network" (0.0.0.0/8, ::), multicast
+ * (224.0.0.0/4, ff00::/8), and 240.0.0.0/4 with the limited broadcast
+ * 255.255.255.255.  IPv4-mapped forms were folded to IPv4 already.
+ */
+const char *
+addr_unusable(const struct addr *a)
+{
+	static const uint8_t zero[16];
+
+	if (a->family == AF_INET) {
+		if (a->bytes[0] == 0)
+			return "unspecified";
+		if ((a->bytes[0] & 0xf0) == 0xe0)
+			return "multicast";
+		if ((a->bytes[0] & 0xf0) == 0xf0)
+			return "broadcast";
+		return NULL;
+	}
+	if (memcmp(a->bytes, zero, 16) == 0)
+		return "unspecified";
+	if (a->bytes[0] == 0xff)
+		return "multicast";
+	return NULL;
+}

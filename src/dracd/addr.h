@@ -29,5 +29,6 @@ int addr_in_prefix(const struct addr *, const struct addr *, unsigned int);
 int addr_is_network(const struct addr *, unsigned int);
 int addr_mask_to_prefix(const struct addr *, unsigned int *);
 int addr_is_loopback(const struct addr *);
+const char *addr_unusable(const struct addr *);
 
 #endif

@@ -27,8 +27,9 @@ struct setting {
 	int reload;		/* SIGHUP puts a change in effect */
 };
 
-static const char *const map_types[] = {"btree", "hash", NULL};
-static const char *const map_keys[] = {"plain", "cidr", NULL};
+static const char *const map_types[] = {"btree", "hash", "auto", NULL};
+static const char *const map_keys[] = {"plain", "cidr", "auto", NULL};
+static const char *const map_nuls[] = {"no", "yes", "auto", NULL};
 static const char *const add_transports[] = {"any", "tcp", NULL};
 static const char *const admin_transports[] = {"auto", "any", "tcp", NULL};
 
@@ -42,6 +43,7 @@ static const char *const admin_transports[] = {"auto", "any", "tcp", NULL};
 #define HUP_STR(n, f, d) {n, C_STR, OFF(f), sizeof(((struct config *)0)->f), d, 0, 0, NULL, 1}
 #define HUP_DUR(n, f, d, lo, hi) {n, C_DURATION, OFF(f), 0, d, lo, hi, NULL, 1}
 #define HUP_ENUM(n, f, d, w) {n, C_ENUM, OFF(f), 0, d, 0, 0, w, 1}
+#define HUP_BOOL(n, f, d) {n, C_BOOL, OFF(f), 0, d, 0, 1, NULL, 1}
 
 #define SEC 1000LL
 #define DAY (86400 * SEC)
@@ -60,9 +62,9 @@ static const struct setting settings[] = {
 	HUP_DUR("expire", expire_ms, "30m", SEC, 365 * DAY),
 	HUP_DUR("max_ttl", max_ttl_ms, "1d", SEC, 365 * DAY),
 	DUR("sync_interval", sync_interval_ms, "1s", 0, 3600 * SEC),
-	ENUM("map_type", map_type, "btree", map_types),
-	ENUM("map_keys", map_keys, "plain", map_keys),
-	BOOL("map_nul", map_nul, "no"),
+	ENUM("map_type", map_type, "auto", map_types),
+	ENUM("map_keys", map_keys, "auto", map_keys),
+	ENUM("map_nul", map_nul, "auto", map_nuls),
 	INT("max_entries", max_entries, "2000000", 1, 100000000),
 	INT("journal_size", journal_size, "0", 0, 1LL << 40),
 	INT("udp_threads", udp_threads, "0", 0, 64),
@@ -77,6 +79,8 @@ static const struct setting settings[] = {
 	HUP_ENUM("admin_transport", admin_transport, "auto", admin_transports),
 	INT("add_rate", add_rate, "1000", 0, 1000000),
 	STR("metrics_listen", metrics_listen, ""),
+	HUP_BOOL("audit_grants", audit_grants, "yes"),
+	HUP_STR("never_grant", never_grant, ""),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

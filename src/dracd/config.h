@@ -14,8 +14,10 @@
 #define CONFIG_PATHMAX 1024
 #define CONFIG_ERRMAX 1280
 
-enum map_type { MAP_BTREE, MAP_HASH };
-enum map_keys { MAP_KEYS_PLAIN, MAP_KEYS_CIDR };
+/* auto: as the existing map has it (no map: btree, plain, no NUL) */
+enum map_type { MAP_BTREE, MAP_HASH, MAP_TYPE_AUTO };
+enum map_keys { MAP_KEYS_PLAIN, MAP_KEYS_CIDR, MAP_KEYS_AUTO };
+enum map_nul { MAP_NUL_NO, MAP_NUL_YES, MAP_NUL_AUTO };
 enum add_transport { ADD_ANY, ADD_TCP };
 enum admin_transport { ADMIN_AUTO, ADMIN_ANY, ADMIN_TCP };	/* auto: as adds */
 /* where a setting's value came from */
@@ -32,13 +34,14 @@ struct config {
 	char socketmap_listen[CONFIG_PATHMAX];
 	char policy_action[256];
 	char add_key_file[CONFIG_PATHMAX];	/* "": adds need no key */
+	char never_grant[CONFIG_PATHMAX];	/* networks no add grants */
 	int64_t port;
 	int64_t expire_ms;		/* default lifetime of a grant */
 	int64_t max_ttl_ms;
 	int64_t sync_interval_ms;	/* 0: synced before acknowledging */
 	int64_t map_type;		/* enum map_type */
 	int64_t map_keys;		/* enum map_keys */
-	int64_t map_nul;		/* keys and values NUL-terminated */
+	int64_t map_nul;		/* enum map_nul: NUL-terminated keys */
 	int64_t max_entries;
 	int64_t journal_size;		/* bytes before a snapshot; 0: auto */
 	int64_t udp_threads;
@@ -51,6 +54,7 @@ struct config {
 	int64_t add_transport;		/* enum add_transport */
 	int64_t admin_transport;	/* enum admin_transport */
 	int64_t add_rate;		/* adds a second per client; 0: no limit */
+	int64_t audit_grants;		/* an audit line per add granted */
 	char metrics_listen[CONFIG_PATHMAX];	/* "" off, inet:HOST:PORT */
 	unsigned char from[CONFIG_NMAX];	/* enum config_from, by row */
 	unsigned char setting_from;	/* what config_set records */

@@ -8,7 +8,10 @@
 
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
 
+#define LOG_DEBUG_BURST 50	/* -d lines a second at most */
+
 void log_init(int foreground, int debug);
+int log_debug_on(void);
 void log_warn(const char *, ...) PRINTF(1, 2);
 void log_warnx(const char *, ...) PRINTF(1, 2);
 void log_info(const char *, ...) PRINTF(1, 2);

@@ -140,6 +140,10 @@ load_policy(const struct config *c, struct policy *p, char *err,
 			snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (acl_add_never(p->acl, c->never_grant, err, errlen) < 0) {
+		acl_free(p->acl);
+		return -1;
+	}
 	if (c->policy_action[0] == '\0' ||
 	    strpbrk(c->policy_action, "\r\n") != NULL) {
 		snprintf(err, errlen, "policy_action: must be one line of text");
@@ -147,6 +151,7 @@ load_policy(const struct config *c, struct policy *p, char *err,
 		return -1;
 	}
 	snprintf(p->action, sizeof(p->action), "%s", c->policy_action);
+	p->audit_grants = (int)c->audit_grants;
 	p->add_tcp_only = c->add_transport == ADD_TCP;
 	p->admin_tcp_only = c->admin_transport == ADMIN_TCP ||
 	    (c->admin_transport == ADMIN_AUTO && p->add_tcp_only);
@@ -423,7 +428,10 @@ open_store(const struct options *op, const struct config *c)
 	so.path = c->dbfile;
 	so.format.hash = c->map_type == MAP_HASH;
 	so.format.cidr = c->map_keys == MAP_KEYS_CIDR;
-	so.format.nul = (int)c->map_nul;
+	so.format.nul = c->map_nul == MAP_NUL_YES;
+	so.format_auto = (c->map_type == MAP_TYPE_AUTO ? MAP_AUTO_TYPE : 0) |
+	    (c->map_keys == MAP_KEYS_AUTO ? MAP_AUTO_KEYS : 0) |
+	    (c->map_nul == MAP_NUL_AUTO ? MAP_AUTO_NUL : 0);
 	so.sync_interval_ms = c->sync_interval_ms;
 	so.max_entries = (size_t)c->max_entries;
 	so.journal_size = (uint64_t)c->journal_size;

@@ -566,6 +566,53 @@ out:
 	return rc;
 }
 
+/*
+ * mapfile_detect - the format of an existing map: 1 and *f (type from
+ * the file; keys and NUL from its first record, *keys 0 when it has
+ * none), 0 when there is no file, -1 with a message when it cannot be
+ * read
+ */
+int
+mapfile_detect(const char *path, struct map_format *f, int *keys,
+    char *err, size_t errlen)
+{
+	DB *db = NULL;
+	DBC *c = NULL;
+	DBTYPE type;
+	DBT k, v;
+	int rc;
+
+	*keys = 0;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if ((rc = db_new(&db)) != 0 ||
+	    (rc = db->open(db, NULL, path, NULL, DB_UNKNOWN, DB_RDONLY, 0)) ||
+	    (rc = db->get_type(db, &type)) ||
+	    (rc = db->cursor(db, NULL, &c, 0)))
+		goto fail;
+	f->hash = type == DB_HASH;
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	if ((rc = c->get(c, &k, &v, DB_NEXT)) == 0) {
+		*keys = 1;
+		f->nul = k.size > 0 && ((const char *)k.data)[k.size - 1] ==
+		    '\0';
+		f->cidr = memchr(k.data, '/', k.size) != NULL;
+	} else if (rc != DB_NOTFOUND)
+		goto fail;
+	rc = 1;
+	goto out;
+fail:
+	snprintf(err, errlen, "%s: %s", path, db_error(rc));
+	rc = -1;
+out:
+	if (c != NULL)
+		c->close(c);
+	if (db != NULL)
+		db->close(db, 0);
+	return rc;
+}
+
 /* mapfile_writable - can the files beside path be written?  -1 if not */
 int
 mapfile_writable(const char *path, char *err, size_t errlen)

@@ -36,6 +36,8 @@ int mapfile_write(const char *path, const struct map_format *, map_fill_fn,
     void *, char *err, size_t errlen);
 int mapfile_read(const char *path, map_visit_fn, void *, char *err,
     size_t errlen);
+int mapfile_detect(const char *path, struct map_format *, int *keys,
+    char *err, size_t errlen);
 int mapfile_revoke(const char *path, const char *spare, char *err,
     size_t errlen);
 void mapfile_clean(const char *path);

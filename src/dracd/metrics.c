@@ -81,7 +81,7 @@ static void
 render_proc(struct out *o, struct server *sv)
 {
 	static const char *const reasons[DENY_REASONS] = {"acl", "transport",
-	    "auth", "rate"};
+	    "auth", "rate", "never"};
 	struct proc_counters pc;
 	size_t v, t;
 

@@ -5,12 +5,20 @@
  * the caller's right first, then works only on its decoded argument and
  * the store.  Results point into the svc_call (user text) or into
  * call->scratch (LIST entries), which svc frees after the reply.
+ *
+ * The audit log: one info line per add granted (unless audit_grants =
+ * no), refused or failed, per delete and per flush, in a fixed key=value
+ * form ("audit: op=add caller=... addr=... user=... ttl=... result=...
+ * vers=... via=..."), values that come from outside percent-escaped
+ * (audit.c).  Refused adds share the denial lines' rate limit, so a
+ * flood cannot fill the disk.  With -d each call also gets a debug line.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "drac_prot.h"
 #include "mono.h"
 #include "proc.h"
@@ -32,6 +40,13 @@
 #define LIST_UDP_MAX	((LIST_UDP_BUDGET - LIST_FIXED) / LIST_ENTRY_MAX)
 _Static_assert(LIST_TCP_MAX <= DRAC_MAXPAGE, "a LIST page over TCP fits");
 
+/* an add as asked: what the audit line of a refusal shows */
+struct add_req {
+	const struct addr *addr;
+	uint32_t ttl;			/* 0: the default lifetime */
+	const char *user;		/* NULL: none given (v1, v2) */
+};
+
 /*
  * policy_of - the rights of peer, come by via (ACL_VIA_*), and the scalar
  * settings, read consistently; p->acl and p->action are not copied (hot
@@ -51,6 +66,7 @@ policy_of(struct server *sv, const struct addr *peer, unsigned int via,
 	p->add_tcp_only = sv->policy.add_tcp_only;
 	p->admin_tcp_only = sv->policy.admin_tcp_only;
 	p->keylen = sv->policy.keylen;	/* the key itself stays put */
+	p->audit_grants = sv->policy.audit_grants;
 	p->action[0] = '\0';
 	pthread_rwlock_unlock(&sv->policy_lock);
 	return r;
@@ -69,13 +85,29 @@ deny_reason(const char *right, const char *what)
 	return DENY_ACL;
 }
 
-/* deny - count and log (rate-limited) a refused request */
-static void
-deny(struct server *sv, const struct addr *who, const char *right,
-    const char *what)
+/* code_reason - the metrics' reason for an audit reason code */
+static enum deny_reason
+code_reason(const char *code)
 {
-	enum deny_reason why = deny_reason(right, what);
-	char peer[ADDR_TEXTMAX];
+	static const struct {
+		const char *code;
+		enum deny_reason why;
+	} map[] = {
+		{"rate", DENY_RATE}, {"auth", DENY_AUTH}, {"nonce", DENY_AUTH},
+		{"transport", DENY_TRANSPORT}, {"never", DENY_NEVER},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(code, map[i].code) == 0)
+			return map[i].why;
+	return DENY_ACL;	/* rights, user */
+}
+
+/* deny_pass - count a denial; may its line go out?  (rate limit) */
+static int
+deny_pass(struct server *sv, enum deny_reason why)
+{
 	unsigned int dropped;
 	int pass;
 
@@ -84,12 +116,118 @@ deny(struct server *sv, const struct addr *who, const char *right,
 	sv->denied[why]++;
 	pass = log_limit_pass(&sv->deny_log, &dropped);
 	pthread_mutex_unlock(&sv->counters_lock);
-	if (!pass)
+	if (pass && dropped > 0)
+		log_warnx("%u denials not logged in the last period", dropped);
+	return pass;
+}
+
+/* deny - count and log (rate-limited) a refused request */
+static void
+deny(struct server *sv, const struct addr *who, const char *right,
+    const char *what)
+{
+	enum deny_reason why = deny_reason(right, what);
+	char peer[ADDR_TEXTMAX];
+
+	if (!deny_pass(sv, why))
 		return;
 	addr_format(who, peer);
-	if (dropped > 0)
-		log_warnx("%u denials not logged in the last period", dropped);
 	log_warnx("denied %s (%s) to %s", right, what, peer);
+}
+
+/* via_name - the transport of a call, for the log */
+static const char *
+via_name(const struct svc_call *c)
+{
+	return c->tcp ? "tcp" : "udp";
+}
+
+/*
+ * audit_add - the audit line of an add: result "new" or "renewed" (ttl
+ * the lifetime granted), "refused" or "failed" (a warning) with a reason
+ * code and the human text in detail (NULL: none)
+ */
+static void
+audit_add(const struct svc_call *c, const struct add_req *r,
+    int64_t ttl, const char *result, const char *reason, const char *detail)
+{
+	char peer[ADDR_TEXTMAX], addr[ADDR_TEXTMAX];
+	char user[AUDIT_VALUEMAX];
+
+	/* a grant or a refusal is routine; a store that fails is not */
+	void (*say)(const char *, ...) = strcmp(result, "failed") == 0 ?
+	    log_warnx : log_info;
+
+	addr_format(c->peer, peer);
+	addr_format(r->addr, addr);
+	audit_value(r->user, user, sizeof(user));
+	say("audit: op=add caller=%s addr=%s user=%s ttl=%lld result=%s "
+	    "vers=%u via=%s%s%s%s%s%s", peer, addr, user, (long long)ttl,
+	    result, c->vers, via_name(c), reason != NULL ? " reason=" : "",
+	    reason != NULL ? reason : "", detail != NULL ? " detail=\"" : "",
+	    detail != NULL ? detail : "", detail != NULL ? "\"" : "");
+}
+
+/*
+ * deny_add - count and audit (rate-limited) a refused add; reason is a
+ * fixed code, right and what as deny's
+ */
+static void
+deny_add(struct svc_call *c, const struct add_req *r, const char *reason,
+    const char *right, const char *what)
+{
+	char peer[ADDR_TEXTMAX], detail[256];
+
+	if (!deny_pass(c->ctx, code_reason(reason)))
+		return;
+	addr_format(c->peer, peer);
+	snprintf(detail, sizeof(detail), "denied %s (%s) to %s", right, what,
+	    peer);
+	audit_add(c, r, r->ttl, "refused", reason, detail);
+}
+
+/* proc_name - a call's procedure, for the log */
+static const char *
+proc_name(const struct svc_call *c)
+{
+	static const char *const v3[] = {"null", "add", "check", "del",
+	    "list", "stats", "flush", "add_auth"};
+
+	if (c->proc == 0)
+		return "null";
+	if (c->vers < 3)
+		return "add";
+	return c->proc < sizeof(v3) / sizeof(v3[0]) ? v3[c->proc] : "?";
+}
+
+/* stat_name - a drac_stat, for the log */
+static const char *
+stat_name(int st)
+{
+	static const char *const names[] = {"ok", "perm", "badarg",
+	    "notfound", "syserr", "auth", "busy"};
+
+	return st >= 0 && (size_t)st < sizeof(names) / sizeof(names[0]) ?
+	    names[st] : "?";
+}
+
+/*
+ * debug_call - with -d, one line per call (log_debug limits the rate):
+ * procedure, version, caller, transport, the address (NULL: none) and
+ * the result
+ */
+static void
+debug_call(const struct svc_call *c, const struct addr *a, int st)
+{
+	char peer[ADDR_TEXTMAX], addr[ADDR_TEXTMAX] = "-";
+
+	if (!log_debug_on())
+		return;
+	addr_format(c->peer, peer);
+	if (a != NULL)
+		addr_format(a, addr);
+	log_debug("rpc: proc=%s vers=%u caller=%s via=%s addr=%s result=%s",
+	    proc_name(c), c->vers, peer, via_name(c), addr, stat_name(st));
 }
 
 /* rpc_what - an RPC call described for the log */
@@ -108,9 +246,11 @@ call_via(const struct svc_call *c)
 	return c->loopback ? ACL_VIA_LO : ACL_VIA_UDP;
 }
 
-/* allowed - does the caller hold right?  Logs and counts when not. */
+/* allowed - does the caller hold right?  Logs and counts when not;
+ * an add (r not NULL) is refused in the audit form. */
 static int
-allowed(struct svc_call *c, unsigned int right, struct policy *p)
+allowed(struct svc_call *c, unsigned int right, struct policy *p,
+    const struct add_req *r)
 {
 	struct server *sv = c->ctx;
 	static const char *const names[] = {"", "add", "check", "", "admin"};
@@ -124,7 +264,10 @@ allowed(struct svc_call *c, unsigned int right, struct policy *p)
 	    right))
 		snprintf(what + strlen(what), sizeof(what) - strlen(what),
 		    " over UDP, where this source can be forged");
-	deny(sv, c->peer, names[right], what);
+	if (r != NULL)
+		deny_add(c, r, "rights", names[right], what);
+	else
+		deny(sv, c->peer, names[right], what);
 	return 0;
 }
 
@@ -135,7 +278,7 @@ allowed(struct svc_call *c, unsigned int right, struct policy *p)
 static int
 admin_allowed(struct svc_call *c, struct policy *p)
 {
-	if (!allowed(c, ACL_ADMIN, p))
+	if (!allowed(c, ACL_ADMIN, p, NULL))
 		return 0;
 	if (p->admin_tcp_only && !c->tcp) {
 		deny(c->ctx, c->peer, "admin over UDP",
@@ -182,75 +325,119 @@ user_ok(const char *u)
 }
 
 /*
- * add_may - may the caller add (rights, transport, authenticator, user
- * text)?  DRAC_OK and the policy in *p, or the refusal; changes nothing.
+ * add_grantable - may r's address be granted at all?  Never one that no
+ * client can have as its source (addr_unusable), nor one in a network
+ * the allow file marks "never" (a proxy, a webmail front end, CGNAT):
+ * everyone behind it would relay.  DRAC_PERM, logged, when not.
  */
 static drac_stat
-add_may(struct svc_call *c, const char *user, int authed, struct policy *p)
+add_grantable(struct svc_call *c, const struct add_req *r)
 {
 	struct server *sv = c->ctx;
+	char net[ADDR_TEXTMAX], what[ADDR_TEXTMAX + 32];
+	const char *why;
+	struct acl_rule rule;
+	int never;
 
-	if (!allowed(c, ACL_ADD, p))
+	if ((why = addr_unusable(r->addr)) != NULL) {
+		snprintf(what, sizeof(what), "%s address", why);
+		deny_add(c, r, why, "add", what);
+		return DRAC_PERM;
+	}
+	pthread_rwlock_rdlock(&sv->policy_lock);
+	never = acl_match(sv->policy.acl, r->addr, ACL_NEVER, &rule);
+	pthread_rwlock_unlock(&sv->policy_lock);
+	if (!never)
+		return DRAC_OK;
+	addr_format(&rule.net, net);
+	snprintf(what, sizeof(what), "never %s/%u", net, rule.bits);
+	deny_add(c, r, "never", "add", what);
+	return DRAC_PERM;
+}
+
+/*
+ * add_may - may the caller add (rights, transport, authenticator, user
+ * text, an address that may be granted)?  DRAC_OK and the policy in *p,
+ * or the refusal; changes nothing.
+ */
+static drac_stat
+add_may(struct svc_call *c, const struct add_req *r, int authed,
+    struct policy *p)
+{
+	if (!allowed(c, ACL_ADD, p, r))
 		return DRAC_PERM;
 	if (p->add_tcp_only && !c->tcp) {
-		deny(sv, c->peer, "add over UDP", "add_transport = tcp");
+		deny_add(c, r, "transport", "add over UDP",
+		    "add_transport = tcp");
 		return DRAC_PERM;
 	}
 	if (p->keylen > 0 && !authed) {
-		deny(sv, c->peer, "add without authenticator", "add_key_file");
+		deny_add(c, r, "auth", "add without authenticator",
+		    "add_key_file");
 		return DRAC_PERM;
 	}
-	if (user != NULL && !user_ok(user))
+	if (r->user != NULL && !user_ok(r->user)) {
+		deny_add(c, r, "user", "add", "control characters in the user");
 		return DRAC_BADARG;
-	return DRAC_OK;
+	}
+	return add_grantable(c, r);
 }
 
 /* add_grant - spend a rate token and grant; add_may said yes under p */
 static drac_stat
-add_grant(struct svc_call *c, const struct addr *a, uint32_t ttl,
-    const char *user, int64_t *expires, const struct policy *p)
+add_grant(struct svc_call *c, const struct add_req *r, int64_t *expires,
+    const struct policy *p)
 {
 	static struct log_limit lim = {0, 60, 1, 0, 0};
 	struct server *sv = c->ctx;
 	unsigned int dropped, bits;
 	struct addr net;
-	int rc;
+	int64_t ttl;
+	int rc, fresh, pass;
 
 	if (sv->adds != NULL) {
 		add_bucket(sv, c->peer, &net, &bits);
 		if (!ratelimit_take(sv->adds, &net, bits, mono_ms())) {
-			deny(sv, c->peer, "add (rate limit)", "add_rate");
+			deny_add(c, r, "rate", "add (rate limit)", "add_rate");
 			return DRAC_BUSY;
 		}
 	}
-	rc = store_add(sv->store, a, ttl == 0 ? p->expire_s :
-	    (ttl > p->max_ttl_s ? p->max_ttl_s : ttl), user, expires);
+	ttl = r->ttl == 0 ? p->expire_s :
+	    (r->ttl > p->max_ttl_s ? p->max_ttl_s : r->ttl);
+	rc = store_grant(sv->store, r->addr, ttl, r->user, expires, &fresh);
 	if (rc == 1) {
 		if (c->vers >= 1 && c->vers <= 3)
 			__atomic_add_fetch(&sv->added[c->vers - 1][c->tcp != 0],
 			    1, __ATOMIC_RELAXED);
+		if (p->audit_grants)
+			audit_add(c, r, ttl, fresh ? "new" : "renewed", NULL,
+			    NULL);
 		return DRAC_OK;
 	}
 	pthread_mutex_lock(&sv->counters_lock);
-	if (log_limit_pass(&lim, &dropped))
-		log_warnx("add refused: %s", rc == STORE_FULL ?
-		    "the store is full (max_entries)" :
-		    "out of memory or the store cannot be written");
+	pass = log_limit_pass(&lim, &dropped);
 	pthread_mutex_unlock(&sv->counters_lock);
+	if (pass)
+		audit_add(c, r, ttl, "failed", rc == STORE_FULL ? "full" :
+		    "store", rc == STORE_FULL ? "add refused: the store is "
+		    "full (max_entries)" : "add refused: out of memory or the "
+		    "store cannot be written");
 	return DRAC_SYSERR;
 }
 
-/* do_add - the add shared by every version; authed: ADD_AUTH checked */
+/* do_add - the add shared by every version but ADD_AUTH */
 static drac_stat
 do_add(struct svc_call *c, const struct addr *a, uint32_t ttl,
-    const char *user, int64_t *expires, int authed)
+    const char *user, int64_t *expires)
 {
+	struct add_req r = {a, ttl, user};
 	struct policy p;
 	drac_stat st;
 
-	if ((st = add_may(c, user, authed, &p)) != DRAC_OK)
-		return st;
-	return add_grant(c, a, ttl, user, expires, &p);
+	if ((st = add_may(c, &r, 0, &p)) == DRAC_OK)
+		st = add_grant(c, &r, expires, &p);
+	debug_call(c, a, st);
+	return st;
 }
 
 /* add_status - a v3 status as DRAC's addstat */
@@ -274,7 +461,8 @@ add_status(drac_stat st)
 static int
 p_null(struct svc_call *c, void *arg, void *res)
 {
-	(void)c, (void)arg, (void)res;
+	(void)arg, (void)res;
+	debug_call(c, NULL, DRAC_OK);
 	return 0;
 }
 
@@ -287,7 +475,7 @@ p_add1(struct svc_call *c, void *arg, void *res)
 	int64_t exp;
 
 	addr_from_bytes(&a, AF_INET, &be, 4);
-	*(addstat *)res = add_status(do_add(c, &a, 0, NULL, &exp, 0));
+	*(addstat *)res = add_status(do_add(c, &a, 0, NULL, &exp));
 	return 0;
 }
 
@@ -299,7 +487,7 @@ p_add2(struct svc_call *c, void *arg, void *res)
 	int64_t exp;
 
 	addr_from_bytes(&a, AF_INET6, ((dracadd6 *)arg)->ip_addr6, 16);
-	*(addstat *)res = add_status(do_add(c, &a, 0, NULL, &exp, 0));
+	*(addstat *)res = add_status(do_add(c, &a, 0, NULL, &exp));
 	return 0;
 }
 
@@ -312,10 +500,11 @@ p_add3(struct svc_call *c, void *arg, void *res)
 	struct addr a;
 	int64_t exp = 0;
 
-	if (wire_to_addr(&in->addr, &a) < 0)
+	if (wire_to_addr(&in->addr, &a) < 0) {
 		out->stat = DRAC_BADARG;
-	else
-		out->stat = do_add(c, &a, in->ttl, in->user, &exp, 0);
+		debug_call(c, NULL, out->stat);
+	} else
+		out->stat = do_add(c, &a, in->ttl, in->user, &exp);
 	out->expires = out->stat == DRAC_OK ? exp : 0;
 	return 0;
 }
@@ -356,13 +545,22 @@ proc_check(struct server *sv, const struct addr *peer, const char *what,
     const struct addr *client, struct store_info *info, char *action,
     size_t actionlen)
 {
+	char pt[ADDR_TEXTMAX], ct[ADDR_TEXTMAX];
 	struct policy p;
+	int rc;
 
 	if (!(policy_of(sv, peer, ACL_VIA_TCP, &p) & ACL_CHECK)) {
 		deny(sv, peer, "check", what);
 		return -1;
 	}
-	if (store_check(sv->store, client, info) != 1)
+	rc = store_check(sv->store, client, info) == 1;
+	if (log_debug_on()) {
+		addr_format(peer, pt);
+		addr_format(client, ct);
+		log_debug("check: service=\"%s\" caller=%s addr=%s result=%s",
+		    what, pt, ct, rc ? "allowed" : "notfound");
+	}
+	if (!rc)
 		return 0;
 	if (action != NULL) {
 		pthread_rwlock_rdlock(&sv->policy_lock);
@@ -424,8 +622,9 @@ auth_ok(struct server *sv, const add3_auth_args *in, int64_t now)
  * copy replayed from elsewhere cannot take the nonce from its owner.
  */
 static int
-nonce_claim(struct svc_call *c, const add3_auth_args *in, int64_t now,
-    add3_res *out, struct nonce_seen **slot, int *noreply)
+nonce_claim(struct svc_call *c, const struct add_req *r,
+    const add3_auth_args *in, int64_t now, add3_res *out,
+    struct nonce_seen **slot, int *noreply)
 {
 	struct server *sv = c->ctx;
 	const uint8_t *nonce = (const uint8_t *)in->nonce;
@@ -455,7 +654,7 @@ nonce_claim(struct svc_call *c, const add3_auth_args *in, int64_t now,
 	pthread_mutex_unlock(&sv->nonce_lock);
 	why = n != NULL ? "add (a used nonce in another request)" :
 	    "add (too many authenticated adds at once)";
-	deny(sv, c->peer, why, "add_key_file");
+	deny_add(c, r, "nonce", why, "add_key_file");
 	out->stat = DRAC_AUTH;
 	out->expires = 0;
 	return -1;
@@ -484,6 +683,31 @@ nonce_settle(struct server *sv, struct nonce_seen *n, const uint8_t *nonce,
 }
 
 /*
+ * add_auth - the checks of an authenticated add before it is granted:
+ * the authenticator, the caller's rights, then the nonce.  1 go on (*n
+ * reserved), 0 answer out as it stands, -1 no answer (nonce_claim).
+ */
+static int
+add_auth(struct svc_call *c, const struct add_req *r,
+    const add3_auth_args *in, int64_t now, add3_res *out,
+    struct nonce_seen **n, struct policy *p)
+{
+	int noreply = 0, rc;
+
+	if (!auth_ok(c->ctx, in, now)) {
+		deny_add(c, r, "auth", "add (wrong or stale authenticator)",
+		    "add_key_file");
+		out->stat = DRAC_AUTH;
+		return 0;
+	}
+	if ((out->stat = add_may(c, r, 1, p)) != DRAC_OK)
+		return 0;
+	if ((rc = nonce_claim(c, r, in, now, out, n, &noreply)) <= 0)
+		return noreply ? -1 : 0;
+	return 1;
+}
+
+/*
  * p_add3auth - v3 ADD with a shared-secret authenticator.  The caller's
  * rights come first, then the nonce: a nonce is used once, and the same
  * signed request again (a UDP resend after a lost reply, or a replay) is
@@ -500,26 +724,23 @@ p_add3auth(struct svc_call *c, void *arg, void *res)
 	struct nonce_seen *n = NULL;
 	struct policy p;
 	struct addr a;
-	int noreply = 0;
+	struct add_req r = {&a, in->add.ttl, in->add.user};
+	int rc;
 
 	out->expires = 0;
 	if (wire_to_addr(&in->add.addr, &a) < 0) {
 		out->stat = DRAC_BADARG;
+		debug_call(c, NULL, out->stat);
 		return 0;
 	}
-	if (!auth_ok(sv, in, now)) {
-		deny(sv, c->peer, "add (wrong or stale authenticator)",
-		    "add_key_file");
-		out->stat = DRAC_AUTH;
-		return 0;
+	if ((rc = add_auth(c, &r, in, now, out, &n, &p)) <= 0) {
+		debug_call(c, &a, out->stat);
+		return rc < 0 ? SVC_NOREPLY : 0;
 	}
-	if ((out->stat = add_may(c, in->add.user, 1, &p)) != DRAC_OK)
-		return 0;
-	if (nonce_claim(c, in, now, out, &n, &noreply) <= 0)
-		return noreply ? SVC_NOREPLY : 0;
-	out->stat = add_grant(c, &a, in->add.ttl, in->add.user, &exp, &p);
+	out->stat = add_grant(c, &r, &exp, &p);
 	out->expires = out->stat == DRAC_OK ? exp : 0;
 	nonce_settle(sv, n, (const uint8_t *)in->nonce, now, out);
+	debug_call(c, &a, out->stat);
 	return 0;
 }
 
@@ -546,6 +767,7 @@ p_check3(struct svc_call *c, void *arg, void *res)
 		memcpy(c->user, info.user, sizeof(info.user));
 	} else
 		out->stat = DRAC_NOTFOUND;
+	debug_call(c, NULL, out->stat);
 	return 0;
 }
 
@@ -554,16 +776,24 @@ static int
 p_del3(struct svc_call *c, void *arg, void *res)
 {
 	struct server *sv = c->ctx;
+	char peer[ADDR_TEXTMAX], at[ADDR_TEXTMAX];
+	drac_stat *st = res;
 	struct policy p;
 	struct addr a;
 
 	if (!admin_allowed(c, &p))
-		*(drac_stat *)res = DRAC_PERM;
+		*st = DRAC_PERM;
 	else if (wire_to_addr(arg, &a) < 0)
-		*(drac_stat *)res = DRAC_BADARG;
-	else
-		*(drac_stat *)res = store_del(sv->store, &a) ? DRAC_OK :
-		    DRAC_NOTFOUND;
+		*st = DRAC_BADARG;
+	else {
+		*st = store_del(sv->store, &a) ? DRAC_OK : DRAC_NOTFOUND;
+		addr_format(c->peer, peer);
+		addr_format(&a, at);
+		log_info("audit: op=del caller=%s addr=%s result=%s vers=%u "
+		    "via=%s", peer, at, *st == DRAC_OK ? "deleted" :
+		    "notfound", c->vers, via_name(c));
+	}
+	debug_call(c, NULL, *st);
 	return 0;
 }
 
@@ -649,6 +879,7 @@ p_stats3(struct svc_call *c, void *arg, void *res)
 	out->denials = sv->denials;
 	pthread_mutex_unlock(&sv->counters_lock);
 	out->uptime = (uint64_t)(time(NULL) - sv->started);
+	debug_call(c, NULL, DRAC_OK);
 	return 0;
 }
 
@@ -657,16 +888,21 @@ static int
 p_flush3(struct svc_call *c, void *arg, void *res)
 {
 	struct server *sv = c->ctx;
+	char peer[ADDR_TEXTMAX];
 	struct policy p;
 
 	(void)arg;
 	if (!admin_allowed(c, &p)) {
+		debug_call(c, NULL, DRAC_PERM);
 		*(drac_stat *)res = DRAC_PERM;
 		return 0;
 	}
 	store_flush(sv->store);
-	log_info("the allowlist was flushed by an administrator");
+	addr_format(c->peer, peer);
+	log_info("audit: op=flush caller=%s result=flushed vers=%u via=%s",
+	    peer, c->vers, via_name(c));
 	*(drac_stat *)res = DRAC_OK;
+	debug_call(c, NULL, DRAC_OK);
 	return 0;
 }
 

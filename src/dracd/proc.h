@@ -33,6 +33,7 @@ struct policy {
 	int admin_tcp_only;		/* refuse admin calls over UDP */
 	uint8_t key[AUTH_KEYMAX];	/* adds need ADD_AUTH under this key */
 	size_t keylen;			/* 0: no key */
+	int audit_grants;		/* an audit line per add granted */
 };
 
 #define NONCE_SLOTS 65536
@@ -54,7 +55,7 @@ struct nonce_seen {
 
 /* why a request was refused, for the metrics (proc_counters) */
 enum deny_reason { DENY_ACL, DENY_TRANSPORT, DENY_AUTH, DENY_RATE,
-	DENY_REASONS };
+	DENY_NEVER, DENY_REASONS };
 
 /* the counters of struct server, copied out by proc_counters */
 struct proc_counters {

@@ -349,10 +349,24 @@ int
 store_add(struct store *s, const struct addr *a, int64_t ttl,
     const char *user, int64_t *expires)
 {
+	int fresh;
+
+	return store_grant(s, a, ttl, user, expires, &fresh);
+}
+
+/*
+ * store_grant - store_add that also says whether a was new (*fresh 1) or
+ * held a grant already (0), for the audit log
+ */
+int
+store_grant(struct store *s, const struct addr *a, int64_t ttl,
+    const char *user, int64_t *expires, int *fresh)
+{
 	int64_t t, exp;
 	struct entry *e;
 	int rc = 1;
 
+	*fresh = 0;
 	if (user != NULL && strlen(user) > MAPFILE_USERMAX)
 		return -1;
 	store_lock(s);
@@ -363,6 +377,7 @@ store_add(struct store *s, const struct addr *a, int64_t ttl,
 			rc = s->count >= s->o.max_entries ? STORE_FULL : -1;
 			goto out;
 		}
+		*fresh = 1;
 		e->first_seen = (uint32_t)t;
 		e->expires = exp;
 		heap_up(s, e->heap_idx);
@@ -688,6 +703,7 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 	mapfile_clean(s->path);
 	mapfile_clean(s->state_path);
 	mapfile_clean(s->spare_path);
+	store_map_format(s);
 	if (o->truncate)
 		store_remove_state(s);
 	else {

@@ -25,9 +25,15 @@
 
 struct store;
 
+#define MAP_AUTO_TYPE	0x1
+#define MAP_AUTO_KEYS	0x2
+#define MAP_AUTO_NUL	0x4
+
 struct store_opts {
 	const char *path;		/* the map file; state is PATH.state */
 	struct map_format format;
+	unsigned int format_auto;	/* MAP_AUTO_*: parts of format to take
+					 * from the existing map */
 	int64_t sync_interval_ms;
 	size_t max_entries;
 	uint64_t journal_size;		/* bytes before a snapshot; 0: auto */
@@ -58,6 +64,8 @@ void store_close(struct store *);
 
 int store_add(struct store *, const struct addr *, int64_t ttl,
     const char *user, int64_t *expires);
+int store_grant(struct store *, const struct addr *, int64_t ttl,
+    const char *user, int64_t *expires, int *fresh);
 int store_check(struct store *, const struct addr *, struct store_info *);
 int store_del(struct store *, const struct addr *);
 void store_flush(struct store *);

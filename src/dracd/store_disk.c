@@ -991,6 +991,55 @@ store_load(struct store *s, char *err, size_t errlen)
 	return rc;
 }
 
+/* format_text - a map format for the log */
+static void
+format_text(const struct map_format *f, char *buf, size_t len)
+{
+	snprintf(buf, len, "map_type = %s, map_keys = %s, map_nul = %s",
+	    f->hash ? "hash" : "btree", f->cidr ? "cidr" : "plain",
+	    f->nul ? "yes" : "no");
+}
+
+/*
+ * store_map_format - settle the map's format: each part a setting names
+ * (o.format), the rest (o.format_auto) as the existing map has it, so a
+ * DRAC map that Postfix reads as hash: or Exim as dbm keeps working; no
+ * map, or an empty one for the key parts: btree, plain keys, no NUL.  A
+ * map is converted only when a setting asks; either way the log says.
+ */
+void
+store_map_format(struct store *s)
+{
+	struct map_format found = {0, 0, 0}, *f = &s->o.format;
+	unsigned int au = s->o.format_auto;
+	char err[512], was[96], now[96];
+	int keys, rc;
+
+	if ((rc = mapfile_detect(s->path, &found, &keys, err,
+	    sizeof(err))) < 0)
+		log_warnx("cannot tell the format of the map: %s", err);
+	if (rc <= 0 || !keys)
+		found.cidr = found.nul = 0;
+	if (au & MAP_AUTO_TYPE)
+		f->hash = rc > 0 ? found.hash : 0;
+	if (au & MAP_AUTO_KEYS)
+		f->cidr = found.cidr;
+	if (au & MAP_AUTO_NUL)
+		f->nul = found.nul;
+	if (rc <= 0)
+		return;
+	format_text(&found, was, sizeof(was));
+	format_text(f, now, sizeof(now));
+	if (f->hash == found.hash && (!keys || (f->cidr == found.cidr &&
+	    f->nul == found.nul)))
+		log_info("%s: found a map with %s%s; kept", s->path, was,
+		    keys ? "" : " (empty: keys as set)");
+	else
+		log_warnx("%s: found a map with %s; converting it to %s, as "
+		    "dracd.conf asks: mail servers reading it must be told",
+		    s->path, was, now);
+}
+
 /* store_remove_state - -i: the snapshot and every segment go */
 void
 store_remove_state(struct store *s)

@@ -113,6 +113,7 @@ int store_map_write(struct store *, uint64_t g, char *err, size_t errlen);
 void store_fail_closed(struct store *, int now, const char *why);
 int store_load(struct store *, char *err, size_t errlen);
 void store_remove_state(struct store *);
+void store_map_format(struct store *);
 size_t store_writers_start(struct store *);
 
 #endif

@@ -108,6 +108,17 @@ fresh; start
 record "$(median add_v1_tcp_sync1s_c4 -m add -T -c 4)"
 stop
 
+# 2b. what the audit log costs: v1 adds, 4 clients, one audit line per
+# grant (audit_grants = yes, the default) against none, stderr to a file
+# as under systemd or -f > file; the two alternate, so drift hits both
+for round in 1 2; do
+	for audit in yes no; do
+		fresh; start "audit_grants = $audit"
+		record "$(median add_v1_udp_audit_${audit}_r${round}_c4 -m add -c 4)"
+		stop
+	done
+done
+
 # 3. checks against a big store; 4. the mixed load; 7. live lookups
 preload $BIG $(( $(date +%s) + 3600 ))
 POL=$(free_port); SMAP=$(free_port)
@@ -172,6 +183,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 for r in "${RESULTS[@]}"; do
 	case $r in
 	scenario=add_v1_udp_sync1s_c4*) echo "add, 4 clients UDP: $(ratio "$(field "$r" calls_per_s)" "$NULL4") of the NULL rate (target 60%)";;
+	scenario=add_v1_udp_audit_yes_r*)
+		n=$(sed -n 's/scenario=add_v1_udp_audit_yes_r\([0-9]\).*/\1/p' <<< "$r")
+		for o in "${RESULTS[@]}"; do case $o in scenario=add_v1_udp_audit_no_r${n}_*)
+			echo "audit lines, round $n: adds with audit_grants = yes at $(ratio "$(field "$r" calls_per_s)" "$(field "$o" calls_per_s)") of the rate with no (4 clients UDP, stderr to a file)";;
+		esac; done;;
 	scenario=add_v1_tcp_sync1s_c4*) echo "add, 4 clients TCP: $(ratio "$(field "$r" calls_per_s)" "$NULLT4") of the TCP NULL rate";;
 	scenario=check_v3_udp_c4*) echo "check, 4 clients: $(ratio "$(field "$r" calls_per_s)" "$NULL4") of the NULL rate, $(ratio "$(field "$r" calls_per_s)" "$NULLB4") of the NULL rate just before on the same daemon (target 85%)";;
 	scenario=check_v3_udp_c1*) echo "check, 1 client: $(ratio "$(field "$r" calls_per_s)" "$NULL1") of the NULL rate";;
