@@ -67,9 +67,9 @@ static const struct {
 	{"metrics_listen = unix:/tmp/m\n", "metrics_listen: unix:/tmp/m"},
 	{"policy_listen = unix:/nonexistent/p.sock\n", "directory /nonexistent"},
 	{"add_key_file = /nonexistent/key\n", "/nonexistent/key"},
-	{"map_type = dbm\n", "(valid: btree, hash)"},
+	{"map_type = dbm\n", "(valid: btree, hash, auto)"},
 	{"admin_transport = udp\n", "(valid: auto, any, tcp)"},
-	{"map_nul = maybe\n", "(valid: no, yes)"},
+	{"map_nul = maybe\n", "(valid: no, yes, auto)"},
 	{"policy_listen = inet:127.0.0.1:1\nsocketmap_listen = "
 	    "inet:127.0.0.1:1\n", "both on inet:127.0.0.1:1"},
 	{"port = 8901\nmetrics_listen = inet:127.0.0.1:8901\n",
@@ -201,7 +201,7 @@ END_TEST
 static const char *const odd[][2] = {
 	{"expire", "90s"}, {"max_ttl", "1500ms"}, {"sync_interval", "0"},
 	{"tcp_idle_timeout", "2h"}, {"rpcbind_check", "3m"},
-	{"map_type", "hash"}, {"map_nul", "true"}, {"port", "65535"},
+	{"map_type", "hash"}, {"map_nul", "yes"}, {"port", "65535"},
 	{"policy_action", "PREPEND X-Drac: %u"}, {"listen", "127.0.0.1 ::1"},
 	{"admin_transport", "tcp"}, {"metrics_listen", "inet:[::1]:9"},
 };
