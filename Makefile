@@ -54,20 +54,25 @@ PIC_CFLAGS  = -fPIC -fvisibility=hidden
 # drac-logwatch: its modules in a static library the tests link too
 LW_SRC     := $(filter-out src/logwatch/logwatch.c,$(wildcard src/logwatch/*.c))
 LW_OBJ     := $(LW_SRC:src/%.c=$(B)/obj/%.o)
+# drac-milter: its policy module in a static library the tests link too
+MILTER_SRC := $(filter-out src/milter/drac-milter.c,$(wildcard src/milter/*.c))
+MILTER_OBJ := $(MILTER_SRC:src/%.c=$(B)/obj/%.o)
 TEST_SRC   := $(wildcard tests/*.c)
 INST       := $(CURDIR)/$(B)/inst
 TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 
 # what `make run` needs; `make check` adds the test tools
 RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
-              rpcbind pkg-config db5.3-util libsystemd-dev
-CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote
+              rpcbind pkg-config db5.3-util libsystemd-dev libmilter-dev
+CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote \
+              miltertest
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
         lint-man check-tsan check-asan check-valgrind bench fuzz fuzz-build \
         stress
 
-all: $(B)/dracd $(B)/drac-cli $(B)/drac-logwatch $(B)/libdrac.a $(B)/$(SOLIB)
+all: $(B)/dracd $(B)/drac-cli $(B)/drac-logwatch $(B)/drac-milter \
+    $(B)/libdrac.a $(B)/$(SOLIB)
 
 # ---- dependencies: install what is missing when root, else say what ----
 deps deps-check: PKGS = $(if $(filter deps-check,$@),$(CHECK_PKGS),$(RUN_PKGS))
@@ -151,13 +156,23 @@ $(B)/drac-logwatch: $(B)/obj/logwatch/logwatch.o $(B)/liblogwatch.a \
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TIRPC_LIBS) $(SYSTEMD_LIBS) \
 	  -lpthread
 
+# ---- drac-milter ----
+$(B)/libdracmilter.a: $(MILTER_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/drac-milter: $(B)/obj/milter/drac-milter.o $(B)/libdracmilter.a \
+    $(B)/libdrac.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lmilter $(TIRPC_LIBS) \
+	  -lpthread
+
 # ---- tests ----
 $(B)/obj/tests/%.o: tests/%.c $(B)/gen/drac_prot.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -Isrc/milter -MMD -MP -c -o $@ $<
 
 $(B)/check_dracd: $(TEST_OBJ) $(B)/gen/drac_prot_clnt.o $(B)/libdracd.a \
-    $(B)/liblogwatch.a $(B)/libdrac.a
+    $(B)/liblogwatch.a $(B)/libdracmilter.a $(B)/libdrac.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS) \
 	  $(SYSTEMD_LIBS)
 
@@ -173,11 +188,13 @@ check: deps-check
 	$(MAKE) B=$(B)/clang CC=clang check-build >/dev/null
 	$(MAKE) $(B)/oldpatch
 	DRACD=$(CURDIR)/$(B)/dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
-	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch OLDPATCH=$(CURDIR)/$(B)/oldpatch $(B)/check_dracd
+	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch \
+	  DRAC_MILTER=$(CURDIR)/$(B)/drac-milter OLDPATCH=$(CURDIR)/$(B)/oldpatch $(B)/check_dracd
 
 # the whole suite again, daemon and tests built with a sanitizer
 SAN_RUN = DRACD=$(CURDIR)/$(SB)/dracd DRAC_CLI=$(CURDIR)/$(SB)/drac-cli \
   DRAC_LOGWATCH=$(CURDIR)/$(SB)/drac-logwatch \
+  DRAC_MILTER=$(CURDIR)/$(SB)/drac-milter \
   OLDPATCH=$(CURDIR)/$(B)/oldpatch $(SB)/check_dracd
 
 check-tsan: SB = $(B)/tsan
@@ -266,7 +283,7 @@ run/dracd.allow:
 
 # ---- install ----
 MANPAGES := man/dracd.8 man/dracd.conf.5 man/drac-cli.1 man/libdrac.3 \
-            man/dracauth.3 man/drac-logwatch.8
+            man/dracauth.3 man/drac-logwatch.8 man/drac-milter.8
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
@@ -274,6 +291,7 @@ install: all
 	install -m 755 $(B)/dracd $(DESTDIR)$(SBINDIR)/dracd
 	install -m 755 $(B)/drac-cli $(DESTDIR)$(BINDIR)/drac-cli
 	install -m 755 $(B)/drac-logwatch $(DESTDIR)$(SBINDIR)/drac-logwatch
+	install -m 755 $(B)/drac-milter $(DESTDIR)$(SBINDIR)/drac-milter
 	install -m 644 $(B)/libdrac.a $(DESTDIR)$(LIBDIR)/libdrac.a
 	install -m 755 $(B)/$(SOLIB) $(DESTDIR)$(LIBDIR)/$(SOLIB)
 	ln -sf $(SOLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -289,7 +307,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dracd $(DESTDIR)$(BINDIR)/drac-cli \
-	  $(DESTDIR)$(SBINDIR)/drac-logwatch \
+	  $(DESTDIR)$(SBINDIR)/drac-logwatch $(DESTDIR)$(SBINDIR)/drac-milter \
 	  $(DESTDIR)$(LIBDIR)/libdrac.a $(DESTDIR)$(LIBDIR)/$(SOLIB) \
 	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdrac.so \
 	  $(DESTDIR)$(INCLUDEDIR)/drac.h $(DESTDIR)$(PKGCONFIGDIR)/drac.pc

@@ -26,6 +26,7 @@ main(void)
 	srunner_add_suite(sr, make_authz_suite());
 	srunner_add_suite(sr, make_priv_suite());
 	srunner_add_suite(sr, make_netns_suite());
+	srunner_add_suite(sr, make_milter_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

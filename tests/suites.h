@@ -19,5 +19,6 @@ Suite *make_hardening_suite(void);
 Suite *make_authz_suite(void);
 Suite *make_priv_suite(void);
 Suite *make_netns_suite(void);
+Suite *make_milter_suite(void);
 
 #endif

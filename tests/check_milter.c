@@ -1,0 +1,517 @@
+/*
+ * check_milter.c - drac-milter: its policy module in-process, then the
+ * real program against a real dracd, driven by miltertest (OpenDKIM's
+ * MTA simulator) in each mode, with dracd up and down, for IPv4, IPv6
+ * and IPv4-mapped clients; and last a real Postfix that puts the trace
+ * header into a relayed message.
+ *
+ * miltertest runs one Lua script, written here into the test directory,
+ * once per transaction: -D port= ip= mailer= [auth=] [forged=1].  It
+ * prints rcpt=, eom=, "deleted" when a forged header was removed, and
+ * header= the value of the one it added (or none).
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drac.h"
+#include "helpers.h"
+#include "policy.h"
+#include "suites.h"
+
+#define MILTERTEST	"/usr/bin/miltertest"
+
+static const char script[] =
+"local names = {}\n"
+"names[SMFIR_CONTINUE] = 'continue'\n"
+"names[SMFIR_REPLYCODE] = 'reject'\n"
+"names[SMFIR_REJECT] = 'reject'\n"
+"names[SMFIR_TEMPFAIL] = 'tempfail'\n"
+"local function reply(conn)\n"
+"  local r = mt.getreply(conn)\n"
+"  return names[r] or tostring(r)\n"
+"end\n"
+"local conn = mt.connect('inet:' .. port .. '@127.0.0.1', 50, 0.1)\n"
+"if conn == nil then error('cannot connect to the milter') end\n"
+"local e = mt.conninfo(conn, 'client.test', ip)\n"
+"if e ~= nil then error('conninfo: ' .. e) end\n"
+"if auth ~= nil then mt.macro(conn, SMFIC_MAIL, '{auth_authen}', auth) end\n"
+"e = mt.mailfrom(conn, 'a@client.test')\n"
+"if e ~= nil then error('mailfrom: ' .. e) end\n"
+"if mailer ~= 'none' then\n"
+"  mt.macro(conn, SMFIC_RCPT, '{rcpt_mailer}', mailer)\n"
+"end\n"
+"e = mt.rcptto(conn, 'x@example.net')\n"
+"if e ~= nil then error('rcptto: ' .. e) end\n"
+"mt.echo('rcpt=' .. reply(conn))\n"
+"if mt.getreply(conn) ~= SMFIR_CONTINUE then\n"
+"  mt.disconnect(conn)\n"
+"  return\n"
+"end\n"
+"mt.header(conn, 'Subject', 'test')\n"
+"if forged ~= nil then\n"
+"  mt.header(conn, 'x-drac-user', 'mallory; addr=192.0.2.66')\n"
+"end\n"
+"e = mt.eom(conn)\n"
+"if e ~= nil then error('eom: ' .. e) end\n"
+"mt.echo('eom=' .. reply(conn))\n"
+"if mt.eom_check(conn, MT_HDRDELETE, 'X-Drac-User') then\n"
+"  mt.echo('deleted')\n"
+"end\n"
+"if mt.eom_check(conn, MT_HDRINSERT, 'X-Drac-User') then\n"
+"  mt.echo('header=' .. mt.getheader(conn, 'X-Drac-User', 0))\n"
+"else\n"
+"  mt.echo('header=none')\n"
+"end\n"
+"mt.disconnect(conn)\n";
+
+struct milter {
+	pid_t pid;
+	uint16_t port;
+	char dir[256], log[300], lua[300];
+};
+
+static struct daemon d;
+
+/* ---- the policy module ---- */
+
+START_TEST(client_address)
+{
+	static const struct {
+		int family;
+		const char *in, *want;
+	} t[] = {
+		{AF_INET, "192.0.2.1", "192.0.2.1"},
+		{AF_INET6, "2001:db8::7", "2001:db8::7"},
+		{AF_INET6, "::ffff:192.0.2.1", "192.0.2.1"},
+		{AF_INET6, "::192.0.2.1", "::192.0.2.1"},	/* not mapped */
+		{AF_INET6, "::1", "::1"},
+	};
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	char got[DRAC_ADDRMAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&ss, 0, sizeof(ss));
+		ss.ss_family = t[i].family;
+		ck_assert_int_eq(inet_pton(t[i].family, t[i].in,
+		    t[i].family == AF_INET ? (void *)&s4->sin_addr :
+		    (void *)&s6->sin6_addr), 1);
+		ck_assert_int_eq(policy_client((struct sockaddr *)&ss, got,
+		    sizeof(got)), 0);
+		ck_assert_msg(strcmp(got, t[i].want) == 0, "%s: got %s, want "
+		    "%s", t[i].in, got, t[i].want);
+	}
+	ss.ss_family = AF_UNIX;
+	ck_assert_int_eq(policy_client((struct sockaddr *)&ss, got,
+	    sizeof(got)), -1);
+	ck_assert_int_eq(policy_client(NULL, got, sizeof(got)), -1);
+}
+END_TEST
+
+START_TEST(rcpt_verdict)
+{
+	static const struct {
+		enum policy_mode mode;
+		int local, authed, check;
+		enum policy_verdict want;
+	} t[] = {
+		{POLICY_TRACE, 0, 0, 0, POLICY_CONTINUE},
+		{POLICY_TRACE, 0, 0, DRAC_E_TIMEOUT, POLICY_CONTINUE},
+		{POLICY_ENFORCE, 0, 0, 1, POLICY_CONTINUE},
+		{POLICY_ENFORCE, 0, 0, 0, POLICY_REJECT},
+		{POLICY_ENFORCE, 0, 0, DRAC_E_TIMEOUT, POLICY_TEMPFAIL},
+		{POLICY_ENFORCE, 0, 0, DRAC_E_PERM, POLICY_TEMPFAIL},
+		{POLICY_ENFORCE, 1, 0, 0, POLICY_CONTINUE},
+		{POLICY_ENFORCE, 0, 1, 0, POLICY_CONTINUE},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ck_assert_msg(policy_rcpt(t[i].mode, t[i].local, t[i].authed,
+		    t[i].check) == t[i].want, "row %zu: got %d, want %d", i,
+		    policy_rcpt(t[i].mode, t[i].local, t[i].authed,
+		    t[i].check), t[i].want);
+}
+END_TEST
+
+START_TEST(mailers_and_names)
+{
+	struct policy_mailers m;
+	enum policy_mode mode;
+	char many[400] = "m0";
+	int i;
+
+	ck_assert_int_eq(policy_mailers(&m, DEF_MILTER_MAILERS), 0);
+	ck_assert(policy_is_local(&m, "local"));
+	ck_assert(policy_is_local(&m, "LMTP"));
+	ck_assert(policy_is_local(&m, "*file*"));
+	ck_assert(!policy_is_local(&m, "smtp"));
+	ck_assert(!policy_is_local(&m, "esmtp"));
+	ck_assert(!policy_is_local(&m, "relay"));	/* Sendmail's smart host */
+	ck_assert(!policy_is_local(&m, ""));
+	ck_assert(!policy_is_local(&m, NULL));
+	ck_assert_int_eq(policy_mailers(&m, "local,relay"), 0);
+	ck_assert(policy_is_local(&m, "relay"));
+	ck_assert(!policy_is_local(&m, "virtual"));
+	ck_assert_int_eq(policy_mailers(&m, ""), -1);
+	ck_assert_int_eq(policy_mailers(&m, "local,"), -1);
+	ck_assert_int_eq(policy_mailers(&m, "lo cal"), -1);
+	ck_assert_int_eq(policy_mailers(&m,
+	    "a23456789012345678901234567890123"), -1);
+	for (i = 1; i <= POLICY_MAILERS; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many),
+		    ",m%d", i);
+	ck_assert_int_eq(policy_mailers(&m, many), -1);	/* one too many */
+	ck_assert_int_eq(policy_mode("trace", &mode), 0);
+	ck_assert_int_eq(mode, POLICY_TRACE);
+	ck_assert_int_eq(policy_mode("enforce", &mode), 0);
+	ck_assert_int_eq(mode, POLICY_ENFORCE);
+	ck_assert_int_eq(policy_mode("Enforce", &mode), -1);
+	ck_assert_int_eq(policy_header_name("X-Drac-User"), 0);
+	ck_assert_int_eq(policy_header_name("X-Drac:User"), -1);
+	ck_assert_int_eq(policy_header_name("X Drac"), -1);
+	ck_assert_int_eq(policy_header_name(""), -1);
+}
+END_TEST
+
+START_TEST(trace_value)
+{
+	struct drac_entry e;
+	char v[POLICY_VALUELEN];
+
+	memset(&e, 0, sizeof(e));
+	snprintf(e.addr, sizeof(e.addr), "192.0.2.1");
+	e.expires = 1800000000;
+	snprintf(e.user, sizeof(e.user), "alice");
+	ck_assert_int_eq(policy_trace(&e, v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "alice; addr=192.0.2.1; until=2027-01-15T08:00:00Z");
+	/* what the POP server passed on is not ours to trust in a header */
+	snprintf(e.user, sizeof(e.user), "a b;c\r\n\x80");
+	ck_assert_int_eq(policy_trace(&e, v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "a?b?c???; addr=192.0.2.1; until=2027-01-15T08:00:00Z");
+	e.user[0] = '\0';
+	ck_assert_int_eq(policy_trace(&e, v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "unknown; addr=192.0.2.1; until=2027-01-15T08:00:00Z");
+	ck_assert_int_eq(policy_trace(&e, v, 20), -1);
+}
+END_TEST
+
+/* ---- the program, through miltertest ---- */
+
+/* may_run - miltertest installed; else skip, or fail in CI */
+static int
+may_run(void)
+{
+	const char *ci = getenv("CI");
+
+	if (access(MILTERTEST, X_OK) == 0)
+		return 1;
+	ck_assert_msg(ci == NULL || strcmp(ci, "true") != 0, "CI=true but "
+	    "no %s (apt-get install miltertest)", MILTERTEST);
+	fprintf(stderr, "milter tests skipped: apt-get install miltertest\n");
+	return 0;
+}
+
+static int
+milter_up(void *arg)
+{
+	struct milter *m = arg;
+	int fd = dial("127.0.0.1", m->port, SOCK_STREAM, NULL);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* milter_start - drac-milter on a free loopback port, asking servers,
+ * with up to four more arguments; its output in m->log */
+static void
+milter_start(struct milter *m, const char *servers, const char *mode,
+    const char *const *extra)
+{
+	const char *bin = getenv("DRAC_MILTER");
+	const char *argv[20];
+	char sock[64];
+	size_t n = 0;
+	int fd;
+
+	m->port = free_port();
+	snprintf(m->dir, sizeof(m->dir), "%s", tmpdir());
+	snprintf(m->log, sizeof(m->log), "%s/milter.log", m->dir);
+	snprintf(m->lua, sizeof(m->lua), "%s/drac.lua", m->dir);
+	write_file(m->lua, script);
+	snprintf(sock, sizeof(sock), "inet:%u@127.0.0.1", m->port);
+	argv[n++] = bin != NULL ? bin : "build/drac-milter";
+	argv[n++] = "-f";
+	argv[n++] = "-p";
+	argv[n++] = sock;
+	argv[n++] = "-s";
+	argv[n++] = servers;
+	argv[n++] = "-m";
+	argv[n++] = mode;
+	while (extra != NULL && *extra != NULL && n < 18)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	ck_assert((m->pid = fork()) >= 0);
+	if (m->pid == 0) {
+		fd = open(m->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	ck_assert_msg(wait_until(milter_up, m, WAIT_MS), "drac-milter did "
+	    "not listen on %u", m->port);
+}
+
+/* milter_stop - SIGTERM; it must exit by itself, with status 0 */
+static void
+milter_stop(struct milter *m)
+{
+	int st;
+
+	kill(m->pid, SIGTERM);
+	ck_assert_int_eq(waitpid(m->pid, &st, 0), m->pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "drac-milter "
+	    "ended with status 0x%x", st);
+}
+
+/* mt - one transaction from ip (mailer: the recipient's {rcpt_mailer},
+ * auth: {auth_authen} or NULL); miltertest's output in out */
+static void
+mt(const struct milter *m, const char *ip, const char *mailer,
+    const char *auth, char *out, size_t len)
+{
+	char port[32], dip[80], dm[80], da[80];
+	const char *argv[16] = {MILTERTEST, "-s", m->lua, "-D", port, "-D",
+	    dip, "-D", dm, "-D", "forged=1"};
+	size_t n = 11;
+	int rc;
+
+	snprintf(port, sizeof(port), "port=%u", m->port);
+	snprintf(dip, sizeof(dip), "ip=%s", ip);
+	snprintf(dm, sizeof(dm), "mailer=%s", mailer);
+	if (auth != NULL) {
+		snprintf(da, sizeof(da), "auth=%s", auth);
+		argv[n++] = "-D";
+		argv[n++] = da;
+	}
+	argv[n] = NULL;
+	rc = run_prog(argv, NULL, out, len, 20000);
+	ck_assert_msg(rc == 0, "miltertest from %s: status %d: %s", ip, rc,
+	    out);
+}
+
+struct row {
+	const char *ip, *mailer, *auth;
+	const char *want;	/* each line must be in the output */
+};
+
+/* run_rows - every row through the milter */
+static void
+run_rows(const struct milter *m, const struct row *t, size_t n)
+{
+	char out[4096], want[256], *line, *save = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		mt(m, t[i].ip, t[i].mailer, t[i].auth, out, sizeof(out));
+		snprintf(want, sizeof(want), "%s", t[i].want);
+		for (line = strtok_r(want, "|", &save); line != NULL;
+		    line = strtok_r(NULL, "|", &save))
+			ck_assert_msg(strstr(out, line) != NULL, "%s mailer %s"
+			    "%s%s: want \"%s\", got:\n%s", t[i].ip,
+			    t[i].mailer, t[i].auth ? " auth " : "",
+			    t[i].auth ? t[i].auth : "", line, out);
+	}
+}
+
+/* start_granted - dracd with alice on 192.0.2.1 and bob on 2001:db8::7 */
+static void
+start_granted(char *spec, size_t len)
+{
+	drac_t *h;
+
+	daemon_init(&d, "127.0.0.0/8 add check admin\n");
+	ck_assert_int_eq(daemon_start(&d, NULL), 0);
+	snprintf(spec, len, "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.1", 600, "alice"), 0);
+	ck_assert_int_eq(drac_add(h, "2001:db8::7", 600, "bob"), 0);
+	drac_close(h);
+}
+
+#define ALICE	"header=alice; addr=192.0.2.1; until=2"
+#define BOB	"header=bob; addr=2001:db8::7; until=2"
+
+START_TEST(trace_mode)
+{
+	static const struct row t[] = {
+		{"192.0.2.1", "smtp", NULL, "rcpt=continue|deleted|" ALICE},
+		{"192.0.2.9", "smtp", NULL,
+		    "rcpt=continue|eom=continue|deleted|header=none"},
+		{"2001:db8::7", "smtp", NULL, "rcpt=continue|deleted|" BOB},
+		{"2001:db8::8", "smtp", NULL, "rcpt=continue|header=none"},
+		{"::ffff:192.0.2.1", "smtp", NULL, "deleted|" ALICE},
+		{"::ffff:192.0.2.9", "smtp", NULL, "deleted|header=none"},
+	};
+	struct milter m;
+	char spec[32];
+
+	if (!may_run())
+		return;
+	start_granted(spec, sizeof(spec));
+	milter_start(&m, spec, "trace", NULL);
+	run_rows(&m, t, sizeof(t) / sizeof(t[0]));
+	milter_stop(&m);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+START_TEST(enforce_mode)
+{
+	static const struct row t[] = {
+		{"192.0.2.1", "smtp", NULL, "rcpt=continue|deleted|" ALICE},
+		{"192.0.2.9", "smtp", NULL, "rcpt=reject"},
+		{"192.0.2.9", "none", NULL, "rcpt=reject"},
+		{"192.0.2.9", "local", NULL,
+		    "rcpt=continue|deleted|header=none"},
+		{"192.0.2.9", "virtual", NULL, "rcpt=continue"},
+		{"192.0.2.9", "smtp", "carol", "rcpt=continue|header=none"},
+		{"2001:db8::7", "esmtp", NULL, "rcpt=continue|" BOB},
+		{"2001:db8::8", "esmtp", NULL, "rcpt=reject"},
+		{"::ffff:192.0.2.1", "smtp", NULL, "rcpt=continue|" ALICE},
+		{"::ffff:192.0.2.9", "smtp", NULL, "rcpt=reject"},
+	};
+	static const struct row custom[] = {
+		{"192.0.2.9", "virtual", NULL, "rcpt=reject"},
+		{"192.0.2.9", "mymailer", NULL, "rcpt=continue"},
+	};
+	const char *const extra[] = {"--local-mailers", "local,mymailer",
+	    NULL};
+	struct milter m;
+	char spec[32];
+
+	if (!may_run())
+		return;
+	start_granted(spec, sizeof(spec));
+	milter_start(&m, spec, "enforce", NULL);
+	run_rows(&m, t, sizeof(t) / sizeof(t[0]));
+	milter_stop(&m);
+	ck_assert_int_eq(log_count(&d, "reject"), 0);
+	milter_start(&m, spec, "enforce", extra);
+	run_rows(&m, custom, sizeof(custom) / sizeof(custom[0]));
+	milter_stop(&m);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/* count_in - lines of path holding needle */
+static int
+count_in(const char *path, const char *needle)
+{
+	char line[1024];
+	FILE *fp = fopen(path, "r");
+	int n = 0;
+
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(fp);
+	return n;
+}
+
+/* a dracd that never answers: a bound UDP socket nobody reads */
+START_TEST(dracd_down)
+{
+	static const struct row trace[] = {
+		{"192.0.2.1", "smtp", NULL,
+		    "rcpt=continue|eom=continue|deleted|header=none"},
+		{"2001:db8::7", "smtp", NULL, "eom=continue|header=none"},
+		{"::ffff:192.0.2.1", "smtp", NULL, "eom=continue|header=none"},
+	};
+	static const struct row enforce[] = {
+		{"192.0.2.1", "smtp", NULL, "rcpt=tempfail"},
+		{"2001:db8::7", "smtp", NULL, "rcpt=tempfail"},
+		{"192.0.2.1", "local", NULL, "rcpt=continue|header=none"},
+	};
+	const char *const fast[] = {"-t", "0.3", NULL};
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	struct milter m;
+	char spec[32];
+	int64_t t0, took;
+	int hole;
+
+	if (!may_run())
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert((hole = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
+	ck_assert_int_eq(bind(hole, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(hole, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", ntohs(sa.sin_port));
+
+	/* trace: every message goes on, each within the default 1 s */
+	milter_start(&m, spec, "trace", NULL);
+	t0 = now_ms();
+	run_rows(&m, trace, sizeof(trace) / sizeof(trace[0]));
+	took = now_ms() - t0;
+	ck_assert_msg(took >= 3 * 900 && took < 3 * 2000, "3 messages took "
+	    "%lld ms, want about 3 s (1 s timeout each)", (long long)took);
+	milter_stop(&m);
+	ck_assert_msg(count_in(m.log, "cannot ask dracd") == 1, "want one "
+	    "log line for three failures, got %d",
+	    count_in(m.log, "cannot ask dracd"));
+
+	/* enforce: relaying waits, local delivery does not ask */
+	milter_start(&m, spec, "enforce", fast);
+	run_rows(&m, enforce, sizeof(enforce) / sizeof(enforce[0]));
+	milter_stop(&m);
+	ck_assert_int_eq(count_in(m.log, "cannot ask dracd"), 1);
+	ck_assert_int_eq(count_in(m.log, "relaying tempfailed"), 1);
+	close(hole);
+}
+END_TEST
+
+Suite *
+make_milter_suite(void)
+{
+	Suite *s = suite_create("milter");
+	TCase *tp = tcase_create("policy");
+	TCase *tt = tcase_create("trace");
+	TCase *te = tcase_create("enforce");
+	TCase *td = tcase_create("down");
+
+	tcase_add_test(tp, client_address);
+	tcase_add_test(tp, rcpt_verdict);
+	tcase_add_test(tp, mailers_and_names);
+	tcase_add_test(tp, trace_value);
+	tcase_set_timeout(tt, 60);
+	tcase_add_test(tt, trace_mode);
+	tcase_set_timeout(te, 60);
+	tcase_add_test(te, enforce_mode);
+	tcase_set_timeout(td, 60);
+	tcase_add_test(td, dracd_down);
+	suite_add_tcase(s, tp);
+	suite_add_tcase(s, tt);
+	suite_add_tcase(s, te);
+	suite_add_tcase(s, td);
+	return s;
+}
