@@ -10,6 +10,7 @@
  * prints rcpt=, eom=, "deleted" when a forged header was removed, and
  * header= the value of the one it added (or none).
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -268,6 +269,7 @@ milter_start(struct milter *m, const char *servers, const char *mode,
 	argv[n] = NULL;
 	ck_assert((m->pid = fork()) >= 0);
 	if (m->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		fd = open(m->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
@@ -490,6 +492,240 @@ START_TEST(dracd_down)
 }
 END_TEST
 
+/* ---- a real Postfix, with the milter in trace mode ---- */
+
+static char pfdir[128];
+
+/* pf_stop - Postfix's master by its pidfile (it detaches) */
+static void
+pf_stop(void)
+{
+	char p[300];
+	FILE *fp;
+	int pid = 0;
+	int64_t end = now_ms() + WAIT_MS;
+
+	snprintf(p, sizeof(p), "%s/queue/pid/master.pid", pfdir);
+	if ((fp = fopen(p, "r")) == NULL)
+		return;
+	if (fscanf(fp, " %d", &pid) != 1 || pid <= 0 || kill(pid, SIGTERM) < 0)
+		pid = 0;
+	fclose(fp);
+	while (pid > 0 && kill(pid, 0) == 0 && now_ms() < end)
+		usleep(20000);
+	if (pid > 0)
+		kill(pid, SIGKILL);
+}
+
+/* pf_sh - a shell command with no terminal or pipes kept; must succeed */
+static void
+pf_sh(const char *cmd)
+{
+	char full[2048], out[4096];
+	const char *argv[] = {"/bin/sh", "-c", full, NULL};
+	int rc;
+
+	snprintf(full, sizeof(full), "exec </dev/null; %s 2>&1", cmd);
+	rc = run_prog(argv, NULL, out, sizeof(out), 30000);
+	ck_assert_msg(rc == 0, "\"%s\" failed (%d): %s", cmd, rc, out);
+}
+
+/* pf_start - Postfix on smtp_port with the milter; relaying through the
+ * policy service; relayed mail stays in the queue (defer_transports) */
+static void
+pf_start(uint16_t smtp_port, uint16_t pol, uint16_t milter)
+{
+	char path[300], text[2048], line[1024], *mc = NULL;
+	size_t len = 0;
+	FILE *in, *out;
+
+	snprintf(pfdir, sizeof(pfdir), "%s/postfix", tmpdir());
+	snprintf(text, sizeof(text), "mkdir -p %s/queue %s/data %s/log && "
+	    "chown postfix %s/data", pfdir, pfdir, pfdir, pfdir);
+	pf_sh(text);
+	snprintf(text, sizeof(text),
+	    "compatibility_level = 3.6\nqueue_directory = %s/queue\n"
+	    "data_directory = %s/data\nmaillog_file = %s/log/postfix.log\n"
+	    "maillog_file_prefixes = %s/log\nmyhostname = relay.test\n"
+	    "mydestination =\ninet_interfaces = loopback-only\n"
+	    "inet_protocols = ipv4\nmynetworks = 127.0.0.1/32\n"
+	    "smtpd_peername_lookup = no\nsmtp_dns_support_level = disabled\n"
+	    "default_transport = smtp\nrelay_transport = smtp\n"
+	    "defer_transports = smtp\n"		/* nothing leaves */
+	    "alias_maps =\nalias_database =\n"
+	    "smtpd_relay_restrictions = permit_mynetworks, "
+	    "check_policy_service inet:127.0.0.1:%u, "
+	    "reject_unauth_destination\n"
+	    "smtpd_milters = inet:127.0.0.1:%u\n"
+	    /* no milter, no mail: the test cannot pass without it */
+	    "milter_default_action = tempfail\n",
+	    pfdir, pfdir, pfdir, pfdir, pol, milter);
+	snprintf(path, sizeof(path), "%s/main.cf", pfdir);
+	write_file(path, text);
+	ck_assert_ptr_nonnull(in = fopen("/usr/share/postfix/master.cf.dist",
+	    "r"));
+	ck_assert_ptr_nonnull(out = open_memstream(&mc, &len));
+	while (fgets(line, sizeof(line), in) != NULL)
+		if (strncmp(line, "smtp      inet", 14) == 0)
+			fprintf(out, "127.0.0.1:%u inet n - n - - smtpd\n",
+			    smtp_port);
+		else
+			fputs(line, out);
+	fclose(in);
+	fclose(out);
+	snprintf(path, sizeof(path), "%s/master.cf", pfdir);
+	write_file(path, mc);
+	free(mc);
+	snprintf(text, sizeof(text), "postfix -c %s start", pfdir);
+	pf_sh(text);
+}
+
+/* smtp_reply - one (possibly multi-line) reply; its last line in buf */
+static int
+smtp_reply(int fd, char *buf, size_t len)
+{
+	size_t n;
+
+	for (;;) {
+		n = 0;
+		while (n + 1 < len && read(fd, buf + n, 1) == 1 &&
+		    buf[n++] != '\n')
+			;
+		buf[n] = '\0';
+		if (n < 4)
+			return -1;
+		if (buf[3] != '-')
+			return atoi(buf);
+	}
+}
+
+/* smtp_say - send text, read the reply */
+static int
+smtp_say(int fd, const char *text, char *buf, size_t len)
+{
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		return -1;
+	return smtp_reply(fd, buf, len);
+}
+
+/* relay - a message from src to x@example.net with a forged trace
+ * header; Postfix's queue ID in qid, or "" when it was not taken */
+static void
+relay(const char *src, uint16_t port, char *qid, size_t qlen)
+{
+	struct timeval tv = {10, 0};
+	char buf[512], *p;
+	int fd = dial(src, port, SOCK_STREAM, NULL);
+
+	qid[0] = '\0';
+	ck_assert_msg(fd >= 0, "cannot connect to Postfix from %s", src);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (smtp_reply(fd, buf, sizeof(buf)) == 220 &&
+	    smtp_say(fd, "EHLO client.test\r\n", buf, sizeof(buf)) == 250 &&
+	    smtp_say(fd, "MAIL FROM:<a@client.test>\r\n", buf,
+	    sizeof(buf)) == 250 &&
+	    smtp_say(fd, "RCPT TO:<x@example.net>\r\n", buf,
+	    sizeof(buf)) == 250 &&
+	    smtp_say(fd, "DATA\r\n", buf, sizeof(buf)) == 354 &&
+	    smtp_say(fd, "X-Drac-User: mallory; addr=192.0.2.66\r\n"
+	    "Subject: milter test\r\n\r\nbody\r\n.\r\n", buf,
+	    sizeof(buf)) == 250 && (p = strstr(buf, "queued as ")) != NULL)
+		snprintf(qid, qlen, "%.*s", (int)strcspn(p + 10, " \r\n"),
+		    p + 10);
+	ck_assert_msg(qid[0] != '\0', "from %s: Postfix said \"%s\"", src,
+	    buf);
+	smtp_say(fd, "QUIT\r\n", buf, sizeof(buf));
+	close(fd);
+}
+
+struct queued {
+	const char *qid;
+	char out[8192];
+};
+
+/* headers_of - postcat of the queued message's headers, once readable */
+static int
+headers_of(void *arg)
+{
+	struct queued *q = arg;
+	const char *argv[] = {"/usr/sbin/postcat", "-c", pfdir, "-h", "-q",
+	    q->qid, NULL};
+
+	return run_prog(argv, NULL, q->out, sizeof(q->out), 10000) == 0 &&
+	    strstr(q->out, "Subject: milter test") != NULL;
+}
+
+static int
+postfix_up(void *arg)
+{
+	uint16_t port = *(uint16_t *)arg;
+	int fd = dial("127.0.0.1", port, SOCK_STREAM, NULL);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+START_TEST(postfix_trace_header)
+{
+	static char conf[400];
+	const char *const extra[] = {"-c", conf, NULL};
+	uint16_t smtp_port = free_port(), pol = free_port();
+	struct queued q;
+	char spec[32], text[256], qid[64];
+	struct milter m;
+	drac_t *h;
+
+	if (!may_run())
+		return;
+	if (geteuid() != 0 || access("/usr/sbin/postfix", X_OK) != 0) {
+		ck_assert_msg(getenv("CI") == NULL, "CI but no Postfix");
+		fprintf(stderr, "milter+postfix skipped: need root and "
+		    "postfix\n");
+		return;
+	}
+	on_death(pf_stop);
+	daemon_init(&d, "127.0.0.0/8 add check admin\n");
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	snprintf(text, sizeof(text), "policy_listen = inet:127.0.0.1:%u\n",
+	    pol);
+	write_file(conf, text);
+	ck_assert_int_eq(daemon_start(&d, extra), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	ck_assert_int_eq(drac_add(h, "127.0.0.2", 600, "alice"), 0);
+	drac_close(h);
+	milter_start(&m, spec, "trace", NULL);
+	pf_start(smtp_port, pol, m.port);
+	ck_assert_msg(wait_until(postfix_up, &smtp_port, 10000), "Postfix did "
+	    "not come up");
+
+	/* a granted client: Postfix relays, the milter names alice and
+	 * the forged header is gone */
+	relay("127.0.0.2", smtp_port, qid, sizeof(qid));
+	q.qid = qid;
+	ck_assert_msg(wait_until(headers_of, &q, WAIT_MS), "postcat %s: %s",
+	    qid, q.out);
+	ck_assert_msg(strstr(q.out, "X-Drac-User: alice; addr=127.0.0.2; "
+	    "until=2") != NULL, "no trace header in:\n%s", q.out);
+	ck_assert_msg(strstr(q.out, "mallory") == NULL, "forged header kept:"
+	    "\n%s", q.out);
+	fprintf(stderr, "milter+postfix: %.*s\n", (int)strcspn(strstr(q.out,
+	    "X-Drac-User"), "\n"), strstr(q.out, "X-Drac-User"));
+	/* mynetworks relays without a grant: no header, forged one gone */
+	relay("127.0.0.1", smtp_port, qid, sizeof(qid));
+	q.qid = qid;
+	ck_assert_msg(wait_until(headers_of, &q, WAIT_MS), "postcat %s: %s",
+	    qid, q.out);
+	ck_assert_msg(strstr(q.out, "X-Drac-User") == NULL, "want no "
+	    "X-Drac-User from an ungranted client:\n%s", q.out);
+	pf_stop();
+	milter_stop(&m);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_milter_suite(void)
 {
@@ -498,6 +734,7 @@ make_milter_suite(void)
 	TCase *tt = tcase_create("trace");
 	TCase *te = tcase_create("enforce");
 	TCase *td = tcase_create("down");
+	TCase *tf = tcase_create("postfix");
 
 	tcase_add_test(tp, client_address);
 	tcase_add_test(tp, rcpt_verdict);
@@ -513,5 +750,8 @@ make_milter_suite(void)
 	suite_add_tcase(s, tt);
 	suite_add_tcase(s, te);
 	suite_add_tcase(s, td);
+	tcase_set_timeout(tf, 120);
+	tcase_add_test(tf, postfix_trace_header);
+	suite_add_tcase(s, tf);
 	return s;
 }
