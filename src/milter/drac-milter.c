@@ -15,6 +15,7 @@
  * thread at a time) and per-connection state lives in the context's
  * private pointer.  Settings are set once in main and read-only after.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <err.h>
@@ -30,6 +31,9 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <libmilter/mfapi.h>
 
@@ -257,6 +261,30 @@ on_close(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
+/* on_negotiate - header rights; skip the steps nothing here reads */
+static sfsistat
+on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	const unsigned long acts = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
+	const unsigned long skip = SMFIP_NOHELO | SMFIP_NOBODY |
+	    SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+
+	(void)ctx;
+	(void)f2;
+	(void)f3;
+	if ((f0 & acts) != acts) {
+		syslog(LOG_ERR, "the MTA does not let a milter change headers");
+		return SMFIS_REJECT;
+	}
+	*pf0 = acts;
+	*pf1 = f1 & skip;
+	*pf2 = 0;
+	*pf3 = 0;
+	return SMFIS_CONTINUE;
+}
+
 static struct smfiDesc filter = {
 	.xxfi_name = "drac-milter",
 	.xxfi_version = SMFI_VERSION,
@@ -268,6 +296,7 @@ static struct smfiDesc filter = {
 	.xxfi_eom = on_eom,
 	.xxfi_abort = on_abort,
 	.xxfi_close = on_close,
+	.xxfi_negotiate = on_negotiate,
 };
 
 static void __attribute__((noreturn))
@@ -382,6 +411,36 @@ drop_privileges(const char *user)
 		err(EX_ERR, "cannot become %s", user);
 }
 
+/*
+ * no_delay - TCP_NODELAY on libmilter's listening TCP socket, which the
+ * accepted ones inherit.  libmilter writes each reply of end-of-message
+ * (remove a header, insert one, continue) separately; with Nagle the
+ * second waits for the MTA's delayed ACK, 40 ms a message.  libmilter
+ * does not hand out the descriptor, so find it: the one listening
+ * stream socket of an IP family this process has at this point.
+ */
+static void
+no_delay(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, on, one = 1;
+
+	for (fd = 3; fd < 64; fd++) {
+		len = sizeof(on);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 ||
+		    !on)
+			continue;
+		len = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one)) < 0)
+			syslog(LOG_WARNING, "TCP_NODELAY: %m");
+	}
+}
+
 /* open_socket - the milter socket, a unix one handed to the user */
 static void
 open_socket(void)
@@ -392,6 +451,7 @@ open_socket(void)
 	if (smfi_setconn((char *)set.sock) != MI_SUCCESS ||
 	    smfi_opensocket(1) != MI_SUCCESS)
 		errx(EX_ERR, "cannot listen on %s", set.sock);
+	no_delay();
 	if (strncmp(set.sock, "unix:", 5) == 0)
 		path = set.sock + 5;
 	else if (strncmp(set.sock, "local:", 6) == 0)
