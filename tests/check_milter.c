@@ -6,7 +6,7 @@
  * header into a relayed message.
  *
  * miltertest runs one Lua script, written here into the test directory,
- * once per transaction: -D port= ip= mailer= [auth=] [forged=1].  It
+ * once per transaction: -D sock= ip= mailer= [auth=] [hdr=].  It
  * prints rcpt=, eom=, "deleted" when a forged header was removed, and
  * header= the value of the one it added (or none).
  */
@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <sys/un.h>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -42,7 +44,8 @@ static const char script[] =
 "  local r = mt.getreply(conn)\n"
 "  return names[r] or tostring(r)\n"
 "end\n"
-"local conn = mt.connect('inet:' .. port .. '@127.0.0.1', 50, 0.1)\n"
+"if hdr == nil then hdr = 'X-Drac-User' end\n"
+"local conn = mt.connect(sock, 50, 0.1)\n"
 "if conn == nil then error('cannot connect to the milter') end\n"
 "local e = mt.conninfo(conn, 'client.test', ip)\n"
 "if e ~= nil then error('conninfo: ' .. e) end\n"
@@ -61,16 +64,16 @@ static const char script[] =
 "end\n"
 "mt.header(conn, 'Subject', 'test')\n"
 "if forged ~= nil then\n"
-"  mt.header(conn, 'x-drac-user', 'mallory; addr=192.0.2.66')\n"
+"  mt.header(conn, string.lower(hdr), 'mallory; addr=192.0.2.66')\n"
 "end\n"
 "e = mt.eom(conn)\n"
 "if e ~= nil then error('eom: ' .. e) end\n"
 "mt.echo('eom=' .. reply(conn))\n"
-"if mt.eom_check(conn, MT_HDRDELETE, 'X-Drac-User') then\n"
+"if mt.eom_check(conn, MT_HDRDELETE, hdr) then\n"
 "  mt.echo('deleted')\n"
 "end\n"
-"if mt.eom_check(conn, MT_HDRINSERT, 'X-Drac-User') then\n"
-"  mt.echo('header=' .. mt.getheader(conn, 'X-Drac-User', 0))\n"
+"if mt.eom_check(conn, MT_HDRINSERT, hdr) then\n"
+"  mt.echo('header=' .. mt.getheader(conn, hdr, 0))\n"
 "else\n"
 "  mt.echo('header=none')\n"
 "end\n"
@@ -78,8 +81,11 @@ static const char script[] =
 
 struct milter {
 	pid_t pid;
-	uint16_t port;
+	uint16_t port;			/* 0: on the unix socket path */
 	char dir[256], log[300], lua[300];
+	char path[300];			/* set before start: a unix socket */
+	char sock[320];			/* libmilter's spec */
+	const char *hdr;		/* the header name, NULL: default */
 };
 
 static struct daemon d;
@@ -230,12 +236,23 @@ static int
 milter_up(void *arg)
 {
 	struct milter *m = arg;
-	int fd = dial("127.0.0.1", m->port, SOCK_STREAM, NULL);
+	struct sockaddr_un sun;
+	int fd, ok;
 
-	if (fd < 0)
-		return 0;
+	if (m->port != 0) {
+		if ((fd = dial("127.0.0.1", m->port, SOCK_STREAM, NULL)) < 0)
+			return 0;
+		close(fd);
+		return 1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	ck_assert_uint_lt(strlen(m->path), sizeof(sun.sun_path));
+	memcpy(sun.sun_path, m->path, strlen(m->path) + 1);
+	ck_assert((fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
 	close(fd);
-	return 1;
+	return ok;
 }
 
 /* milter_start - drac-milter on a free loopback port, asking servers,
@@ -246,16 +263,20 @@ milter_start(struct milter *m, const char *servers, const char *mode,
 {
 	const char *bin = getenv("DRAC_MILTER");
 	const char *argv[20];
-	char sock[64];
+	const char *sock = m->sock;
 	size_t n = 0;
 	int fd;
 
-	m->port = free_port();
+	m->port = m->path[0] != '\0' ? 0 : free_port();
 	snprintf(m->dir, sizeof(m->dir), "%s", tmpdir());
 	snprintf(m->log, sizeof(m->log), "%s/milter.log", m->dir);
 	snprintf(m->lua, sizeof(m->lua), "%s/drac.lua", m->dir);
 	write_file(m->lua, script);
-	snprintf(sock, sizeof(sock), "inet:%u@127.0.0.1", m->port);
+	if (m->port != 0)
+		snprintf(m->sock, sizeof(m->sock), "inet:%u@127.0.0.1",
+		    m->port);
+	else
+		snprintf(m->sock, sizeof(m->sock), "unix:%s", m->path);
 	argv[n++] = bin != NULL ? bin : "build/drac-milter";
 	argv[n++] = "-f";
 	argv[n++] = "-p";
@@ -298,13 +319,18 @@ static void
 mt(const struct milter *m, const char *ip, const char *mailer,
     const char *auth, char *out, size_t len)
 {
-	char port[32], dip[80], dm[80], da[80];
-	const char *argv[16] = {MILTERTEST, "-s", m->lua, "-D", port, "-D",
+	char sock[340], dip[80], dm[80], da[80], dh[80];
+	const char *argv[16] = {MILTERTEST, "-s", m->lua, "-D", sock, "-D",
 	    dip, "-D", dm, "-D", "forged=1"};
 	size_t n = 11;
 	int rc;
 
-	snprintf(port, sizeof(port), "port=%u", m->port);
+	snprintf(sock, sizeof(sock), "sock=%s", m->sock);
+	if (m->hdr != NULL) {
+		snprintf(dh, sizeof(dh), "hdr=%s", m->hdr);
+		argv[n++] = "-D";
+		argv[n++] = dh;
+	}
 	snprintf(dip, sizeof(dip), "ip=%s", ip);
 	snprintf(dm, sizeof(dm), "mailer=%s", mailer);
 	if (auth != NULL) {
@@ -371,7 +397,7 @@ START_TEST(trace_mode)
 		{"::ffff:192.0.2.1", "smtp", NULL, "deleted|" ALICE},
 		{"::ffff:192.0.2.9", "smtp", NULL, "deleted|header=none"},
 	};
-	struct milter m;
+	struct milter m = {0};
 	char spec[32];
 
 	if (!may_run())
@@ -405,7 +431,7 @@ START_TEST(enforce_mode)
 	};
 	const char *const extra[] = {"--local-mailers", "local,mymailer",
 	    NULL};
-	struct milter m;
+	struct milter m = {0};
 	char spec[32];
 
 	if (!may_run())
@@ -438,6 +464,13 @@ count_in(const char *path, const char *needle)
 	return n;
 }
 
+static int
+never(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
 /* a dracd that never answers: a bound UDP socket nobody reads */
 START_TEST(dracd_down)
 {
@@ -452,10 +485,14 @@ START_TEST(dracd_down)
 		{"2001:db8::7", "smtp", NULL, "rcpt=tempfail"},
 		{"192.0.2.1", "local", NULL, "rcpt=continue|header=none"},
 	};
-	const char *const fast[] = {"-t", "0.3", NULL};
+	static const struct row later[] = {
+		{"192.0.2.2", "smtp", NULL, "rcpt=tempfail"},
+	};
+	const char *const fast[] = {"-t", "0.3", "--log-interval", "2",
+	    NULL};
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
-	struct milter m;
+	struct milter m = {0};
 	char spec[32];
 	int64_t t0, took;
 	int hole;
@@ -482,13 +519,106 @@ START_TEST(dracd_down)
 	    "log line for three failures, got %d",
 	    count_in(m.log, "cannot ask dracd"));
 
-	/* enforce: relaying waits, local delivery does not ask */
+	/* enforce: relaying waits, local delivery goes on */
 	milter_start(&m, spec, "enforce", fast);
+	t0 = now_ms();
 	run_rows(&m, enforce, sizeof(enforce) / sizeof(enforce[0]));
-	milter_stop(&m);
 	ck_assert_int_eq(count_in(m.log, "cannot ask dracd"), 1);
 	ck_assert_int_eq(count_in(m.log, "relaying tempfailed"), 1);
+	/* a log interval later, the next failure is logged again, with
+	 * the count of those that were not */
+	ck_assert(!wait_until(never, NULL, 2100 - (now_ms() - t0)));
+	run_rows(&m, later, 1);
+	milter_stop(&m);
+	ck_assert_int_eq(count_in(m.log, "cannot ask dracd"), 2);
+	/* unlogged: the second tempfail, and the local message's eom,
+	 * which still asks for the trace header */
+	ck_assert_msg(count_in(m.log, "(2 failures unlogged") == 1,
+	    "want the count of unlogged failures logged");
 	close(hole);
+}
+END_TEST
+
+/* uid_of - the real UID in /proc/PID/status, or -1 */
+static long
+uid_of(pid_t pid)
+{
+	char path[64], line[256];
+	long uid = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "Uid: %ld", &uid) == 1)
+			break;
+	fclose(fp);
+	return uid;
+}
+
+/* a unix socket handed to -u's user, another header name, TCP to dracd */
+START_TEST(options)
+{
+	static const struct row t[] = {
+		{"192.0.2.1", "smtp", NULL, "rcpt=continue|deleted|"
+		    "header=alice; addr=192.0.2.1; until=2"},
+		{"192.0.2.9", "smtp", NULL, "deleted|header=none"},
+	};
+	const char *const extra[] = {"-u", "nobody", "--header",
+	    "X-Relay-Login", "--tcp", NULL};
+	struct passwd *pw = getpwnam("nobody");
+	struct milter m = {0};
+	struct stat st;
+	char spec[32];
+
+	if (!may_run())
+		return;
+	if (geteuid() != 0 || pw == NULL) {
+		fprintf(stderr, "milter options skipped: need root\n");
+		return;
+	}
+	start_granted(spec, sizeof(spec));
+	snprintf(m.path, sizeof(m.path), "%s/milter.sock", d.dir);
+	m.hdr = "X-Relay-Login";
+	milter_start(&m, spec, "trace", extra);
+	ck_assert_int_eq(stat(m.path, &st), 0);
+	ck_assert_msg(st.st_uid == pw->pw_uid && (st.st_mode & 0777) == 0660,
+	    "socket uid %ld mode %o, want %ld 0660", (long)st.st_uid,
+	    (unsigned)(st.st_mode & 0777), (long)pw->pw_uid);
+	ck_assert_int_eq(uid_of(m.pid), (long)pw->pw_uid);
+	run_rows(&m, t, sizeof(t) / sizeof(t[0]));
+	milter_stop(&m);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/* bad settings stop it before it listens, with status 2 */
+START_TEST(bad_arguments)
+{
+	static const char *const bad[][3] = {
+		{"-m", "strict", NULL},
+		{"--header", "X-Drac:User", NULL},
+		{"--local-mailers", "local,,smtp", NULL},
+		{"-t", "0", NULL},
+		{"--log-interval", "0", NULL},
+		{"-p", "bogus:1", NULL},
+		{"-u", "no-such-user-here", NULL},
+	};
+	const char *bin = getenv("DRAC_MILTER");
+	char out[1024], sock[64];
+	size_t i;
+	int rc;
+
+	snprintf(sock, sizeof(sock), "inet:%u@127.0.0.1", free_port());
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *argv[] = {bin != NULL ? bin : "build/drac-milter",
+		    "-f", "-p", sock, bad[i][0], bad[i][1], NULL};
+
+		rc = run_prog(argv, NULL, out, sizeof(out), 5000);
+		ck_assert_msg(rc == 2, "%s %s: status %d, want 2: %s",
+		    bad[i][0], bad[i][1], rc, out);
+	}
 }
 END_TEST
 
@@ -674,7 +804,7 @@ START_TEST(postfix_trace_header)
 	uint16_t smtp_port = free_port(), pol = free_port();
 	struct queued q;
 	char spec[32], text[256], qid[64];
-	struct milter m;
+	struct milter m = {0};
 	drac_t *h;
 
 	if (!may_run())
@@ -735,6 +865,7 @@ make_milter_suite(void)
 	TCase *te = tcase_create("enforce");
 	TCase *td = tcase_create("down");
 	TCase *tf = tcase_create("postfix");
+	TCase *to = tcase_create("options");
 
 	tcase_add_test(tp, client_address);
 	tcase_add_test(tp, rcpt_verdict);
@@ -750,6 +881,10 @@ make_milter_suite(void)
 	suite_add_tcase(s, tt);
 	suite_add_tcase(s, te);
 	suite_add_tcase(s, td);
+	tcase_set_timeout(to, 60);
+	tcase_add_test(to, options);
+	tcase_add_test(to, bad_arguments);
+	suite_add_tcase(s, to);
 	tcase_set_timeout(tf, 120);
 	tcase_add_test(tf, postfix_trace_header);
 	suite_add_tcase(s, tf);
