@@ -660,10 +660,11 @@ pf_sh(const char *cmd)
 	ck_assert_msg(rc == 0, "\"%s\" failed (%d): %s", cmd, rc, out);
 }
 
-/* pf_start - Postfix on smtp_port with the milter; relaying through the
- * policy service; relayed mail stays in the queue (defer_transports) */
+/* pf_start - Postfix on smtp_port with the milter and the relay and
+ * milter settings in conf; relayed mail stays in the queue
+ * (defer_transports) */
 static void
-pf_start(uint16_t smtp_port, uint16_t pol, uint16_t milter)
+pf_start(uint16_t smtp_port, const char *conf)
 {
 	char path[300], text[2048], line[1024], *mc = NULL;
 	size_t len = 0;
@@ -682,14 +683,8 @@ pf_start(uint16_t smtp_port, uint16_t pol, uint16_t milter)
 	    "smtpd_peername_lookup = no\nsmtp_dns_support_level = disabled\n"
 	    "default_transport = smtp\nrelay_transport = smtp\n"
 	    "defer_transports = smtp\n"		/* nothing leaves */
-	    "alias_maps =\nalias_database =\n"
-	    "smtpd_relay_restrictions = permit_mynetworks, "
-	    "check_policy_service inet:127.0.0.1:%u, "
-	    "reject_unauth_destination\n"
-	    "smtpd_milters = inet:127.0.0.1:%u\n"
-	    /* no milter, no mail: the test cannot pass without it */
-	    "milter_default_action = tempfail\n",
-	    pfdir, pfdir, pfdir, pfdir, pol, milter);
+	    "alias_maps =\nalias_database =\n%s",
+	    pfdir, pfdir, pfdir, pfdir, conf);
 	snprintf(path, sizeof(path), "%s/main.cf", pfdir);
 	write_file(path, text);
 	ck_assert_ptr_nonnull(in = fopen("/usr/share/postfix/master.cf.dist",
@@ -803,7 +798,7 @@ START_TEST(postfix_trace_header)
 	const char *const extra[] = {"-c", conf, NULL};
 	uint16_t smtp_port = free_port(), pol = free_port();
 	struct queued q;
-	char spec[32], text[256], qid[64];
+	char spec[32], text[512], qid[64];
 	struct milter m = {0};
 	drac_t *h;
 
@@ -827,7 +822,12 @@ START_TEST(postfix_trace_header)
 	ck_assert_int_eq(drac_add(h, "127.0.0.2", 600, "alice"), 0);
 	drac_close(h);
 	milter_start(&m, spec, "trace", NULL);
-	pf_start(smtp_port, pol, m.port);
+	snprintf(text, sizeof(text), "smtpd_relay_restrictions = "
+	    "permit_mynetworks, check_policy_service inet:127.0.0.1:%u, "
+	    "reject_unauth_destination\nsmtpd_milters = inet:127.0.0.1:%u\n"
+	    /* no milter, no mail: the test cannot pass without it */
+	    "milter_default_action = tempfail\n", pol, m.port);
+	pf_start(smtp_port, text);
 	ck_assert_msg(wait_until(postfix_up, &smtp_port, 10000), "Postfix did "
 	    "not come up");
 
@@ -852,6 +852,81 @@ START_TEST(postfix_trace_header)
 	    "X-Drac-User from an ungranted client:\n%s", q.out);
 	pf_stop();
 	milter_stop(&m);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/* rcpt_code - Postfix's answer to a relay recipient from src, or to
+ * MAIL FROM if that was refused */
+static int
+rcpt_code(const char *src, uint16_t port)
+{
+	struct timeval tv = {10, 0};
+	char buf[512];
+	int fd = dial(src, port, SOCK_STREAM, NULL), code = -1;
+
+	ck_assert_msg(fd >= 0, "cannot connect to Postfix from %s", src);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (smtp_reply(fd, buf, sizeof(buf)) == 220 &&
+	    smtp_say(fd, "EHLO client.test\r\n", buf, sizeof(buf)) == 250 &&
+	    (code = smtp_say(fd, "MAIL FROM:<a@client.test>\r\n", buf,
+	    sizeof(buf))) == 250)
+		code = smtp_say(fd, "RCPT TO:<x@example.net>\r\n", buf,
+		    sizeof(buf));
+	smtp_say(fd, "QUIT\r\n", buf, sizeof(buf));
+	close(fd);
+	return code;
+}
+
+/* enforce mode with the Postfix settings drac-milter(8) gives: relaying
+ * left to the milter, mynetworks past it through smtpd_milter_maps */
+START_TEST(postfix_enforce)
+{
+	uint16_t smtp_port = free_port();
+	struct queued q;
+	char spec[32], text[600], bypass[300], qid[64];
+	struct milter m = {0};
+	drac_t *h;
+
+	if (!may_run())
+		return;
+	if (geteuid() != 0 || access("/usr/sbin/postfix", X_OK) != 0) {
+		ck_assert_msg(getenv("CI") == NULL, "CI but no Postfix");
+		fprintf(stderr, "milter+postfix skipped: need root and "
+		    "postfix\n");
+		return;
+	}
+	on_death(pf_stop);
+	start_granted(spec, sizeof(spec));
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	ck_assert_int_eq(drac_add(h, "127.0.0.2", 600, "alice"), 0);
+	drac_close(h);
+	milter_start(&m, spec, "enforce", NULL);
+	snprintf(bypass, sizeof(bypass), "%s/bypass", m.dir);
+	write_file(bypass, "127.0.0.1/32 DISABLE\n");
+	snprintf(text, sizeof(text), "smtpd_relay_restrictions = "
+	    "check_client_access static:OK, reject_unauth_destination\n"
+	    "smtpd_milters = inet:127.0.0.1:%u\n"
+	    "milter_default_action = tempfail\n"
+	    "smtpd_milter_maps = cidr:%s\n", m.port, bypass);
+	pf_start(smtp_port, text);
+	ck_assert_msg(wait_until(postfix_up, &smtp_port, 10000), "Postfix did "
+	    "not come up");
+
+	ck_assert_int_eq(rcpt_code("127.0.0.3", smtp_port), 550);
+	relay("127.0.0.2", smtp_port, qid, sizeof(qid));
+	q.qid = qid;
+	ck_assert_msg(wait_until(headers_of, &q, WAIT_MS), "postcat %s: %s",
+	    qid, q.out);
+	ck_assert_msg(strstr(q.out, "X-Drac-User: alice; addr=127.0.0.2; "
+	    "until=2") != NULL, "no trace header in:\n%s", q.out);
+	/* the bypassed network relays with no milter at all: the forged
+	 * header stays, which is why the map lists trusted hosts only */
+	relay("127.0.0.1", smtp_port, qid, sizeof(qid));
+	/* no milter: Postfix tempfails, as milter_default_action says */
+	milter_stop(&m);
+	ck_assert_int_eq(rcpt_code("127.0.0.2", smtp_port), 451);
+	pf_stop();
 	ck_assert_int_eq(daemon_stop(&d), 0);
 }
 END_TEST
@@ -887,6 +962,7 @@ make_milter_suite(void)
 	suite_add_tcase(s, to);
 	tcase_set_timeout(tf, 120);
 	tcase_add_test(tf, postfix_trace_header);
+	tcase_add_test(tf, postfix_enforce);
 	suite_add_tcase(s, tf);
 	return s;
 }
