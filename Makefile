@@ -257,6 +257,7 @@ check-valgrind: deps-check check-build $(B)/oldpatch
 	DRACD_UNDER_VALGRIND=1 DRACD_BIN=$(CURDIR)/$(B)/dracd \
 	  DRACD=$(CURDIR)/tests/valgrind-dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
 	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch \
+	  DRAC_MILTER=$(CURDIR)/$(B)/drac-milter \
 	  OLDPATCH=$(CURDIR)/$(B)/oldpatch CK_TIMEOUT_MULTIPLIER=5 \
 	  $(B)/check_dracd
 
