@@ -18,6 +18,7 @@
 #include <sys/un.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -628,6 +629,103 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+static int
+never_up(void *arg)
+{
+	return !milter_up(arg);
+}
+
+static pid_t bg_pid;
+
+/* bg_kill - the detached milter, from an on_death guard or the test */
+static void
+bg_kill(void)
+{
+	if (bg_pid > 0)
+		kill(bg_pid, SIGKILL);
+}
+
+/* pid_with - the process whose command line holds needle, or 0 */
+static pid_t
+pid_with(const char *needle)
+{
+	char path[300], cmd[1024];
+	struct dirent *de;
+	pid_t found = 0;
+	size_t n, i;
+	DIR *dir;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(dir = opendir("/proc"));
+	while (found == 0 && (de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(cmd, 1, sizeof(cmd) - 1, fp);
+		fclose(fp);
+		for (i = 0; i < n; i++)	/* NULs between the arguments */
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		cmd[n] = '\0';
+		if (strstr(cmd, "drac-milter") != NULL &&
+		    strstr(cmd, needle) != NULL)
+			found = (pid_t)atoi(de->d_name);
+	}
+	closedir(dir);
+	return found;
+}
+
+/* without -f it detaches: the command returns, the daemon serves */
+START_TEST(background)
+{
+	static const struct row t[] = {
+		{"192.0.2.1", "smtp", NULL, "rcpt=continue|deleted|" ALICE},
+	};
+	const char *bin = getenv("DRAC_MILTER");
+	struct milter m = {0};
+	char spec[32], out[1024], stat[512];
+	long sid = 0;
+	FILE *fp;
+	int rc;
+
+	if (!may_run())
+		return;
+	start_granted(spec, sizeof(spec));
+	m.port = free_port();
+	snprintf(m.dir, sizeof(m.dir), "%s", tmpdir());
+	snprintf(m.lua, sizeof(m.lua), "%s/drac.lua", m.dir);
+	write_file(m.lua, script);
+	snprintf(m.sock, sizeof(m.sock), "inet:%u@127.0.0.1", m.port);
+	{
+		const char *argv[] = {bin != NULL ? bin : "build/drac-milter",
+		    "-p", m.sock, "-s", spec, NULL};
+
+		rc = run_prog(argv, NULL, out, sizeof(out), 5000);
+	}
+	ck_assert_msg(rc == 0, "drac-milter without -f: status %d: %s", rc,
+	    out);
+	ck_assert(wait_until(milter_up, &m, WAIT_MS));
+	ck_assert_msg((bg_pid = pid_with(m.sock)) > 0, "no process for %s",
+	    m.sock);
+	on_death(bg_kill);
+	snprintf(out, sizeof(out), "/proc/%d/stat", (int)bg_pid);
+	ck_assert_ptr_nonnull(fp = fopen(out, "r"));
+	ck_assert_ptr_nonnull(fgets(stat, sizeof(stat), fp));
+	fclose(fp);
+	/* pid (comm) state ppid pgrp session: it leads its own session */
+	ck_assert(sscanf(strrchr(stat, ')') + 2, "%*c %*d %*d %ld", &sid) ==
+	    1);
+	ck_assert_int_eq(sid, bg_pid);
+	run_rows(&m, t, 1);
+	kill(bg_pid, SIGTERM);
+	ck_assert_msg(wait_until(never_up, &m, WAIT_MS), "still listening "
+	    "after SIGTERM");
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 /* ---- a real Postfix, with the milter in trace mode ---- */
 
 static char pfdir[128];
@@ -967,6 +1065,7 @@ make_milter_suite(void)
 	tcase_set_timeout(to, 60);
 	tcase_add_test(to, options);
 	tcase_add_test(to, bad_arguments);
+	tcase_add_test(to, background);
 	suite_add_tcase(s, to);
 	tcase_set_timeout(tf, 120);
 	tcase_add_test(tf, postfix_trace_header);
