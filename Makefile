@@ -86,22 +86,26 @@ PIC_CFLAGS  = -fPIC -fvisibility=hidden
 # drac-logwatch: its modules in a static library the tests link too
 LW_SRC     := $(filter-out src/logwatch/logwatch.c,$(wildcard src/logwatch/*.c))
 LW_OBJ     := $(LW_SRC:src/%.c=$(B)/obj/%.o)
+# drac-milter: its policy module in a static library the tests link too
+MILTER_SRC := $(filter-out src/milter/drac-milter.c,$(wildcard src/milter/*.c))
+MILTER_OBJ := $(MILTER_SRC:src/%.c=$(B)/obj/%.o)
 TEST_SRC   := $(wildcard tests/*.c)
 INST       := $(CURDIR)/$(B)/inst
 TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 
 # what `make run` needs; `make check` adds the test tools
 RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
-              rpcbind pkg-config db5.3-util libsystemd-dev libmicrohttpd-dev
+              rpcbind pkg-config db5.3-util libsystemd-dev libmicrohttpd-dev \
+              libmilter-dev
 CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote \
-              dovecot-dev dovecot-imapd prometheus
+              dovecot-dev dovecot-imapd prometheus miltertest
 
 .PHONY: all run check deps deps-check install uninstall clean check-build \
         lint-man check-tsan check-asan check-valgrind bench fuzz fuzz-build \
         stress check-deb
 
-all: $(B)/dracd $(B)/drac-cli $(B)/drac-logwatch $(B)/libdrac.a $(B)/$(SOLIB) \
-     $(DOVECOT_PLUGIN)
+all: $(B)/dracd $(B)/drac-cli $(B)/drac-logwatch $(B)/drac-milter \
+     $(B)/libdrac.a $(B)/$(SOLIB) $(DOVECOT_PLUGIN)
 
 # ---- dependencies: install what is missing when root, else say what ----
 deps deps-check: PKGS = $(if $(filter deps-check,$@),$(CHECK_PKGS),$(RUN_PKGS))
@@ -239,13 +243,23 @@ $(B)/lib95_drac_plugin.so: $(B)/pic/dovecot/drac-plugin.o $(B)/libdrac.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--exclude-libs,ALL -o $@ $^ \
 	  $(TIRPC_LIBS) -lpthread
 
+# ---- drac-milter ----
+$(B)/libdracmilter.a: $(MILTER_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/drac-milter: $(B)/obj/milter/drac-milter.o $(B)/libdracmilter.a \
+    $(B)/libdrac.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lmilter $(TIRPC_LIBS) \
+	  -lpthread
+
 # ---- tests ----
 $(B)/obj/tests/%.o: tests/%.c $(B)/gen/drac_prot.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -Isrc/milter -MMD -MP -c -o $@ $<
 
 $(B)/check_dracd: $(TEST_OBJ) $(B)/gen/drac_prot_clnt.o $(B)/libdracd.a \
-    $(B)/liblogwatch.a $(B)/libdrac.a
+    $(B)/liblogwatch.a $(B)/libdracmilter.a $(B)/libdrac.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS) \
 	  $(SYSTEMD_LIBS)
 
@@ -261,12 +275,14 @@ check: deps-check
 	$(MAKE) B=$(B)/clang CC=clang check-build >/dev/null
 	$(MAKE) $(B)/oldpatch
 	DRACD=$(CURDIR)/$(B)/dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
-	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch OLDPATCH=$(CURDIR)/$(B)/oldpatch \
+	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch \
+	  DRAC_MILTER=$(CURDIR)/$(B)/drac-milter OLDPATCH=$(CURDIR)/$(B)/oldpatch \
 	  DRAC_PLUGIN=$(CURDIR)/$(B)/lib95_drac_plugin.so $(B)/check_dracd
 
 # the whole suite again, daemon and tests built with a sanitizer
 SAN_RUN = DRACD=$(CURDIR)/$(SB)/dracd DRAC_CLI=$(CURDIR)/$(SB)/drac-cli \
   DRAC_LOGWATCH=$(CURDIR)/$(SB)/drac-logwatch \
+  DRAC_MILTER=$(CURDIR)/$(SB)/drac-milter \
   OLDPATCH=$(CURDIR)/$(B)/oldpatch $(SAN_PLUGIN) $(SB)/check_dracd
 # Dovecot loads the plugin: an uninstrumented Dovecot cannot load an
 # instrumented module, so the sanitizer runs test the plain build's
@@ -340,6 +356,7 @@ check-valgrind: deps-check check-build $(B)/oldpatch
 	DRACD_UNDER_VALGRIND=1 DRACD_BIN=$(CURDIR)/$(B)/dracd \
 	  DRACD=$(CURDIR)/tests/valgrind-dracd DRAC_CLI=$(CURDIR)/$(B)/drac-cli \
 	  DRAC_LOGWATCH=$(CURDIR)/$(B)/drac-logwatch \
+	  DRAC_MILTER=$(CURDIR)/$(B)/drac-milter \
 	  OLDPATCH=$(CURDIR)/$(B)/oldpatch CK_TIMEOUT_MULTIPLIER=5 \
 	  $(SAN_PLUGIN) \
 	  $(B)/check_dracd
@@ -367,11 +384,13 @@ run/dracd.allow:
 
 # ---- install ----
 MANPAGES := man/dracd.8 man/dracd.conf.5 man/drac-cli.1 man/libdrac.3 \
-            man/dracauth.3 man/drac-logwatch.8 man/drac-dovecot.7
+            man/dracauth.3 man/drac-logwatch.8 man/drac-dovecot.7 \
+            man/drac-milter.8
 # for hand installs: the sample config and allow file to copy to
 # /etc/drac, the units (with this SBINDIR) to copy to /etc/systemd/system
 SHARE_FILES := contrib/dracd.conf contrib/dracd.allow
-UNITS      := contrib/systemd/dracd.service contrib/systemd/drac-logwatch.service
+UNITS      := contrib/systemd/dracd.service contrib/systemd/drac-logwatch.service \
+              contrib/systemd/drac-milter.service
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
@@ -379,6 +398,7 @@ install: all
 	install -m 755 $(B)/dracd $(DESTDIR)$(SBINDIR)/dracd
 	install -m 755 $(B)/drac-cli $(DESTDIR)$(BINDIR)/drac-cli
 	install -m 755 $(B)/drac-logwatch $(DESTDIR)$(SBINDIR)/drac-logwatch
+	install -m 755 $(B)/drac-milter $(DESTDIR)$(SBINDIR)/drac-milter
 	install -m 644 $(B)/libdrac.a $(DESTDIR)$(LIBDIR)/libdrac.a
 	install -m 755 $(B)/$(SOLIB) $(DESTDIR)$(LIBDIR)/$(SOLIB)
 	ln -sf $(SOLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -402,7 +422,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dracd $(DESTDIR)$(BINDIR)/drac-cli \
-	  $(DESTDIR)$(SBINDIR)/drac-logwatch \
+	  $(DESTDIR)$(SBINDIR)/drac-logwatch $(DESTDIR)$(SBINDIR)/drac-milter \
 	  $(DESTDIR)$(LIBDIR)/libdrac.a $(DESTDIR)$(LIBDIR)/$(SOLIB) \
 	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdrac.so \
 	  $(DESTDIR)$(INCLUDEDIR)/drac.h $(DESTDIR)$(PKGCONFIGDIR)/drac.pc

@@ -26,5 +26,6 @@ Suite *make_opsconf_suite(void);
 Suite *make_metrics_suite(void);
 Suite *make_audit_suite(void);
 Suite *make_upgrade_suite(void);
+Suite *make_milter_suite(void);
 
 #endif

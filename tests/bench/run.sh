@@ -169,6 +169,10 @@ wait $LG
 record "$(cat "$WORK/storm") map_clean_ms_after_last_expiry=${CLEAN:-never}"
 stop
 
+# 8. drac-milter: messages/s through a real Postfix without and with it
+# (needs root and Postfix; tests/bench/milter.sh prints nothing otherwise)
+while read -r line; do record "$line"; done < <(B=$B MILTER_SECS=$SECS tests/bench/milter.sh)
+
 echo
 printf '%-32s %12s %8s %8s %8s %9s\n' scenario calls/s p50_us p99_us p999_us max_us
 for r in "${RESULTS[@]}"; do
@@ -193,6 +197,7 @@ for r in "${RESULTS[@]}"; do
 	scenario=check_v3_udp_c1*) echo "check, 1 client: $(ratio "$(field "$r" calls_per_s)" "$NULL1") of the NULL rate";;
 	scenario=startup*) echo "start-up with $BIG entries: ${BIGSTART} ms (target 1000), RSS $((RSS / 1024)) MB serving, $((PEAK / 1024)) MB at its peak (target 100)";;
 	scenario=add_v1_udp_sync0_c16*) echo "sync before ack: $(field "$r" calls_per_s) adds/s with 16 clients vs $S0C1 with 1 (group commit)";;
+	scenario=postfix_*) echo "$(field "$r" scenario || true)$(sed -n 's/scenario=\([^ ]*\).*/\1/p' <<< "$r"): $(field "$r" msgs_per_s) messages/s through Postfix";;
 	scenario=expiry_storm*) echo "expiry storm: p99 $(field "$r" p99_us) us (target 2000), max $(field "$r" max_us) us (target 50000), map clean $(field "$r" map_clean_ms_after_last_expiry) ms after the last expiry (target 5000)";;
 	esac
 done

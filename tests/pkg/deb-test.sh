@@ -13,7 +13,7 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-PKGS="dracd drac-logwatch drac-cli libdrac-dev libdrac1 dovecot-drac"
+PKGS="dracd drac-logwatch drac-milter drac-cli libdrac-dev libdrac1 dovecot-drac"
 UNIT=/lib/systemd/system/dracd.service
 CONF=/etc/drac/dracd.conf
 ADDR=192.0.2.7
@@ -302,7 +302,7 @@ say "dpkg --purge $PKGS"
 dpkg_run --purge $PKGS
 for f in /etc/drac /var/lib/drac /usr/sbin/dracd /usr/bin/drac-cli \
     /usr/sbin/drac-logwatch "$UNIT" /lib/systemd/system/drac-logwatch.service \
-    /usr/lib/dovecot/modules/lib95_drac_plugin.so \
+    /usr/lib/dovecot/modules/lib95_drac_plugin.so /usr/sbin/drac-milter \
     /usr/lib/tmpfiles.d/dracd.conf /usr/include/drac.h \
     /etc/systemd/system/multi-user.target.wants/dracd.service \
     /usr/lib/"$(dpkg-architecture -qDEB_HOST_MULTIARCH)"/libdrac.so.1; do
