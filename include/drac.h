@@ -18,6 +18,7 @@
 #ifndef DRAC_H
 #define DRAC_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -63,6 +64,10 @@ int dracdisc6(char **errmsg);
 #define DRAC_E_BUSY	(-14)	/* the server's add rate limit: retry */
 #define DRAC_E_AUTH	(-15)	/* the server refused our authenticator */
 #define DRAC_E_KEY	(-16)	/* the key file is unusable */
+#define DRAC_E_OLD	(-17)	/* a DRAC 1.x server: it can only add */
+#define DRAC_E_OLDAUTH	(-18)	/* a DRAC 1.x server cannot take an
+				 * authenticated add */
+#define DRAC_E_NORPCBIND (-19)	/* no port given, and no rpcbind there */
 
 #define DRAC_UDP	0
 #define DRAC_TCP	1
@@ -90,6 +95,12 @@ struct drac_stats {
 	    deletions, uptime;
 };
 
+/* one counter of drac_stats_list; names are [a-z0-9_] */
+struct drac_counter {
+	char name[33];
+	uint64_t value;
+};
+
 typedef struct drac drac_t;
 typedef struct drac_list drac_list_t;
 
@@ -109,6 +120,17 @@ int drac_check(drac_t *, const char *addr, struct drac_entry *out);
 int drac_del(drac_t *, const char *addr);
 int drac_flush(drac_t *);
 int drac_stats(drac_t *, struct drac_stats *);
+
+/* Every counter of the first answering server, as a new array of *n
+ * name/value pairs the caller frees with drac_stats_free.  A server
+ * without STATS2 gives the eight of struct drac_stats. */
+int drac_stats_list(drac_t *, struct drac_counter **out, size_t *n);
+void drac_stats_free(struct drac_counter *);
+
+/* After drac_add: how many servers took it through DRAC 1.x's version 1
+ * or 2, which carry no lifetime and no user (the server's own lifetime
+ * applies, and no user is recorded). */
+unsigned int drac_add_legacy(const drac_t *);
 int drac_ping(drac_t *);
 
 /* Walk the first server's table page by page: next returns 1 with an

@@ -1,9 +1,17 @@
 /* check_cli.c - drac-cli's commands, output and exit status (0/1/2). */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "drac.h"
+#include "fakeold.h"
 #include "fakesrv.h"
 #include "helpers.h"
 #include "suites.h"
@@ -210,6 +218,159 @@ START_TEST(list_escapes_users)
 }
 END_TEST
 
+/* ---- health: one line, Nagios exit status (issue 12) ---- */
+
+/* health_is - does "health" exit with *(int *)arg? */
+static int
+health_is(void *arg)
+{
+	char out[1024];
+
+	return CLI(NULL, "health", NULL, NULL, NULL, NULL, NULL) ==
+	    *(int *)arg;
+}
+
+START_TEST(health_states)
+{
+	char out[2048], path[400];
+	int want = 2;
+
+	up("127.0.0.1\n");
+	ck_assert_int_eq(CLI(NULL, "add", "192.0.2.7", NULL, NULL, NULL,
+	    NULL), 0);
+	ck_assert_int_eq(CLI(NULL, "health", NULL, NULL, NULL, NULL, NULL), 0);
+	ck_assert_msg(strncmp(out, "DRAC OK - 1 entry", 17) == 0 &&
+	    strchr(out, '\n') == strrchr(out, '\n'), "%s", out);
+	/* the map cannot be replaced (a directory stands at its path):
+	 * failures, and no good write within 3 sync intervals: CRITICAL */
+	ck_assert_int_eq(unlink(d.db), 0);
+	ck_assert_int_eq(mkdir(d.db, 0755), 0);
+	snprintf(path, sizeof(path), "%s/keep", d.db);
+	write_file(path, "x");
+	ck_assert_int_eq(CLI(NULL, "add", "192.0.2.8", NULL, NULL, NULL,
+	    NULL), 0);
+	ck_assert_msg(wait_until(health_is, &want, 15000), "never CRITICAL");
+	ck_assert_int_eq(CLI(NULL, "health", "--intervals", "3", NULL, NULL,
+	    NULL), 2);
+	ck_assert_msg(strncmp(out, "DRAC CRITICAL - ", 16) == 0 &&
+	    strstr(out, "map write failure") != NULL, "%s", out);
+	/* the map can be written again: failures in the past, WARNING */
+	unlink(path);
+	ck_assert_int_eq(rmdir(d.db), 0);
+	ck_assert_int_eq(CLI(NULL, "add", "192.0.2.9", NULL, NULL, NULL,
+	    NULL), 0);
+	want = 1;
+	ck_assert_msg(wait_until(health_is, &want, 15000), "never WARNING");
+	ck_assert_int_eq(CLI(NULL, "health", NULL, NULL, NULL, NULL, NULL), 1);
+	ck_assert_msg(strncmp(out, "DRAC WARNING - ", 15) == 0, "%s", out);
+	ck_assert_int_eq(CLI(NULL, "health", "--intervals", "0", NULL, NULL,
+	    NULL), 2);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	/* no server: CRITICAL, on standard output */
+	ck_assert_int_eq(CLI(NULL, "health", NULL, NULL, NULL, NULL, NULL), 2);
+	ck_assert_msg(strncmp(out, "DRAC CRITICAL - ", 16) == 0, "%s", out);
+}
+END_TEST
+
+START_TEST(stats_json_every_counter)
+{
+	char out[4096];
+
+	up("127.0.0.1\n");
+	ck_assert_int_eq(CLI(NULL, "stats", "--json", NULL, NULL, NULL,
+	    NULL), 0);
+	ck_assert_msg(out[0] == '{' && strstr(out, "\"map_writes\": ") &&
+	    strstr(out, "\"map_write_failures\": 0") &&
+	    strstr(out, "\"sync_interval_ms\": 1000"), "%s", out);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/* ---- messages that name the problem (issue 12) ---- */
+
+START_TEST(user_with_control_characters)
+{
+	char out[2048];
+
+	up("127.0.0.1\n");
+	ck_assert_int_eq(CLI(NULL, "add", "192.0.2.7", "--user", "al\tice",
+	    NULL, NULL), 2);
+	ck_assert_msg(strstr(out, "--user") != NULL &&
+	    strstr(out, "a tab at byte 3") != NULL, "%s", out);
+	ck_assert_int_eq(CLI(NULL, "add", "192.0.2.7", "--user", "al\x1bice",
+	    NULL, NULL), 2);
+	ck_assert_msg(strstr(out, "a control character at byte 3") != NULL,
+	    "%s", out);
+	ck_assert_int_eq(CLI("192.0.2.8 bo\x01b\n", "add", "-", NULL, NULL,
+	    NULL, NULL), 2);
+	ck_assert_msg(strstr(out, "line 1: user name: a control character")
+	    != NULL, "%s", out);
+	ck_assert_int_eq(CLI(NULL, "check", "192.0.2.7", NULL, NULL, NULL,
+	    NULL), 1);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/* lo_up - bring the namespace's loopback interface up */
+static void
+lo_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	ck_assert(fd >= 0);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
+	close(fd);
+}
+
+START_TEST(no_rpcbind_says_so)
+{
+	char out[2048];
+
+	/* a network namespace of our own: nothing listens on port 111 */
+	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare: %s",
+	    strerror(errno));
+	lo_up();
+	snprintf(srv, sizeof(srv), "127.0.0.1");
+	ck_assert_int_eq(CLI(NULL, "check", "192.0.2.7", NULL, NULL, NULL,
+	    NULL), 2);
+	ck_assert_msg(strstr(out, "rpcbind is not running") != NULL &&
+	    strstr(out, "HOST:PORT") != NULL, "%s", out);
+	/* with a port, rpcbind is not asked: the server is not running */
+	snprintf(srv, sizeof(srv), "127.0.0.1:%u", free_port());
+	ck_assert_int_eq(CLI(NULL, "check", "192.0.2.7", NULL, NULL, NULL,
+	    NULL), 2);
+	ck_assert_msg(strstr(out, "server not running") != NULL, "%s", out);
+}
+END_TEST
+
+START_TEST(old_server_messages)
+{
+	struct fakeold *f = fakeold_start();
+	char out[2048];
+
+	snprintf(srv, sizeof(srv), "%s", fakeold_spec(f));
+	ck_assert_int_eq(CLI(NULL, "add", "192.0.2.7", "--ttl", "600",
+	    "--user", "alice"), 0);
+	ck_assert_msg(strstr(out, "granted by 1 DRAC 1.x server without "
+	    "--ttl and --user") != NULL, "%s", out);
+	ck_assert_int_eq(CLI(NULL, "add", "192.0.2.7", NULL, NULL, NULL,
+	    NULL), 0);
+	ck_assert_msg(out[0] == '\0', "a plain add said: %s", out);
+	ck_assert_int_eq(CLI(NULL, "check", "192.0.2.7", NULL, NULL, NULL,
+	    NULL), 2);
+	ck_assert_msg(strstr(out, "DRAC 1.x") != NULL &&
+	    strstr(out, "can only add") != NULL, "%s", out);
+	ck_assert_int_eq(CLI(NULL, "list", NULL, NULL, NULL, NULL, NULL), 2);
+	ck_assert_msg(strstr(out, "DRAC 1.x") != NULL, "%s", out);
+	fakeold_stop(f);
+}
+END_TEST
+
 Suite *
 make_cli_suite(void)
 {
@@ -230,6 +391,19 @@ make_cli_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, list_escapes_users);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("health");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, health_states);
+	tcase_add_test(tc, stats_json_every_counter);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("cli_messages");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, user_with_control_characters);
+	tcase_add_test(tc, no_rpcbind_says_so);
+	tcase_add_test(tc, old_server_messages);
 	suite_add_tcase(s, tc);
 	return s;
 }

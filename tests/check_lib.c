@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
@@ -22,6 +23,7 @@
 
 #include "drac.h"
 #include "drac_prot.h"
+#include "fakeold.h"
 #include "fakesrv.h"
 #include "helpers.h"
 #include "suites.h"
@@ -136,7 +138,7 @@ START_TEST(strerror_names_every_code)
 {
 	int c;
 
-	for (c = 0; c >= DRAC_E_KEY; c--)
+	for (c = 0; c >= DRAC_E_NORPCBIND; c--)
 		ck_assert_msg(strcmp(drac_strerror(c), "unknown error") != 0,
 		    "code %d has no message", c);
 	ck_assert_str_eq(drac_strerror(-999), "unknown error");
@@ -812,6 +814,149 @@ START_TEST(list_pages_fit)
 }
 END_TEST
 
+/* ---- a DRAC 1.x server: fall back to its v1/v2 add (issue 12) ---- */
+
+START_TEST(fallback_old_server_adds)
+{
+	struct fakeold *f = fakeold_start();
+	struct fakeold_seen seen;
+	struct drac_entry e;
+	drac_list_t *l;
+	drac_t *h;
+	struct drac_stats st;
+
+	ck_assert_int_eq(drac_open(&h, fakeold_spec(f), NULL), 0);
+	/* v3 first: PROG_MISMATCH (1, 2); then v1 with the IPv4 address */
+	ck_assert_int_eq(drac_add(h, "192.0.2.7", 0, NULL), 0);
+	fakeold_seen(f, &seen);
+	ck_assert_msg(seen.v3 == 1 && seen.v1 == 1 && seen.garbage == 0,
+	    "v3 %lu v1 %lu garbage %lu, want 1 1 0", seen.v3, seen.v1,
+	    seen.garbage);
+	ck_assert_str_eq(seen.last, "192.0.2.7");
+	/* remembered: v2 at once for IPv6, 64 bytes; ttl and user dropped
+	 * and said so */
+	ck_assert_int_eq(drac_add(h, "2001:db8::7", 600, "alice"), 0);
+	ck_assert_uint_eq(drac_add_legacy(h), 1);
+	fakeold_seen(f, &seen);
+	ck_assert_msg(seen.v3 == 1 && seen.v2 == 1 && seen.garbage == 0,
+	    "v3 %lu v2 %lu garbage %lu, want 1 1 0", seen.v3, seen.v2,
+	    seen.garbage);
+	ck_assert_str_eq(seen.last, "2001:db8::7");
+	/* what DRAC 1.x cannot do is named as such */
+	ck_assert_int_eq(drac_check(h, "192.0.2.7", &e), DRAC_E_OLD);
+	ck_assert_int_eq(drac_del(h, "192.0.2.7"), DRAC_E_OLD);
+	ck_assert_int_eq(drac_stats(h, &st), DRAC_E_OLD);
+	ck_assert_int_eq(drac_list_open(h, &l), 0);
+	ck_assert_int_eq(drac_list_next(l, &e), DRAC_E_OLD);
+	drac_list_close(l);
+	ck_assert_msg(strstr(drac_strerror(DRAC_E_OLD), "DRAC 1.x") != NULL,
+	    "%s", drac_strerror(DRAC_E_OLD));
+	drac_close(h);
+	fakeold_stop(f);
+}
+END_TEST
+
+START_TEST(fallback_never_for_keyed_adds)
+{
+	struct fakeold *f = fakeold_start();
+	struct drac_options o = {2000, 0, DRAC_UDP, NULL};
+	struct fakeold_seen seen;
+	char dir[] = "/tmp/fallbackXXXXXX", key[64];
+	drac_t *h;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/add.key", dir);
+	write_file(key, "0123456789abcdef0123456789abcdef\n");
+	ck_assert_int_eq(chmod(key, 0600), 0);
+	o.add_key_file = key;
+	ck_assert_int_eq(drac_open(&h, fakeold_spec(f), &o), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.8", 0, NULL), DRAC_E_OLDAUTH);
+	ck_assert_int_eq(drac_add(h, "192.0.2.8", 0, NULL), DRAC_E_OLDAUTH);
+	fakeold_seen(f, &seen);
+	ck_assert_msg(seen.v1 == 0 && seen.v2 == 0, "an authenticated add "
+	    "went out unauthenticated: v1 %lu v2 %lu", seen.v1, seen.v2);
+	drac_close(h);
+	unlink(key);
+	rmdir(dir);
+	fakeold_stop(f);
+}
+END_TEST
+
+START_TEST(fallback_mixed_servers)
+{
+	struct fakeold *f = fakeold_start();
+	struct fakeold_seen seen;
+	struct drac_entry e;
+	char spec[80];
+	drac_t *h, *one;
+
+	daemon_init(&d, "127.0.0.1\n");
+	ck_assert_int_eq(daemon_start(&d, NULL), 0);
+	snprintf(spec, sizeof(spec), "%s,%s", fakeold_spec(f), server(&d));
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.9", 600, "bob"), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.10", 600, "carol"), 0);
+	fakeold_seen(f, &seen);
+	ck_assert_msg(seen.v3 == 1 && seen.v1 == 2, "v3 %lu v1 %lu", seen.v3,
+	    seen.v1);
+	/* dracd had version 3 both times: the user is there */
+	ck_assert_int_eq(drac_open(&one, server(&d), NULL), 0);
+	ck_assert_int_eq(drac_check(one, "192.0.2.10", &e), 1);
+	ck_assert_str_eq(e.user, "carol");
+	drac_close(one);
+	drac_close(h);
+	fakeold_stop(f);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/* ---- counters by name (issue 12) ---- */
+
+/* stat_of - a named counter's value, or -1 */
+static int64_t
+stat_of(const struct drac_counter *s, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(s[i].name, name) == 0)
+			return (int64_t)s[i].value;
+	return -1;
+}
+
+START_TEST(stats_list_names)
+{
+	static const char *const want[] = {"entries", "adds", "checks",
+	    "hits", "denials", "expirations", "deletions", "uptime",
+	    "adds_v3", "map_writes", "map_write_failures", "map_written",
+	    "sync_interval_ms", "now"};
+	struct drac_counter *s;
+	struct drac_stats old;
+	drac_t *h;
+	size_t n, i;
+
+	daemon_init(&d, "127.0.0.1\n");
+	ck_assert_int_eq(daemon_start(&d, NULL), 0);
+	ck_assert_int_eq(drac_open(&h, server(&d), NULL), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.7", 0, NULL), 0);
+	ck_assert_int_eq(drac_add(h, "192.0.2.8", 0, NULL), 0);
+	ck_assert_int_eq(drac_stats_list(h, &s, &n), 0);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(stat_of(s, n, want[i]) >= 0, "no counter %s",
+		    want[i]);
+	ck_assert_int_eq(stat_of(s, n, "entries"), 2);
+	ck_assert_int_eq(stat_of(s, n, "adds_v3"), 2);
+	ck_assert_int_eq(stat_of(s, n, "sync_interval_ms"), 1000);
+	ck_assert_int_eq(stat_of(s, n, "map_write_failures"), 0);
+	drac_stats_free(s);
+	/* the old call still answers, from the old procedure */
+	ck_assert_int_eq(drac_stats(h, &old), 0);
+	ck_assert_uint_eq(old.entries, 2);
+	drac_close(h);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_lib_suite(void)
 {
@@ -845,6 +990,18 @@ make_lib_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, list_pages_fit);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("fallback");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, fallback_old_server_adds);
+	tcase_add_test(tc, fallback_never_for_keyed_adds);
+	tcase_add_test(tc, fallback_mixed_servers);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("stats_list");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, stats_list_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -45,6 +45,8 @@ usage(FILE *fp, int status)
 	    "  stats [--json]                           counters (admin)\n"
 	    "  flush                                    remove all (admin)\n"
 	    "  ping                                     is the server there?\n"
+	    "  health [--intervals N]                   one line; exit 0 OK,\n"
+	    "                                           1 WARNING, 2 CRITICAL\n"
 	    "The server defaults to $DRAC_SERVER, else localhost.\n");
 	exit(status);
 }
@@ -179,11 +181,53 @@ parse_ttl(const char *s)
 	return (unsigned int)v;
 }
 
+/*
+ * user_problem - what is wrong with a --user name for dracd, or NULL: the
+ * server refuses control characters (a tab would also split the map's
+ * and drac-cli list's columns) and names past DRAC_USERMAX bytes
+ */
+static const char *
+user_problem(const char *u, char *buf, size_t len)
+{
+	const unsigned char *p;
+
+	if (strlen(u) > DRAC_USERMAX) {
+		snprintf(buf, len, "longer than %d bytes", DRAC_USERMAX);
+		return buf;
+	}
+	for (p = (const unsigned char *)u; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f) {
+			snprintf(buf, len, "%s at byte %zu", *p == '\t' ?
+			    "a tab" : *p == '\n' ? "a newline" :
+			    "a control character", (size_t)(p -
+			    (const unsigned char *)u) + 1);
+			return buf;
+		}
+	return NULL;
+}
+
+/* legacy_note - say when the add went through DRAC 1.x's version 1/2,
+ * which carry neither --ttl nor --user */
+static void
+legacy_note(struct cli *c, const char *addr, unsigned int ttl,
+    const char *user)
+{
+	unsigned int n = drac_add_legacy(c->h);
+
+	if (n > 0 && (ttl > 0 || user != NULL))
+		warnx("%s: granted by %u DRAC 1.x server%s without %s%s%s "
+		    "(protocol versions 1 and 2 carry neither)", addr, n,
+		    n > 1 ? "s" : "", ttl > 0 ? "--ttl" : "",
+		    ttl > 0 && user != NULL ? " and " : "",
+		    user != NULL ? "--user" : "");
+}
+
 /* add_stdin - one add per "ADDR [USER]" line; comments and blanks skip */
 static int
 add_stdin(struct cli *c, unsigned int ttl)
 {
-	char line[512], *addr, *user, *save = NULL;
+	char line[512], *addr, *user, *save = NULL, wbuf[64];
+	const char *why;
 	unsigned long n = 0;
 	int rc, status = 0;
 
@@ -201,11 +245,16 @@ add_stdin(struct cli *c, unsigned int ttl)
 		    *addr == '#')
 			continue;
 		user = strtok_r(NULL, "\r\n", &save);
-		if ((rc = drac_add(c->h, addr, ttl, user)) < 0) {
+		if (user != NULL && (why = user_problem(user, wbuf,
+		    sizeof(wbuf))) != NULL) {
+			warnx("line %lu: user name: %s", n, why);
+			status = EX_ERR;
+		} else if ((rc = drac_add(c->h, addr, ttl, user)) < 0) {
 			warnx("line %lu: add %s: %s", n, addr,
 			    drac_strerror(rc));
 			status = EX_ERR;
-		}
+		} else
+			legacy_note(c, addr, ttl, user);
 	}
 	return status;
 }
@@ -220,7 +269,8 @@ cmd_add(struct cli *c, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	unsigned int ttl = 0;
-	const char *user = NULL;
+	const char *user = NULL, *why;
+	char wbuf[64];
 	int ch, rc;
 
 	optind = 0;	/* 0: glibc starts a fresh scan */
@@ -232,10 +282,14 @@ cmd_add(struct cli *c, int argc, char **argv)
 		}
 	if (argc - optind != 1)
 		usage(stderr, EX_ERR);
+	if (user != NULL && (why = user_problem(user, wbuf,
+	    sizeof(wbuf))) != NULL)
+		errx(EX_ERR, "bad --user: %s", why);
 	if (strcmp(argv[optind], "-") == 0)
 		return add_stdin(c, ttl);
 	if ((rc = drac_add(c->h, argv[optind], ttl, user)) < 0)
 		fail(argv[optind], rc);
+	legacy_note(c, argv[optind], ttl, user);
 	return 0;
 }
 
@@ -336,36 +390,123 @@ cmd_list(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-/* cmd_stats - the counters as "name value" lines or a JSON object */
+/* cmd_stats - every counter as "name value" lines or a JSON object */
 static int
 cmd_stats(struct cli *c, int argc, char **argv)
 {
 	int json = want_json(argc, argv), rc;
-	struct drac_stats s;
+	struct drac_counter *s;
+	size_t i, n;
+
+	if ((rc = drac_stats_list(c->h, &s, &n)) < 0)
+		fail("stats", rc);
+	for (i = 0; i < n; i++)
+		if (json)
+			printf("%s\"%s\": %llu", i ? ", " : "{", s[i].name,
+			    (unsigned long long)s[i].value);
+		else
+			printf("%s %llu\n", s[i].name,
+			    (unsigned long long)s[i].value);
+	if (json)
+		printf("%s}\n", n ? "" : "{");
+	drac_stats_free(s);
+	return 0;
+}
+
+/* counter - a named counter of a drac_stats_list answer; 0 if absent */
+static int
+counter(const struct drac_counter *s, size_t n, const char *name,
+    uint64_t *v)
+{
 	size_t i;
 
-	if ((rc = drac_stats(c->h, &s)) < 0)
-		fail("stats", rc);
-	{
-		const struct { const char *k; uint64_t v; } f[] = {
-			{"entries", s.entries}, {"adds", s.adds},
-			{"checks", s.checks}, {"hits", s.hits},
-			{"denials", s.denials},
-			{"expirations", s.expirations},
-			{"deletions", s.deletions}, {"uptime", s.uptime},
-		};
-
-		for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-			if (json)
-				printf("%s\"%s\": %llu", i ? ", " : "{", f[i].k,
-				    (unsigned long long)f[i].v);
-			else
-				printf("%s %llu\n", f[i].k,
-				    (unsigned long long)f[i].v);
-	}
-	if (json)
-		printf("}\n");
+	for (i = 0; i < n; i++)
+		if (strcmp(s[i].name, name) == 0) {
+			*v = s[i].value;
+			return 1;
+		}
+	*v = 0;
 	return 0;
+}
+
+/*
+ * health_judge - the Nagios state of a server's counters and its line.
+ * The map is rewritten only when the table changed, so an old map is no
+ * fault by itself; write failures are: CRITICAL while no write succeeded
+ * within intervals sync intervals (the map is failing now), WARNING once
+ * one has (it failed, then recovered).
+ */
+static int
+health_judge(const struct drac_counter *s, size_t n, unsigned int intervals,
+    char *line, size_t len)
+{
+	uint64_t fails, written, now, sync, entries, window, age;
+
+	if (!counter(s, n, "map_write_failures", &fails) ||
+	    !counter(s, n, "map_written", &written) ||
+	    !counter(s, n, "now", &now)) {
+		snprintf(line, len, "DRAC WARNING - the server answers but "
+		    "does not report its map writes (older dracd)");
+		return EX_NO;
+	}
+	counter(s, n, "sync_interval_ms", &sync);
+	counter(s, n, "entries", &entries);
+	/* with sync_interval 0, writes are immediate: allow a second */
+	window = (uint64_t)intervals * (sync > 1000 ? sync / 1000 : 1);
+	age = written > 0 && now >= written ? now - written : UINT64_MAX;
+	if (fails > 0 && age > window) {
+		snprintf(line, len, "DRAC CRITICAL - %llu map write failure%s, "
+		    "no good write within %llu s | entries=%llu "
+		    "map_write_failures=%llu", (unsigned long long)fails,
+		    fails > 1 ? "s" : "", (unsigned long long)window,
+		    (unsigned long long)entries, (unsigned long long)fails);
+		return EX_ERR;
+	}
+	if (fails > 0) {
+		snprintf(line, len, "DRAC WARNING - %llu map write failure%s "
+		    "since start; last good write %llu s ago | entries=%llu "
+		    "map_write_failures=%llu", (unsigned long long)fails,
+		    fails > 1 ? "s" : "", (unsigned long long)age,
+		    (unsigned long long)entries, (unsigned long long)fails);
+		return EX_NO;
+	}
+	snprintf(line, len, "DRAC OK - %llu entr%s, no map write failures | "
+	    "entries=%llu map_write_failures=0", (unsigned long long)entries,
+	    entries == 1 ? "y" : "ies", (unsigned long long)entries);
+	return 0;
+}
+
+/* cmd_health - one line on stdout; exit 0 OK, 1 WARNING, 2 CRITICAL
+ * (a server that does not answer is CRITICAL) */
+static int
+cmd_health(struct cli *c, int argc, char **argv)
+{
+	unsigned int intervals = 3;
+	struct drac_counter *s;
+	char line[512];
+	size_t n;
+	int rc;
+
+	if (argc == 3 && strcmp(argv[1], "--intervals") == 0) {
+		char *e;
+		unsigned long v = strtoul(argv[2], &e, 10);
+
+		if (argv[2][0] < '0' || argv[2][0] > '9' || *e != '\0' ||
+		    v < 1 || v > 1000)
+			errx(EX_ERR, "bad --intervals \"%s\": want 1 to 1000",
+			    argv[2]);
+		intervals = (unsigned int)v;
+	} else if (argc != 1)
+		usage(stderr, EX_ERR);
+	if ((rc = drac_stats_list(c->h, &s, &n)) < 0) {
+		printf("DRAC CRITICAL - %s: %s\n", c->servers,
+		    drac_strerror(rc));
+		return EX_ERR;
+	}
+	rc = health_judge(s, n, intervals, line, sizeof(line));
+	drac_stats_free(s);
+	printf("%s\n", line);
+	return rc;
 }
 
 /* cmd_flush - empty the table */
@@ -403,7 +544,7 @@ static const struct {
 } commands[] = {
 	{"add", cmd_add}, {"check", cmd_check}, {"del", cmd_del},
 	{"list", cmd_list}, {"stats", cmd_stats}, {"flush", cmd_flush},
-	{"ping", cmd_ping},
+	{"ping", cmd_ping}, {"health", cmd_health},
 };
 
 /* parse_timeout - seconds, decimals allowed, to milliseconds */

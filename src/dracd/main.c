@@ -584,6 +584,7 @@ main(int argc, char **argv)
 		fatalx("cannot write the allowlist: %s", err);
 	if (store_start(st) < 0 || proc_init(&sv, st, &p) < 0)
 		fatalx("cannot start threads");
+	sv.sync_interval_ms = c.sync_interval_ms;
 	/* bursts of two seconds' worth, for up to 4096 adding clients */
 	if (c.add_rate > 0 && (sv.adds = ratelimit_new((double)c.add_rate,
 	    2.0 * (double)c.add_rate, 4096)) == NULL)

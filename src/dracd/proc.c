@@ -191,7 +191,7 @@ static const char *
 proc_name(const struct svc_call *c)
 {
 	static const char *const v3[] = {"null", "add", "check", "del",
-	    "list", "stats", "flush", "add_auth"};
+	    "list", "stats", "flush", "add_auth", "stats2"};
 
 	if (c->proc == 0)
 		return "null";
@@ -883,6 +883,64 @@ p_stats3(struct svc_call *c, void *arg, void *res)
 	return 0;
 }
 
+/*
+ * p_stats2 - every counter as name/value pairs (admin).  map_written and
+ * now are epoch seconds on the server's clock, so that a client compares
+ * them without trusting its own; sync_interval_ms is the pace of map
+ * writes (drac-cli health).
+ */
+static int
+p_stats2(struct svc_call *c, void *arg, void *res)
+{
+	struct server *sv = c->ctx;
+	stats2_res *out = res;
+	struct proc_counters pc;
+	struct store_stats st;
+	struct policy p;
+	uint64_t denials;
+	stat2 *e;
+	size_t n = 0;
+
+	(void)arg;
+	if (!admin_allowed(c, &p)) {
+		out->stat = DRAC_PERM;
+		return 0;
+	}
+	store_get_stats(sv->store, &st);
+	proc_counters(sv, &pc);
+	pthread_mutex_lock(&sv->counters_lock);
+	denials = sv->denials;
+	pthread_mutex_unlock(&sv->counters_lock);
+	if ((c->scratch = calloc(DRAC_MAXSTATS, sizeof(*e))) == NULL)
+		return -1;
+	e = c->scratch;
+#define S2(k, v) (e[n].name = (char *)(uintptr_t)(k), e[n++].value = (v))
+	S2("entries", st.entries);
+	S2("adds", st.adds);
+	S2("checks", st.checks);
+	S2("hits", st.hits);
+	S2("denials", denials);
+	S2("expirations", st.expirations);
+	S2("deletions", st.deletions);
+	S2("uptime", (uint64_t)(time(NULL) - sv->started));
+	S2("adds_v1", pc.added[0][0] + pc.added[0][1]);
+	S2("adds_v2", pc.added[1][0] + pc.added[1][1]);
+	S2("adds_v3", pc.added[2][0] + pc.added[2][1]);
+	S2("adds_rate_limited", pc.denied[DENY_RATE]);
+	S2("map_writes", st.map_writes);
+	S2("map_write_failures", st.map_failures);
+	S2("map_written", (uint64_t)st.map_written);
+	S2("journal_commits", st.commits);
+	S2("sync_interval_ms", (uint64_t)sv->sync_interval_ms);
+	S2("now", (uint64_t)time(NULL));
+#undef S2
+	out->stat = DRAC_OK;
+	out->stats.stats_val = e;
+	out->stats.stats_len = (u_int)n;
+	debug_call(c, NULL, DRAC_OK);
+	return 0;
+}
+
 /* p_flush3 - remove every entry (admin) */
 static int
 p_flush3(struct svc_call *c, void *arg, void *res)
@@ -937,6 +995,7 @@ static const struct svc_proc v3[] = {
 	P(xdr_none, char, xdr_drac_stat, drac_stat, p_flush3),
 	PW(xdr_add3_auth_args, add3_auth_args, xdr_add3_res, add3_res,
 	    p_add3auth),
+	P(xdr_none, char, xdr_stats2_res, stats2_res, p_stats2),
 };
 
 /* proc_lookup - the procedure for vers/proc, or NULL */

@@ -77,6 +77,7 @@ struct server {
 	pthread_mutex_t nonce_lock;	/* guards nonces */
 	struct nonce_seen *nonces;	/* authenticated adds' recent nonces */
 	time_t (*clock)(void);		/* NULL: time(2); tests inject */
+	int64_t sync_interval_ms;	/* the map's pace, for STATS2 */
 };
 
 int proc_init(struct server *, struct store *, const struct policy *);

@@ -28,6 +28,8 @@
 #define LIST_MAXPAGES	(1U << 22)	/* pages of one walk, at most: dracd's
 					 * largest table needs ~2.1 million */
 #define CONFIG_ERR	1200
+#define OLD_RETRY_MS	300000	/* a DRAC 1.x server is asked for v3 again
+				 * after this, in case it was upgraded */
 
 struct drac {
 	struct rpc_target t[MAXSERVERS];
@@ -35,6 +37,9 @@ struct drac {
 	struct drac_options o;
 	uint8_t key[AUTH_KEYMAX];	/* adds are authenticated under it */
 	size_t keylen;
+	int64_t old_until[MAXSERVERS];	/* monotonic ms: until then, add to
+					 * server i through DRAC 1.x's v1/v2 */
+	unsigned int legacy;		/* servers the last add reached so */
 };
 
 struct drac_list {
@@ -441,22 +446,50 @@ sign(const drac_t *h, const add3_args *add, add3_auth_args *auth)
 	return auth_mac(h->key, h->keylen, auth, (uint8_t *)auth->mac);
 }
 
-/* add_addr - the add of a parsed address to every server */
+/*
+ * subset - a copy of h holding only the servers where pick[i] is want;
+ * idx maps the copy's servers back to h's
+ */
+static void
+subset(const drac_t *h, const int *pick, int want, drac_t *sub, size_t *idx)
+{
+	size_t i;
+
+	*sub = *h;
+	sub->n = 0;
+	for (i = 0; i < h->n; i++)
+		if (pick[i] == want) {
+			sub->t[sub->n] = h->t[i];
+			idx[sub->n++] = i;
+		}
+}
+
+/* unsubset - the ports the copy learned, back into h */
+static void
+unsubset(drac_t *h, const drac_t *sub, const size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < sub->n; i++)
+		h->t[idx[i]] = sub->t[i];
+}
+
+/* add_v3 - the v3 add (signed when the handle has a key) to the servers
+ * where old[i] is 0; their results into rc[] */
 static int
-add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
-    const char *user)
+add_v3(drac_t *h, const struct addr *a, unsigned int ttl, const char *user,
+    const int *old, int *rc, int64_t deadline)
 {
 	struct rpc_req rq = {DRACPROG, DRACVERS3, DRACPROC3_ADD,
 	    (xdrproc_t)xdr_add3_args, (xdrproc_t)xdr_add3_res, NULL,
 	    sizeof(add3_res)};
 	add3_res res[MAXSERVERS];
-	int status[MAXSERVERS], rc = 0;
+	int status[MAXSERVERS];
+	size_t idx[MAXSERVERS], i;
 	add3_auth_args auth;
 	add3_args args;
-	size_t i;
+	drac_t sub;
 
-	if (user != NULL && strlen(user) > DRAC_USERMAX)
-		return DRAC_E_INVAL;
 	wire_from_addr(a, &args.addr);
 	args.ttl = ttl;
 	args.user = (char *)(uintptr_t)(user != NULL ? user : "");
@@ -469,14 +502,121 @@ add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
 		rq.xarg = (xdrproc_t)xdr_add3_auth_args;
 		rq.arg = &auth;
 	}
-	drac_call(h, &rq, res, status, 0);
-	for (i = 0; i < h->n; i++) {
-		int r = status[i] != 0 ? status[i] : stat_code(res[i].stat);
+	subset(h, old, 0, &sub, idx);
+	if (sub.n == 0)
+		return 0;
+	drac_call_until(&sub, &rq, res, status, 0, deadline);
+	unsubset(h, &sub, idx);
+	for (i = 0; i < sub.n; i++)
+		rc[idx[i]] = status[i] != 0 ? status[i] :
+		    stat_code(res[i].stat);
+	return 0;
+}
 
-		if (rc == 0)
-			rc = r;
+/* old_code - DRAC 1.x's addstat as a DRAC_E_* code (0 for success) */
+static int
+old_code(addstat st)
+{
+	switch (st) {
+	case ADD_SUCCESS:
+		return 0;
+	case ADD_PERM:
+		return DRAC_E_PERM;
+	case ADD_SYSERR:
+		return DRAC_E_SERVER;
+	default:
+		return DRAC_E_RPC;
 	}
-	return rc;
+}
+
+/*
+ * add_old - DRAC 1.x's add (v1 for IPv4, v2 for IPv6: no lifetime, no
+ * user) to the servers where old[i] is set; their results into rc[]
+ */
+static void
+add_old(drac_t *h, const struct addr *a, const int *old, int *rc,
+    int64_t deadline)
+{
+	struct rpc_req rq = {DRACPROG, DRACVERS, DRACPROC_ADD,
+	    (xdrproc_t)xdr_dracadd, (xdrproc_t)xdr_addstat, NULL,
+	    sizeof(addstat)};
+	addstat res[MAXSERVERS];
+	int status[MAXSERVERS];
+	size_t idx[MAXSERVERS], i;
+	dracadd v1;
+	dracadd6 v2;
+	drac_addr w;
+	drac_t sub;
+
+	wire_from_addr(a, &w);
+	if (w.af == DRAC_AF_INET) {
+		const uint8_t *b = (const uint8_t *)w.drac_addr_u.v4;
+
+		/* its big-endian bytes are the address in network order */
+		v1.ip_addr = (u_int)b[0] << 24 | (u_int)b[1] << 16 |
+		    (u_int)b[2] << 8 | b[3];
+		rq.arg = &v1;
+	} else {
+		memcpy(v2.ip_addr6, w.drac_addr_u.v6, sizeof(v2.ip_addr6));
+		rq.vers = DRACVERS6;
+		rq.proc = DRACPROC6_ADD;
+		rq.xarg = (xdrproc_t)xdr_dracadd6;
+		rq.arg = &v2;
+	}
+	subset(h, old, 1, &sub, idx);
+	if (sub.n == 0)
+		return;
+	drac_call_until(&sub, &rq, res, status, 0, deadline);
+	unsubset(h, &sub, idx);
+	for (i = 0; i < sub.n; i++) {
+		rc[idx[i]] = status[i] != 0 ? status[i] : old_code(res[i]);
+		h->legacy += rc[idx[i]] == 0;
+	}
+}
+
+/*
+ * add_addr - the add of a parsed address to every server, within one
+ * timeout.  A server that answers v3 with DRAC 1.x's PROG_MISMATCH gets
+ * v1/v2 at once and for OLD_RETRY_MS after; an authenticated add never
+ * falls back (v1/v2 carry no key): DRAC_E_OLDAUTH.
+ */
+static int
+add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
+    const char *user)
+{
+	int64_t now = rpcc_now_ms(), deadline = now + h->o.timeout_ms;
+	int old[MAXSERVERS], rc[MAXSERVERS], r = 0;
+	size_t i;
+
+	if (user != NULL && strlen(user) > DRAC_USERMAX)
+		return DRAC_E_INVAL;
+	h->legacy = 0;
+	for (i = 0; i < h->n; i++) {
+		old[i] = h->old_until[i] > now;
+		rc[i] = DRAC_E_TIMEOUT;
+	}
+	if ((r = add_v3(h, a, ttl, user, old, rc, deadline)) < 0)
+		return r;
+	for (i = 0; i < h->n; i++)
+		if (!old[i] && rc[i] == DRAC_E_OLD) {
+			old[i] = 1;
+			h->old_until[i] = rpcc_now_ms() + OLD_RETRY_MS;
+		}
+	for (i = 0; i < h->n && h->keylen > 0; i++)
+		if (old[i])
+			rc[i] = DRAC_E_OLDAUTH;
+	if (h->keylen == 0)
+		add_old(h, a, old, rc, deadline);
+	for (i = 0; i < h->n && r == 0; i++)
+		r = rc[i];
+	return r;
+}
+
+/* drac_add_legacy - servers the last add reached through v1/v2 */
+EXPORT unsigned int
+drac_add_legacy(const drac_t *h)
+{
+	return h != NULL ? h->legacy : 0;
 }
 
 /* drac_add - grant addr on every server; the first failure, or 0 */
@@ -638,6 +778,101 @@ drac_stats(drac_t *h, struct drac_stats *out)
 	return 0;
 }
 
+/* stats_v3 - struct drac_stats as name/value pairs (a server without
+ * STATS2) */
+static int
+stats_v3(drac_t *h, struct drac_counter **out, size_t *n)
+{
+	struct drac_stats s;
+	const struct { const char *k; uint64_t v; } f[] = {
+		{"entries", 0}, {"adds", 0}, {"checks", 0}, {"hits", 0},
+		{"denials", 0}, {"expirations", 0}, {"deletions", 0},
+		{"uptime", 0},
+	};
+	uint64_t v[8];
+	size_t i;
+	int rc;
+
+	if ((rc = drac_stats(h, &s)) < 0)
+		return rc;
+	v[0] = s.entries, v[1] = s.adds, v[2] = s.checks, v[3] = s.hits;
+	v[4] = s.denials, v[5] = s.expirations, v[6] = s.deletions;
+	v[7] = s.uptime;
+	if ((*out = calloc(8, sizeof(**out))) == NULL)
+		return DRAC_E_NOMEM;
+	for (i = 0; i < 8; i++) {
+		snprintf((*out)[i].name, sizeof((*out)[i].name), "%s", f[i].k);
+		(*out)[i].value = v[i];
+	}
+	*n = 8;
+	return 0;
+}
+
+/* stat_name_ok - a counter name as STATS2 promises: [a-z0-9_], 1-32 */
+static int
+stat_name_ok(const char *s)
+{
+	size_t len = s != NULL ? strlen(s) : 0;
+
+	if (len == 0 || len > DRAC_MAXSTATNAME)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == len;
+}
+
+/* stats2_copy - a STATS2 reply as a new array; names not as promised are
+ * skipped */
+static int
+stats2_copy(const stats2_res *r, struct drac_counter **out, size_t *n)
+{
+	u_int i;
+
+	*n = 0;
+	if ((*out = calloc(r->stats.stats_len + 1, sizeof(**out))) == NULL)
+		return DRAC_E_NOMEM;
+	for (i = 0; i < r->stats.stats_len; i++) {
+		const stat2 *e = &r->stats.stats_val[i];
+
+		if (!stat_name_ok(e->name))
+			continue;
+		snprintf((*out)[*n].name, sizeof((*out)[*n].name), "%s",
+		    e->name);
+		(*out)[(*n)++].value = e->value;
+	}
+	return 0;
+}
+
+/* drac_stats_list - every counter of the first answering server, in a
+ * new array the caller frees with drac_stats_free (admin) */
+EXPORT int
+drac_stats_list(drac_t *h, struct drac_counter **out, size_t *n)
+{
+	struct rpc_req rq = {DRACPROG, DRACVERS3, DRACPROC3_STATS2,
+	    (xdrproc_t)xdr_nothing, (xdrproc_t)xdr_stats2_res, NULL,
+	    sizeof(stats2_res)};
+	stats2_res res[MAXSERVERS];
+	int status[MAXSERVERS], i, rc;
+
+	if (h == NULL || out == NULL || n == NULL)
+		return DRAC_E_INVAL;
+	*out = NULL;
+	*n = 0;
+	if ((i = drac_call(h, &rq, res, status, 1)) < 0) {
+		rc = first_error(h, status);
+		return rc == DRAC_E_PROTO ? stats_v3(h, out, n) : rc;
+	}
+	rc = res[i].stat != DRAC_OK ? stat_code(res[i].stat) :
+	    stats2_copy(&res[i], out, n);
+	xdr_free((xdrproc_t)xdr_stats2_res, (char *)&res[i]);
+	return rc;
+}
+
+/* drac_stats_free - release drac_stats_list's array (NULL is fine) */
+EXPORT void
+drac_stats_free(struct drac_counter *s)
+{
+	free(s);
+}
+
 /* drac_list_open - start walking the first server's table (admin) */
 EXPORT int
 drac_list_open(drac_t *h, drac_list_t **lp)
@@ -763,6 +998,11 @@ drac_strerror(int code)
 		"too many adds from this client (rate limit); try later",
 		"the server refused the authenticator (wrong key or clock)",
 		"the add key file is unusable (missing, short, or shared)",
+		"the server is DRAC 1.x (protocol versions 1 and 2): it can "
+		    "only add",
+		"the server is DRAC 1.x (protocol versions 1 and 2): it cannot "
+		    "take an authenticated add (no key in versions 1 and 2)",
+		"rpcbind is not running on the server: give HOST:PORT",
 	};
 
 	if (code > 0 || -code >= (int)(sizeof(msg) / sizeof(msg[0])))

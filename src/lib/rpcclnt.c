@@ -95,8 +95,9 @@ encode(const struct rpc_req *rq, uint32_t xid, uint8_t *buf, size_t cap)
 }
 
 /*
- * decode - a reply into res: 0, DRAC_E_PROTO for a server without the
- * program version or procedure, DRAC_E_RPC otherwise; 1 when the reply
+ * decode - a reply into res: 0, DRAC_E_OLD for a DRAC 1.x server (its
+ * highest version below 3 and below the one asked), DRAC_E_PROTO for a
+ * server without the program version or procedure, DRAC_E_RPC otherwise; 1 when the reply
  * is not for this xid (ignore it).
  */
 static int
@@ -128,6 +129,12 @@ decode(const struct rpc_req *rq, uint32_t xid, const uint8_t *buf,
 		return 0;
 	if (ok)
 		xdr_free(rq->xres, res);
+	/* DRAC 1.x: the program, without the version asked for */
+	if (ok && m.rm_reply.rp_stat == MSG_ACCEPTED &&
+	    m.acpted_rply.ar_stat == PROG_MISMATCH &&
+	    m.acpted_rply.ar_vers.high < rq->vers &&
+	    m.acpted_rply.ar_vers.high < 3)
+		return DRAC_E_OLD;
 	if (ok && m.rm_reply.rp_stat == MSG_ACCEPTED &&
 	    (m.acpted_rply.ar_stat == PROG_MISMATCH ||
 	    m.acpted_rply.ar_stat == PROC_UNAVAIL ||
@@ -377,6 +384,8 @@ lookup_ports(struct rpc_target *t, size_t n, int tcp,
 			continue;
 		if (st[i] == 0 && ports[i] > 0 && ports[i] < 65536)
 			t[i].port[tcp] = (uint16_t)ports[i];
+		else if (st[i] == DRAC_E_DOWN)
+			status[i] = DRAC_E_NORPCBIND;	/* refused on 111 */
 		else
 			status[i] = st[i] == 0 ? DRAC_E_DOWN : st[i];
 	}
