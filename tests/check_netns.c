@@ -247,13 +247,16 @@ peer_main(int ready, int go, uint16_t port)
 		if (poll(&pfd, 1, 1000) > 0)
 			_exit(0);
 	}
+	/* forged enough: keep the namespace (and so the veth pair with the
+	 * server's own addresses) until told to stop */
+	(void)read(go, &c, 1);
 	_exit(0);
 }
 
 /*
  * start_peer - the other namespace, joined to ours by veth va/vb and
  * configured; it forges once a byte is written to the descriptor
- * returned, and stops at the next
+ * returned, and stops at the next (or when it is closed)
  */
 static int
 start_peer(uint16_t port)
@@ -350,8 +353,6 @@ START_TEST(forged_own_address)
 	    "the forged IPv4 add was not refused and logged");
 	ck_assert_msg(wait_until(log_has, FORGED_LOG "127.0.0.1", WAIT_MS),
 	    "the forged loopback add was not refused and logged");
-	ck_assert_int_eq(write(stop, "s", 1), 1);
-	close(stop);
 
 	lo = handle("127.0.0.1", 1);
 	ck_assert_int_eq(drac_check(lo, "203.0.113.6", NULL), 0);
@@ -382,6 +383,10 @@ START_TEST(forged_own_address)
 	ck_assert_int_eq(drac_check(lo, "203.0.113.6", NULL), 0);
 	ck_assert_int_eq(drac_check(lo, "203.0.113.4", NULL), 0);
 	drac_close(lo);
+	/* the peer (its namespace holds the veth pair, and so the server's
+	 * own address) goes only now */
+	ck_assert_int_eq(write(stop, "s", 1), 1);
+	close(stop);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 }
 END_TEST
