@@ -772,7 +772,7 @@ START_TEST(disk_full_fails_closed)
 	t = now_ms() - t0;
 	fprintf(stderr, "disk_full_fails_closed: expired grant out of the map "
 	    "%lld ms after the first failed write\n", (long long)t);
-	ck_assert(log_has("replaced it with an empty map"));
+	ck_assert(wait_until(log_has, "replaced it with an empty map", WAIT_MS));
 	ck_assert_int_eq(drac_check(h, "192.0.2.2", NULL), 0);
 	ck_assert_int_eq(drac_check(h, "192.0.2.1", NULL), 1);
 	/* failed attempts, one a second, leave no temporary files: none
