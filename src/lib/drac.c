@@ -172,7 +172,7 @@ lookup_wait(struct lookup *lk, struct rpc_target *t, int64_t deadline)
 	int rc = DRAC_E_TIMEOUT;
 
 	pthread_mutex_lock(&lk->mu);
-	while (!lk->done && (ms = deadline - rpcc_now_ms()) > 0) {
+	while (!lk->done && (ms = deadline - mono_ms()) > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += ms / 1000;
 		ts.tv_nsec += (ms % 1000) * 1000000L;
@@ -313,7 +313,7 @@ drac_open_until(drac_t **hp, const char *servers,
 		h->o.add_key_file = NULL;	/* the caller's string */
 	}
 	if (deadline == 0)
-		deadline = rpcc_now_ms() + h->o.timeout_ms;
+		deadline = mono_ms() + h->o.timeout_ms;
 	for (tok = strtok_r(buf, ", \t", &save); tok != NULL && rc == 0;
 	    tok = strtok_r(NULL, ", \t", &save))
 		rc = add_server(h, tok, deadline);
@@ -381,7 +381,7 @@ int
 drac_call(drac_t *h, const struct rpc_req *rq, void *res, int *status,
     int first)
 {
-	return drac_call_until(h, rq, res, status, first, rpcc_now_ms() +
+	return drac_call_until(h, rq, res, status, first, mono_ms() +
 	    h->o.timeout_ms);
 }
 
@@ -709,11 +709,11 @@ drac_list_next(drac_list_t *l, struct drac_entry *e)
 		return DRAC_E_INVAL;
 	if (l->failed < 0)
 		return l->failed;
-	deadline = rpcc_now_ms() + l->h->o.timeout_ms;
+	deadline = mono_ms() + l->h->o.timeout_ms;
 	while (!l->started || l->next >= l->page.entries.entries_len) {
 		if (l->started && l->done)
 			return 0;
-		if (l->started && rpcc_now_ms() >= deadline)
+		if (l->started && mono_ms() >= deadline)
 			rc = DRAC_E_TIMEOUT;
 		else
 			rc = fetch(l, deadline);

@@ -43,16 +43,6 @@ struct call {
 	size_t marklen;
 };
 
-/* rpcc_now_ms - monotonic milliseconds */
-int64_t
-rpcc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* sys_error - a failed socket call's errno as a DRAC_E_* code */
 static int
 sys_error(int e)
@@ -147,7 +137,7 @@ start(struct call *c, struct rpc_target *t, int tcp, uint16_t port,
 
 	((struct sockaddr_in *)&sa)->sin_port = htons(port);	/* v6: same */
 	if (getrandom(&c->xid, sizeof(c->xid), 0) != sizeof(c->xid))
-		c->xid = (uint32_t)rpcc_now_ms() ^ (uint32_t)getpid();
+		c->xid = (uint32_t)mono_ms() ^ (uint32_t)getpid();
 	if ((c->req = malloc(MSGMAX)) == NULL)
 		return DRAC_E_NOMEM;
 	if ((len = encode(rq, c->xid, c->req + off, MSGMAX - off)) == 0)
@@ -269,7 +259,7 @@ drive(struct call *calls, size_t n, int tcp, const struct rpc_req *rq,
     int first, uint8_t *buf)
 {
 	struct pollfd pfd[MAXTARGETS];
-	int64_t now, start = rpcc_now_ms(), span = deadline - start, next;
+	int64_t now, start = mono_ms(), span = deadline - start, next;
 	unsigned int resent = 0;
 	size_t i, open;
 
@@ -282,7 +272,7 @@ drive(struct call *calls, size_t n, int tcp, const struct rpc_req *rq,
 			    POLLOUT;
 			open += calls[i].st != S_DONE;
 		}
-		now = rpcc_now_ms();
+		now = mono_ms();
 		if (open == 0 || now >= deadline)
 			return;
 		if (!tcp && resent < retries && now >= next) {

@@ -15,6 +15,8 @@
 
 #include <rpc/rpc.h>
 
+#include "mono.h"		/* deadlines are mono_ms() values */
+
 #define EXPORT __attribute__((visibility("default")))
 
 struct rpc_target {
@@ -30,7 +32,6 @@ struct rpc_req {
 	size_t ressize;			/* bytes of one result */
 };
 
-int64_t rpcc_now_ms(void);
 int rpcc_call(struct rpc_target *, size_t n, int tcp, const struct rpc_req *,
     void *res, int *status, int64_t deadline, unsigned int retries,
     int first);
