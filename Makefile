@@ -278,7 +278,7 @@ $(B)/drac-milter: $(B)/obj/milter/drac-milter.o $(B)/libdracmilter.a \
 $(B)/obj/tests/%.o: tests/%.c $(B)/gen/drac_prot.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -Isrc/common -Isrc/dracd \
-	  -Isrc/milter -MMD -MP -c -o $@ $<
+	  -MMD -MP -c -o $@ $<
 
 $(B)/check_dracd: $(TEST_OBJ) $(B)/gen/drac_prot_clnt.o $(B)/libdracd.a \
     $(B)/liblogwatch.a $(B)/libdracmilter.a $(B)/libdrac.a \

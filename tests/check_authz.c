@@ -308,7 +308,7 @@ proc_setup(void)
 		key[i] = (uint8_t)(i * 53 + 7);
 	memcpy(p.key, key, sizeof(key));
 	p.keylen = sizeof(key);
-	ck_assert_int_eq(proc_init(&sv, st, &p), 0);
+	ck_assert_int_eq(policy_init(&sv, st, &p), 0);
 	sv.clock = fake_clock;
 	memset(&so, 0, sizeof(so));
 	so.prog = DRACPROG;
@@ -321,7 +321,7 @@ proc_setup(void)
 static void
 proc_teardown(void)
 {
-	proc_fini(&sv);
+	policy_fini(&sv);
 	store_close(st);
 }
 

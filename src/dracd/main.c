@@ -208,7 +208,7 @@ reload(const struct options *op, struct server *sv, struct config *last)
 		log_warnx("reload failed, keeping the old rules: %s", err);
 		return;
 	}
-	proc_set_policy(sv, &p);
+	policy_set(sv, &p);
 	config_diff(last, &c, log_change, &changed);
 	*last = c;
 	log_info("reloaded %s and %s (%zu rules%s%s)", op->config,
@@ -582,7 +582,7 @@ main(int argc, char **argv)
 	if ((op.truncate ? store_publish(st, err, sizeof(err)) :
 	    mapfile_writable(c.dbfile, err, sizeof(err))) < 0)
 		fatalx("cannot write the allowlist: %s", err);
-	if (store_start(st) < 0 || proc_init(&sv, st, &p) < 0)
+	if (store_start(st) < 0 || policy_init(&sv, st, &p) < 0)
 		fatalx("cannot start threads");
 	/* bursts of two seconds' worth, for up to 4096 adding clients */
 	if (c.add_rate > 0 && (sv.adds = ratelimit_new((double)c.add_rate,
@@ -598,7 +598,7 @@ main(int argc, char **argv)
 	 * write: more threads let more adds share one write */
 	so.udp_threads = c.udp_threads > 0 ? (int)c.udp_threads :
 	    c.sync_interval_ms == 0 ? 16 : 2;
-	so.admit = lookup_admit_any;
+	so.admit = policy_admit_any;
 	/* with sync_interval 0, TCP adds too wait for the disk: in workers,
 	 * as many as the UDP threads, never in the thread that answers the
 	 * live lookups.  Otherwise they do not wait, and the hand-off would
@@ -630,7 +630,7 @@ main(int argc, char **argv)
 		close(socks[--n].fd);
 	while (nlookups > 0)
 		close(lookups[--nlookups].fd);
-	proc_fini(&sv);
+	policy_fini(&sv);
 	if (c.pidfile[0] != '\0' && !kept)
 		unlink(c.pidfile);
 	return 0;

@@ -44,7 +44,7 @@ init(void)
 	p.expire_s = 1800;
 	p.max_ttl_s = 86400;
 	snprintf(p.action, sizeof(p.action), "OK");
-	if (p.acl == NULL || proc_init(&sv, st, &p) < 0)
+	if (p.acl == NULL || policy_init(&sv, st, &p) < 0)
 		abort();
 	so.prog = DRACPROG;
 	so.vers_lo = DRACVERS;
