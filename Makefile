@@ -100,7 +100,10 @@ LW_OBJ     := $(LW_SRC:src/%.c=$(B)/obj/%.o)
 # drac-milter: its policy module in a static library the tests link too
 MILTER_SRC := $(filter-out src/milter/drac-milter.c,$(wildcard src/milter/*.c))
 MILTER_OBJ := $(MILTER_SRC:src/%.c=$(B)/obj/%.o)
-TEST_SRC   := $(wildcard tests/*.c)
+# the tests: tests/unit (in-process), tests/daemon (they start dracd or
+# another program), tests/support (what they share), one runner
+TEST_SRC   := $(wildcard tests/*.c tests/unit/*.c tests/daemon/*.c \
+              tests/support/*.c)
 INST       := $(CURDIR)/$(B)/inst
 TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 
@@ -277,8 +280,8 @@ $(B)/drac-milter: $(B)/obj/milter/drac-milter.o $(B)/libdracmilter.a \
 # ---- tests ----
 $(B)/obj/tests/%.o: tests/%.c $(B)/gen/drac_prot.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -Isrc/common -Isrc/dracd \
-	  -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -Itests/support -Isrc/common \
+	  -Isrc/dracd -Isrc -MMD -MP -c -o $@ $<
 
 $(B)/check_dracd: $(TEST_OBJ) $(B)/gen/drac_prot_clnt.o $(B)/libdracd.a \
     $(B)/liblogwatch.a $(B)/libdracmilter.a $(B)/libdrac.a \
@@ -324,10 +327,11 @@ check-asan: deps-check $(B)/oldpatch
 	  LDFLAGS="-fsanitize=address,undefined" check-build >/dev/null
 	ASAN_OPTIONS=detect_leaks=1 $(SAN_RUN)
 
-# the SIGKILL test with 50 kills instead of make check's 5
+# the SIGKILL test (daemon suite, case crash) with 50 kills instead of
+# make check's 4
 stress: check-build
 	STRESS_KILLS=50 DRACD=$(CURDIR)/$(B)/dracd CK_RUN_SUITE=daemon \
-	  CK_RUN_CASE=rpc CK_TIMEOUT_MULTIPLIER=10 $(B)/check_dracd
+	  CK_RUN_CASE=crash CK_TIMEOUT_MULTIPLIER=10 $(B)/check_dracd
 
 # the Debian packages built from a copy of the tree, checked by lintian,
 # installed, run as the unit runs dracd, restarted and purged (root)
@@ -460,4 +464,4 @@ uninstall:
 clean:
 	rm -rf $(B) run
 
--include $(wildcard $(B)/obj/*/*.d $(B)/pic/*/*.d)
+-include $(wildcard $(B)/obj/*/*.d $(B)/obj/tests/*/*.d $(B)/pic/*/*.d)
