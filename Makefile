@@ -141,7 +141,7 @@ deps deps-check:
 # ---- Sendmail and Exim for the tests: unpacked, never installed ----
 # Their packages conflict with postfix as installed packages, not as
 # files: `make mta-tools` downloads them and unpacks them under
-# $(MTA_DIR) (tests/check_mta_others.c runs them from there).  The
+# $(MTA_DIR) (tests/daemon/check_mta_others.c runs them from there).  The
 # libraries they link are ordinary packages, installed by deps-check;
 # Exim refuses to run without its compiled-in user Debian-exim.  The
 # tests run them as root: no set-ID bits are kept (a set-user-ID root

@@ -17,7 +17,8 @@
 
 #include "auth.h"
 
-/* auth_key_load - the secret from path; -1 with a message */
+/* auth_key_load - the secret from path; -1 with a message in err (err
+ * may be NULL when errlen is 0: no message) */
 int
 auth_key_load(const char *path, uint8_t key[AUTH_KEYMAX], size_t *len,
     char *err, size_t errlen)

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "defaults.h"
 #include "mono.h"
 #include "policy.h"
 
@@ -321,7 +322,7 @@ drac_stat
 policy_add_grant(const struct policy_req *q, const struct add_req *r, int64_t *expires,
     const struct policy *p)
 {
-	static struct log_limit lim = {0, 60, 1, 0, 0};
+	static struct log_limit lim = {0, DEF_FAIL_LOG_PERIOD, 1, 0, 0};
 	struct server *sv = q->sv;
 	unsigned int dropped, bits;
 	struct addr net;
@@ -564,8 +565,8 @@ policy_init(struct server *sv, struct store *st, const struct policy *p)
 	sv->store = st;
 	sv->policy = *p;
 	sv->started = time(NULL);
-	sv->deny_log.period = 10;
-	sv->deny_log.burst = 10;
+	sv->deny_log.period = DEF_DENY_LOG_PERIOD;
+	sv->deny_log.burst = DEF_DENY_LOG_BURST;
 	if (pthread_rwlock_init(&sv->policy_lock, NULL) != 0 ||
 	    pthread_mutex_init(&sv->counters_lock, NULL) != 0 ||
 	    pthread_mutex_init(&sv->nonce_lock, NULL) != 0 ||

@@ -22,14 +22,14 @@
 /*
  * A LIST page is as many entries as surely fit the reply: the largest
  * entry3 on the wire (IPv6 address, user of DRAC_MAXUSER bytes) into the
- * reply buffer (svc.c's SVC_REPLYMAX) over TCP, or into a datagram any
+ * reply buffer (RPCMSG_REPLYMAX) over TCP, or into a datagram any
  * libtirpc client reads (UDPMSGSIZE) over UDP, less the reply header
  * (xid, direction, status, null verifier, accept status), the result's
  * status, array length and cursor.
  */
 #define LIST_ENTRY_MAX	(4 + 16 + 8 + 8 + 4 + 4 + DRAC_MAXUSER)
 #define LIST_FIXED	(24 + 4 + 4 + 8)
-#define LIST_TCP_BUDGET	65536	/* svc.c's SVC_REPLYMAX */
+#define LIST_TCP_BUDGET	RPCMSG_REPLYMAX
 #define LIST_UDP_BUDGET	UDPMSGSIZE
 #define LIST_TCP_MAX	((LIST_TCP_BUDGET - LIST_FIXED) / LIST_ENTRY_MAX)
 #define LIST_UDP_MAX	((LIST_UDP_BUDGET - LIST_FIXED) / LIST_ENTRY_MAX)
@@ -424,14 +424,6 @@ p_flush3(struct svc_call *c, void *arg, void *res)
 	return 0;
 }
 
-/* xdr_none - no argument or no result (xdr_void's prototype is empty) */
-static bool_t
-xdr_none(XDR *x, void *p)
-{
-	(void)x, (void)p;
-	return TRUE;
-}
-
 #define P(xa, ta, xr, tr, fn) \
 	{(xdrproc_t)xa, (xdrproc_t)xr, sizeof(ta), sizeof(tr), fn, 0}
 /* an add: with sync_interval 0 it waits for the disk */
@@ -439,7 +431,7 @@ xdr_none(XDR *x, void *p)
 	{(xdrproc_t)xa, (xdrproc_t)xr, sizeof(ta), sizeof(tr), fn, 1}
 
 static const struct svc_proc null_proc =
-    P(xdr_none, char, xdr_none, char, p_null);
+    P(wire_xdr_none, char, wire_xdr_none, char, p_null);
 static const struct svc_proc v1[] = {
 	PW(xdr_dracadd, dracadd, xdr_addstat, addstat, p_add1),
 };
@@ -451,8 +443,8 @@ static const struct svc_proc v3[] = {
 	P(xdr_drac_addr, drac_addr, xdr_check3_res, check3_res, p_check3),
 	P(xdr_drac_addr, drac_addr, xdr_drac_stat, drac_stat, p_del3),
 	P(xdr_list3_args, list3_args, xdr_list3_res, list3_res, p_list3),
-	P(xdr_none, char, xdr_stats3_res, stats3_res, p_stats3),
-	P(xdr_none, char, xdr_drac_stat, drac_stat, p_flush3),
+	P(wire_xdr_none, char, xdr_stats3_res, stats3_res, p_stats3),
+	P(wire_xdr_none, char, xdr_drac_stat, drac_stat, p_flush3),
 	PW(xdr_add3_auth_args, add3_auth_args, xdr_add3_res, add3_res,
 	    p_add3auth),
 };

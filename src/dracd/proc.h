@@ -1,6 +1,6 @@
 /*
  * proc.h - the DRAC procedures (program 900101, versions 1 to 3), for
- * the RPC codec: svc_opts.lookup is proc_lookup, svc_opts.ctx the struct
+ * the RPC codec: rpc_prog.lookup is proc_lookup, rpc_prog.ctx the struct
  * server (policy.h) they run in.
  */
 #ifndef DRACD_PROC_H
@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "policy.h"
-#include "svc.h"
+#include "rpcmsg.h"
 
 const struct svc_proc *proc_lookup(uint32_t vers, uint32_t proc);
 

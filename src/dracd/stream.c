@@ -412,9 +412,9 @@ next_wake(const struct loop *lp, int64_t t)
 	return w < 0 ? 0 : (int)w;
 }
 
-/* round - one poll over listeners and connections; -1 when stopping */
+/* poll_round - one poll over listeners and connections; -1 when stopping */
 static int
-round_(struct loop *lp, struct pollfd *pfd)
+poll_round(struct loop *lp, struct pollfd *pfd)
 {
 	size_t i, nl = lp->nl;
 	int64_t t = mono_ms();
@@ -602,7 +602,7 @@ stream_run(const struct stream_opts *o, const struct stream_listener *ls,
 		pfd[i].events = POLLIN;
 	pfd[n].fd = o->stopfd;
 	pfd[n].events = POLLIN;
-	while (round_(&lp, pfd) == 0)
+	while (poll_round(&lp, pfd) == 0)
 		;
 	while (lp.n > 0)
 		conn_close(&lp, lp.n - 1);

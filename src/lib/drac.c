@@ -27,7 +27,6 @@
 #define PAGE		500
 #define LIST_MAXPAGES	(1U << 22)	/* pages of one walk, at most: dracd's
 					 * largest table needs ~2.1 million */
-#define CONFIG_ERR	1200
 
 struct drac {
 	struct rpc_target t[MAXSERVERS];
@@ -303,10 +302,8 @@ drac_open_until(drac_t **hp, const char *servers,
 	if (h->o.retries == 0)
 		h->o.retries = 3;
 	if (h->o.add_key_file != NULL) {
-		char err[CONFIG_ERR];
-
-		if (auth_key_load(h->o.add_key_file, h->key, &h->keylen, err,
-		    sizeof(err)) < 0) {
+		if (auth_key_load(h->o.add_key_file, h->key, &h->keylen, NULL,
+		    0) < 0) {
 			free(h);
 			return DRAC_E_KEY;
 		}
@@ -547,9 +544,9 @@ drac_check(drac_t *h, const char *addr, struct drac_entry *out)
 	return rc;
 }
 
-/* simple - a v3 procedure returning a drac_stat, on every server */
+/* stat_call - a v3 procedure returning a drac_stat, on every server */
 static int
-simple(drac_t *h, uint32_t proc, xdrproc_t xarg, void *arg)
+stat_call(drac_t *h, uint32_t proc, xdrproc_t xarg, void *arg)
 {
 	struct rpc_req rq = {DRACPROG, DRACVERS3, proc, xarg,
 	    (xdrproc_t)xdr_drac_stat, arg, sizeof(drac_stat)};
@@ -573,15 +570,7 @@ drac_del(drac_t *h, const char *addr)
 	if (h == NULL || addr == NULL || addr_parse(&a, addr) < 0)
 		return DRAC_E_INVAL;
 	wire_from_addr(&a, &w);
-	return simple(h, DRACPROC3_DEL, (xdrproc_t)xdr_drac_addr, &w);
-}
-
-/* xdr_nothing - an empty argument */
-static bool_t
-xdr_nothing(XDR *x, void *p)
-{
-	(void)x, (void)p;
-	return TRUE;
+	return stat_call(h, DRACPROC3_DEL, (xdrproc_t)xdr_drac_addr, &w);
 }
 
 /* drac_flush - empty every server's table (admin) */
@@ -590,15 +579,15 @@ drac_flush(drac_t *h)
 {
 	if (h == NULL)
 		return DRAC_E_INVAL;
-	return simple(h, DRACPROC3_FLUSH, (xdrproc_t)xdr_nothing, NULL);
+	return stat_call(h, DRACPROC3_FLUSH, (xdrproc_t)wire_xdr_none, NULL);
 }
 
 /* drac_ping - the NULL procedure of version 3 on every server */
 EXPORT int
 drac_ping(drac_t *h)
 {
-	struct rpc_req rq = {DRACPROG, DRACVERS3, 0, (xdrproc_t)xdr_nothing,
-	    (xdrproc_t)xdr_nothing, NULL, 1};
+	struct rpc_req rq = {DRACPROG, DRACVERS3, 0, (xdrproc_t)wire_xdr_none,
+	    (xdrproc_t)wire_xdr_none, NULL, 1};
 	uint8_t res[MAXSERVERS];
 	int status[MAXSERVERS], rc = 0;
 	size_t i;
@@ -616,7 +605,7 @@ EXPORT int
 drac_stats(drac_t *h, struct drac_stats *out)
 {
 	struct rpc_req rq = {DRACPROG, DRACVERS3, DRACPROC3_STATS,
-	    (xdrproc_t)xdr_nothing, (xdrproc_t)xdr_stats3_res, NULL,
+	    (xdrproc_t)wire_xdr_none, (xdrproc_t)xdr_stats3_res, NULL,
 	    sizeof(stats3_res)};
 	stats3_res res[MAXSERVERS];
 	int status[MAXSERVERS], i;

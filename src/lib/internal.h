@@ -8,7 +8,7 @@
 #include "drac.h"
 #include "rpcclnt.h"
 
-#define MAXSERVERS 16
+#define MAXSERVERS RPCC_MAXTARGETS	/* servers in one handle */
 
 int drac_open_until(drac_t **, const char *servers,
     const struct drac_options *, int64_t deadline);

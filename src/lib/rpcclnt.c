@@ -26,7 +26,6 @@
 #include "rpcclnt.h"
 
 #define MSGMAX		65536	/* largest request or reply */
-#define MAXTARGETS	16
 
 enum state { S_SEND, S_CONNECTING, S_READING, S_DONE };
 
@@ -258,7 +257,7 @@ drive(struct call *calls, size_t n, int tcp, const struct rpc_req *rq,
     uint8_t *res, int *status, int64_t deadline, unsigned int retries,
     int first, uint8_t *buf)
 {
-	struct pollfd pfd[MAXTARGETS];
+	struct pollfd pfd[RPCC_MAXTARGETS];
 	int64_t now, start = mono_ms(), span = deadline - start, next;
 	unsigned int resent = 0;
 	size_t i, open;
@@ -311,7 +310,7 @@ rpcc_phase(struct rpc_target *t, size_t n, int tcp, const uint16_t *ports,
     const struct rpc_req *rq, uint8_t *res, int *status, int64_t deadline,
     unsigned int retries, int first)
 {
-	struct call calls[MAXTARGETS];
+	struct call calls[RPCC_MAXTARGETS];
 	uint8_t *buf = malloc(MSGMAX);
 	size_t i;
 
@@ -352,9 +351,9 @@ lookup_ports(struct rpc_target *t, size_t n, int tcp,
 	struct rpc_req pm = {PMAPPROG, PMAPVERS, PMAPPROC_GETPORT,
 	    (xdrproc_t)xdr_pmap, (xdrproc_t)xdr_u_long, &map,
 	    sizeof(u_long)};
-	u_long ports[MAXTARGETS];
-	uint16_t to[MAXTARGETS] = {0};
-	int st[MAXTARGETS];
+	u_long ports[RPCC_MAXTARGETS];
+	uint16_t to[RPCC_MAXTARGETS] = {0};
+	int st[RPCC_MAXTARGETS];
 	size_t i;
 
 	for (i = 0; i < n; i++)
@@ -383,12 +382,12 @@ rpcc_call(struct rpc_target *t, size_t n, int tcp, const struct rpc_req *rq,
     void *res, int *status, int64_t deadline, unsigned int retries,
     int first)
 {
-	uint16_t ports[MAXTARGETS] = {0};
-	int pre[MAXTARGETS] = {0};
+	uint16_t ports[RPCC_MAXTARGETS] = {0};
+	int pre[RPCC_MAXTARGETS] = {0};
 	size_t i;
 
-	if (n > MAXTARGETS)
-		n = MAXTARGETS;
+	if (n > RPCC_MAXTARGETS)
+		n = RPCC_MAXTARGETS;
 	lookup_ports(t, n, tcp, rq, pre, deadline, retries);
 	for (i = 0; i < n; i++)
 		ports[i] = pre[i] == 0 ? t[i].port[tcp] : 0;

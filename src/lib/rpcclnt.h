@@ -19,6 +19,8 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+#define RPCC_MAXTARGETS	16	/* servers one call goes to, at most */
+
 struct rpc_target {
 	struct sockaddr_storage sa;	/* the server's address */
 	socklen_t salen;

@@ -46,11 +46,11 @@ init(void)
 	snprintf(p.action, sizeof(p.action), "OK");
 	if (p.acl == NULL || policy_init(&sv, st, &p) < 0)
 		abort();
-	so.prog = DRACPROG;
-	so.vers_lo = DRACVERS;
-	so.vers_hi = DRACVERS3;
-	so.lookup = proc_lookup;
-	so.ctx = &sv;
+	so.rpc.prog = DRACPROG;
+	so.rpc.vers_lo = DRACVERS;
+	so.rpc.vers_hi = DRACVERS3;
+	so.rpc.lookup = proc_lookup;
+	so.rpc.ctx = &sv;
 	addr_parse(&peer, "127.0.0.1");
 }
 
@@ -64,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		init();
 		ready = 1;
 	}
-	(void)svc_dispatch(&so, data, len, &peer, len & 1, reply,
+	(void)svc_dispatch(&so.rpc, data, len, &peer, len & 1, reply,
 	    sizeof(reply));
 	return 0;
 }
