@@ -68,8 +68,9 @@ policy_consume(void *ctx, struct stream_conn *c, const uint8_t *in,
 	if ((used = policy_request((const char *)in, len, client,
 	    sizeof(client))) <= 0)
 		return used;
-	if (addr_parse(&a, client) < 0 || policy_check(ctx, stream_peer(c),
-	    "policy service", &a, &info, action, sizeof(action)) != 1)
+	if (addr_parse(&a, client) < 0 || policy_check(&(struct policy_req){
+	    .sv = ctx, .peer = stream_peer(c), .tcp = 1,
+	    .what = "policy service"}, &a, &info, action, sizeof(action)) != 1)
 		snprintf(action, sizeof(action), "DUNNO");
 	n = snprintf(reply, sizeof(reply), "action=%s\n\n", action);
 	return stream_reply(c, reply, (size_t)n) < 0 ? -1 : used;
@@ -135,8 +136,9 @@ sockmap_answer(struct server *sv, const struct addr *peer, const char *q,
 		klen = 0;
 	memcpy(key, q + sizeof(MAPNAME), klen);
 	key[klen] = '\0';
-	if (addr_parse(&a, key) == 0 && policy_check(sv, peer,
-	    "socketmap service", &a, &info, action, sizeof(action)) == 1)
+	if (addr_parse(&a, key) == 0 && policy_check(&(struct policy_req){
+	    .sv = sv, .peer = peer, .tcp = 1, .what = "socketmap service"},
+	    &a, &info, action, sizeof(action)) == 1)
 		snprintf(out, outlen, "OK %s", action);
 	else
 		snprintf(out, outlen, "NOTFOUND ");

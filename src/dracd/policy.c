@@ -386,26 +386,26 @@ expand(const char *tmpl, const struct store_info *info, char *out,
 /*
  * policy_check - may client relay?  1 and its grant (and, when action is
  * not NULL, the configured answer), 0 not, -1 when peer lacks the check
- * right (counted and logged).  what names the service, for the log.
- * peer is a connection's (TCP, or a unix socket as 127.0.0.1), so the
- * rules that hold over TCP apply.
+ * right (counted and logged).  The rules that hold over TCP apply (a
+ * lookup's peer is a connection's, or a unix socket's as 127.0.0.1).
  */
 int
-policy_check(struct server *sv, const struct addr *peer, const char *what,
-    const struct addr *client, struct store_info *info, char *action,
-    size_t actionlen)
+policy_check(const struct policy_req *q, const struct addr *client,
+    struct store_info *info, char *action, size_t actionlen)
 {
-	char pt[ADDR_TEXTMAX], ct[ADDR_TEXTMAX];
+	char pt[ADDR_TEXTMAX], ct[ADDR_TEXTMAX], what[96];
+	struct server *sv = q->sv;
 	struct policy p;
 	int rc;
 
-	if (!(policy_of(sv, peer, ACL_VIA_TCP, &p) & ACL_CHECK)) {
-		deny(sv, peer, "check", what);
+	describe(q, what, sizeof(what));
+	if (!(policy_of(sv, q->peer, ACL_VIA_TCP, &p) & ACL_CHECK)) {
+		deny(sv, q->peer, "check", what);
 		return -1;
 	}
 	rc = store_check(sv->store, client, info) == 1;
 	if (log_debug_on()) {
-		addr_format(peer, pt);
+		addr_format(q->peer, pt);
 		addr_format(client, ct);
 		log_debug("check: service=\"%s\" caller=%s addr=%s result=%s",
 		    what, pt, ct, rc ? "allowed" : "notfound");

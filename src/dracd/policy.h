@@ -109,9 +109,8 @@ unsigned int policy_rights(struct server *, const struct addr *peer);
 int policy_admit_any(void *ctx, const struct addr *peer);
 int policy_admin_over_tcp(struct server *, const struct addr *);
 int policy_admin(const struct policy_req *, struct policy *);
-int policy_check(struct server *, const struct addr *peer, const char *what,
-    const struct addr *client, struct store_info *, char *action,
-    size_t actionlen);
+int policy_check(const struct policy_req *, const struct addr *client,
+    struct store_info *, char *action, size_t actionlen);
 
 drac_stat policy_add_may(const struct policy_req *, const struct add_req *,
     int authed, struct policy *);

@@ -265,19 +265,17 @@ p_add3auth(struct svc_call *c, void *arg, void *res)
 static int
 p_check3(struct svc_call *c, void *arg, void *res)
 {
-	struct server *sv = c->ctx;
 	check3_res *out = res;
 	struct store_info info;
-	char what[48];
+	struct policy_req q;
 	struct addr a;
 	int rc;
 
 	out->user = c->user;
-	snprintf(what, sizeof(what), "RPC version %u procedure %u", c->vers,
-	    c->proc);
+	req_of(c, &q);
 	if (wire_to_addr(arg, &a) < 0)
 		out->stat = DRAC_BADARG;
-	else if ((rc = policy_check(sv, c->peer, what, &a, &info, NULL, 0)) < 0)
+	else if ((rc = policy_check(&q, &a, &info, NULL, 0)) < 0)
 		out->stat = DRAC_PERM;
 	else if (rc == 1) {
 		out->stat = DRAC_OK;
@@ -378,7 +376,7 @@ p_stats3(struct svc_call *c, void *arg, void *res)
 	struct server *sv = c->ctx;
 	stats3_res *out = res;
 	struct policy_counters pc;
-	struct store_stats st;
+	struct store_stats ss;
 	struct policy p;
 
 	(void)arg;
@@ -386,14 +384,14 @@ p_stats3(struct svc_call *c, void *arg, void *res)
 		out->stat = DRAC_PERM;
 		return 0;
 	}
-	store_get_stats(sv->store, &st);
+	store_get_stats(sv->store, &ss);
 	out->stat = DRAC_OK;
-	out->entries = st.entries;
-	out->adds = st.adds;
-	out->checks = st.checks;
-	out->hits = st.hits;
-	out->expirations = st.expirations;
-	out->deletions = st.deletions;
+	out->entries = ss.entries;
+	out->adds = ss.adds;
+	out->checks = ss.checks;
+	out->hits = ss.hits;
+	out->expirations = ss.expirations;
+	out->deletions = ss.deletions;
 	policy_counters(sv, &pc);
 	out->denials = pc.denials;
 	out->uptime = (uint64_t)(time(NULL) - sv->started);

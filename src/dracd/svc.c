@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sock.h"
 #include "stream.h"
 #include "svc.h"
 #include "work.h"
@@ -49,37 +50,6 @@
 #define SVC_LOOPBACKS	8		/* loopback interfaces remembered */
 
 /* ---- sockets ---- */
-
-/* open_sock - one bound socket; -1 with errno */
-static int
-open_sock(const struct sockaddr *sa, socklen_t salen, int tcp, int v6only)
-{
-	int fd, one = 1;
-
-	fd = socket(sa->sa_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) |
-	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (tcp)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (sa->sa_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-		    sizeof(v6only));
-	/* each datagram's destination and interface: replies leave from
-	 * the address the request went to, and rules see the interface */
-	if ((!tcp && (sa->sa_family == AF_INET ?
-	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) :
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
-	    sizeof(one))) < 0) ||
-	    bind(fd, sa, salen) < 0 || (tcp && listen(fd, 128) < 0)) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
 
 /* bound_port - the port a socket ended up on */
 static uint16_t
@@ -100,27 +70,17 @@ static int
 sockaddr_for(const char *text, uint16_t port, struct sockaddr_storage *ss,
     socklen_t *len, int *v6only)
 {
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 
-	memset(ss, 0, sizeof(*ss));
 	*v6only = 1;
-	if (strcmp(text, "*") == 0) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_any;
-		*v6only = 0;
-	} else if (inet_pton(AF_INET, text, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		*len = sizeof(*s4);
-		return 0;
-	} else if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-	} else {
-		return -1;
-	}
+	if (strcmp(text, "*") != 0)
+		return addr_sockaddr(text, port, ss, len);
+	memset(ss, 0, sizeof(*ss));
+	s6->sin6_family = AF_INET6;
+	s6->sin6_addr = in6addr_any;
 	s6->sin6_port = htons(port);
 	*len = sizeof(*s6);
+	*v6only = 0;
 	return 0;
 }
 
@@ -137,7 +97,7 @@ bind_pair(const char *text, uint16_t *port, struct svc_sock *out)
 		return -1;
 	}
 	for (t = 0; t < 2; t++) {
-		out[t].fd = open_sock((struct sockaddr *)&ss, len, t, v6only);
+		out[t].fd = sock_listen((struct sockaddr *)&ss, len, t, v6only);
 		if (out[t].fd < 0 && t == 0 && strcmp(text, "*") == 0 &&
 		    errno == EAFNOSUPPORT) {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -146,7 +106,7 @@ bind_pair(const char *text, uint16_t *port, struct svc_sock *out)
 			s4->sin_family = AF_INET;
 			s4->sin_port = htons(*port);
 			len = sizeof(*s4);
-			out[t].fd = open_sock((struct sockaddr *)&ss, len, t, 1);
+			out[t].fd = sock_listen((struct sockaddr *)&ss, len, t, 1);
 		}
 		if (out[t].fd < 0) {
 			if (t == 1)

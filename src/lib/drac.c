@@ -46,43 +46,6 @@ struct drac_list {
 	int failed;		/* the error that ended the walk, or 0 */
 };
 
-/* parse_server - "host", "host:port", "[v6]:port" or a bare IPv6 */
-static int
-parse_server(const char *spec, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon, *end = spec + strlen(spec);
-	char *e;
-	unsigned long p;
-
-	*port = 0;
-	if (*spec == '[') {
-		const char *rb = strchr(spec, ']');
-
-		if (rb == NULL || (rb[1] != '\0' && rb[1] != ':'))
-			return -1;
-		colon = rb[1] == ':' ? rb + 1 : NULL;
-		spec++;
-		end = rb;
-	} else if ((colon = strchr(spec, ':')) != NULL &&
-	    strchr(colon + 1, ':') != NULL) {
-		colon = NULL;	/* a bare IPv6 address: no port */
-	} else if (colon != NULL) {
-		end = colon;
-	}
-	if (end == spec || (size_t)(end - spec) >= hostlen)
-		return -1;
-	memcpy(host, spec, (size_t)(end - spec));
-	host[end - spec] = '\0';
-	if (colon == NULL)
-		return 0;
-	p = strtoul(colon + 1, &e, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *e != '\0' || p == 0 ||
-	    p > 65535)
-		return -1;
-	*port = (uint16_t)p;
-	return 0;
-}
-
 /* pick - a server's address from a lookup: its first IPv4, else its first */
 static int
 pick(struct addrinfo *res, struct rpc_target *t)
@@ -265,7 +228,7 @@ add_server(drac_t *h, const char *spec, int64_t deadline)
 	uint16_t port;
 	int rc;
 
-	if (h->n == MAXSERVERS || parse_server(spec, host, sizeof(host),
+	if (h->n == MAXSERVERS || addr_hostport(spec, host, sizeof(host),
 	    &port) < 0)
 		return DRAC_E_INVAL;
 	if ((rc = resolve(host, &h->t[h->n], deadline)) < 0)
