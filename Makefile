@@ -73,6 +73,7 @@ INC =
 $(B)/obj/common/%.o $(B)/pic/common/%.o: INC = -Isrc/common
 $(B)/obj/dracd/%.o: INC = -Isrc/common -Isrc/dracd
 $(B)/pic/lib/%.o: INC = -Isrc/common -Isrc/lib
+$(B)/obj/logwatch/%.o: INC = -Isrc/common
 # rpcgen's output is not ours to fix: build it without the extra warnings
 GEN_CFLAGS = -std=gnu11 -Wall $(WERROR) -Wno-unused-variable $(CPPFLAGS) \
              $(CFLAGS) -pthread -D_GNU_SOURCE -I$(B)/gen $(TIRPC_CFLAGS)
