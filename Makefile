@@ -65,21 +65,33 @@ WARN     := -Wall -Wextra $(WERROR) -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wpointer-arith -Wformat=2
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -pthread -D_GNU_SOURCE \
-             -DDRACD_VERSION='"$(VERSION)"' -I$(B)/gen -Isrc/dracd \
+             -DDRACD_VERSION='"$(VERSION)"' -I$(B)/gen $(INC) \
              -Iinclude $(TIRPC_CFLAGS) $(MHD_CFLAGS)
+# each directory sees its own headers and src/common's, nothing else:
+# the daemon's headers are out of reach of the client side
+INC =
+$(B)/obj/common/%.o $(B)/pic/common/%.o: INC = -Isrc/common
+$(B)/obj/dracd/%.o: INC = -Isrc/common -Isrc/dracd
+$(B)/pic/lib/%.o: INC = -Isrc/common -Isrc/lib
+$(B)/obj/logwatch/%.o: INC = -Isrc/common
 # rpcgen's output is not ours to fix: build it without the extra warnings
 GEN_CFLAGS = -std=gnu11 -Wall $(WERROR) -Wno-unused-variable $(CPPFLAGS) \
              $(CFLAGS) -pthread -D_GNU_SOURCE -I$(B)/gen $(TIRPC_CFLAGS)
-LIBS     := $(TIRPC_LIBS) $(MHD_LIBS) -ldb -lpthread
+CRYPTO_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypto 2>/dev/null)
+CRYPTO_LIBS  := $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcrypto)
+LIBS     := $(TIRPC_LIBS) $(MHD_LIBS) $(CRYPTO_LIBS) -ldb -lpthread
 
 DAEMON_SRC := $(filter-out src/dracd/main.c,$(wildcard src/dracd/*.c))
-DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o) $(B)/gen/drac_prot_xdr.o
-# libdrac: its own sources plus the address code and XDR routines it
-# shares with the daemon, compiled position-independent with every symbol
-# hidden but the public API
-LIB_SRC    := $(wildcard src/lib/*.c) src/dracd/addr.c src/dracd/wire.c \
-              src/dracd/auth.c src/dracd/hmac.c
-LIB_OBJ    := $(LIB_SRC:src/%.c=$(B)/pic/%.o) $(B)/pic/gen/drac_prot_xdr.o
+DAEMON_OBJ := $(DAEMON_SRC:src/%.c=$(B)/obj/%.o)
+# src/common: what the daemon and the client side share (addresses, the
+# wire records, the authenticator, the clock) and the XDR routines, built
+# once, position-independent with every symbol hidden, into a convenience
+# library that dracd, libdrac and the tests link
+COMMON_SRC := $(wildcard src/common/*.c)
+COMMON_OBJ := $(COMMON_SRC:src/%.c=$(B)/pic/%.o) $(B)/pic/gen/drac_prot_xdr.o
+# libdrac: its own sources, with every symbol hidden but the public API
+LIB_SRC    := $(wildcard src/lib/*.c)
+LIB_OBJ    := $(LIB_SRC:src/%.c=$(B)/pic/%.o)
 SONAME     := libdrac.so.1
 SOLIB      := libdrac.so.1.0.0
 PIC_CFLAGS  = -fPIC -fvisibility=hidden
@@ -89,12 +101,15 @@ LW_OBJ     := $(LW_SRC:src/%.c=$(B)/obj/%.o)
 # drac-milter: its policy module in a static library the tests link too
 MILTER_SRC := $(filter-out src/milter/drac-milter.c,$(wildcard src/milter/*.c))
 MILTER_OBJ := $(MILTER_SRC:src/%.c=$(B)/obj/%.o)
-TEST_SRC   := $(wildcard tests/*.c)
+# the tests: tests/unit (in-process), tests/daemon (they start dracd or
+# another program), tests/support (what they share), one runner
+TEST_SRC   := $(wildcard tests/*.c tests/unit/*.c tests/daemon/*.c \
+              tests/support/*.c)
 INST       := $(CURDIR)/$(B)/inst
 TEST_OBJ   := $(TEST_SRC:tests/%.c=$(B)/obj/tests/%.o)
 
 # what `make run` needs; `make check` adds the test tools
-RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev rpcsvc-proto \
+RUN_PKGS   := gcc make libc6-dev libtirpc-dev libdb5.3-dev libssl-dev rpcsvc-proto \
               rpcbind pkg-config db5.3-util libsystemd-dev libmicrohttpd-dev \
               libmilter-dev
 CHECK_PKGS := $(RUN_PKGS) check mandoc clang valgrind systemd-journal-remote \
@@ -127,7 +142,7 @@ deps deps-check:
 # ---- Sendmail and Exim for the tests: unpacked, never installed ----
 # Their packages conflict with postfix as installed packages, not as
 # files: `make mta-tools` downloads them and unpacks them under
-# $(MTA_DIR) (tests/check_mta_others.c runs them from there).  The
+# $(MTA_DIR) (tests/daemon/check_mta_others.c runs them from there).  The
 # libraries they link are ordinary packages, installed by deps-check;
 # Exim refuses to run without its compiled-in user Debian-exim.  The
 # tests run them as root: no set-ID bits are kept (a set-user-ID root
@@ -190,8 +205,13 @@ $(B)/libdracd.a: $(DAEMON_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/dracd: $(B)/obj/dracd/main.o $(B)/libdracd.a
+$(B)/dracd: $(B)/obj/dracd/main.o $(B)/libdracd.a $(B)/libdraccommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- the shared code ----
+$(B)/libdraccommon.a: $(COMMON_OBJ)
+	rm -f $@
+	ar rcs $@ $^
 
 # ---- libdrac and drac-cli ----
 $(B)/pic/gen/%.o: $(B)/gen/%.c
@@ -200,24 +220,28 @@ $(B)/pic/gen/%.o: $(B)/gen/%.c
 
 $(B)/pic/%.o: src/%.c $(B)/gen/drac_prot.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(PIC_CFLAGS) -Isrc/lib -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(PIC_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/$(SOLIB): $(LIB_OBJ) src/lib/libdrac.map
+$(B)/$(SOLIB): $(LIB_OBJ) $(B)/libdraccommon.a src/lib/libdrac.map
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
-	  -Wl,--version-script=src/lib/libdrac.map -o $@ $(LIB_OBJ) $(TIRPC_LIBS) -lpthread
+	  -Wl,--version-script=src/lib/libdrac.map -o $@ $(LIB_OBJ) \
+	  $(B)/libdraccommon.a $(TIRPC_LIBS) $(CRYPTO_LIBS) -lpthread
 	ln -sf $(SOLIB) $(B)/$(SONAME)
 	ln -sf $(SONAME) $(B)/libdrac.so
 
-# one relocatable object whose hidden symbols are made local, so that a
-# program linking libdrac.a statically sees the public API and no more
-$(B)/libdrac.a: $(LIB_OBJ)
-	ld -r -o $(B)/libdrac-all.o $(LIB_OBJ)
+# one relocatable object (libdrac's objects and the shared ones they use)
+# whose hidden symbols are made local, so that a program linking libdrac.a
+# statically sees the public API and no more (and may have its own
+# addr_parse); it links -lcrypto as well (drac.pc's Libs.private)
+$(B)/libdrac.a: $(LIB_OBJ) $(B)/libdraccommon.a
+	ld -r -o $(B)/libdrac-all.o $(LIB_OBJ) $(B)/libdraccommon.a
 	objcopy --localize-hidden $(B)/libdrac-all.o
 	rm -f $@
 	ar rcs $@ $(B)/libdrac-all.o
 
-$(B)/drac-cli: $(B)/obj/cli/drac-cli.o $(B)/libdrac.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TIRPC_LIBS) -lpthread
+$(B)/drac-cli: $(B)/obj/cli/drac-cli.o $(B)/libdrac.a $(B)/libdraccommon.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TIRPC_LIBS) $(CRYPTO_LIBS) \
+	  -lpthread
 
 # ---- drac-logwatch ----
 $(B)/liblogwatch.a: $(LW_OBJ)
@@ -225,9 +249,9 @@ $(B)/liblogwatch.a: $(LW_OBJ)
 	ar rcs $@ $^
 
 $(B)/drac-logwatch: $(B)/obj/logwatch/logwatch.o $(B)/liblogwatch.a \
-    $(B)/libdrac.a
+    $(B)/libdrac.a $(B)/libdraccommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TIRPC_LIBS) $(SYSTEMD_LIBS) \
-	  -lpthread
+	  $(CRYPTO_LIBS) -lpthread
 
 # ---- the Dovecot plugin: libdrac linked in, so the module needs no
 # libdrac.so beside it; Dovecot's config.h comes first, as it requires ----
@@ -239,9 +263,10 @@ $(B)/pic/dovecot/drac-plugin.o: src/dovecot/drac-plugin.c include/drac.h
 	$(CC) $(PLUGIN_CFLAGS) -MMD -MP -c -o $@ $<
 
 # (libdrac's API stays inside: Dovecot loads modules RTLD_GLOBAL)
-$(B)/lib95_drac_plugin.so: $(B)/pic/dovecot/drac-plugin.o $(B)/libdrac.a
+$(B)/lib95_drac_plugin.so: $(B)/pic/dovecot/drac-plugin.o $(B)/libdrac.a \
+    $(B)/libdraccommon.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--exclude-libs,ALL -o $@ $^ \
-	  $(TIRPC_LIBS) -lpthread
+	  $(TIRPC_LIBS) $(CRYPTO_LIBS) -lpthread
 
 # ---- drac-milter ----
 $(B)/libdracmilter.a: $(MILTER_OBJ)
@@ -249,17 +274,19 @@ $(B)/libdracmilter.a: $(MILTER_OBJ)
 	ar rcs $@ $^
 
 $(B)/drac-milter: $(B)/obj/milter/drac-milter.o $(B)/libdracmilter.a \
-    $(B)/libdrac.a
+    $(B)/libdrac.a $(B)/libdraccommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lmilter $(TIRPC_LIBS) \
-	  -lpthread
+	  $(CRYPTO_LIBS) -lpthread
 
 # ---- tests ----
 $(B)/obj/tests/%.o: tests/%.c $(B)/gen/drac_prot.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -Isrc/milter -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -Itests/support -Isrc/common \
+	  -Isrc/dracd -Isrc -MMD -MP -c -o $@ $<
 
 $(B)/check_dracd: $(TEST_OBJ) $(B)/gen/drac_prot_clnt.o $(B)/libdracd.a \
-    $(B)/liblogwatch.a $(B)/libdracmilter.a $(B)/libdrac.a
+    $(B)/liblogwatch.a $(B)/libdracmilter.a $(B)/libdrac.a \
+    $(B)/libdraccommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS) \
 	  $(SYSTEMD_LIBS)
 
@@ -301,10 +328,11 @@ check-asan: deps-check $(B)/oldpatch
 	  LDFLAGS="-fsanitize=address,undefined" check-build >/dev/null
 	ASAN_OPTIONS=detect_leaks=1 $(SAN_RUN)
 
-# the SIGKILL test with 50 kills instead of make check's 5
+# the SIGKILL test (daemon suite, case crash) with 50 kills instead of
+# make check's 4
 stress: check-build
 	STRESS_KILLS=50 DRACD=$(CURDIR)/$(B)/dracd CK_RUN_SUITE=daemon \
-	  CK_RUN_CASE=rpc CK_TIMEOUT_MULTIPLIER=10 $(B)/check_dracd
+	  CK_RUN_CASE=crash CK_TIMEOUT_MULTIPLIER=10 $(B)/check_dracd
 
 # the Debian packages built from a copy of the tree, checked by lintian,
 # installed, run as the unit runs dracd, restarted and purged (root)
@@ -320,11 +348,12 @@ FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz-build: deps-check
 	$(MAKE) B=$(FB) CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
-	  $(FB)/libdracd.a >/dev/null
+	  $(FB)/libdracd.a $(FB)/libdraccommon.a >/dev/null
 	for t in $(FUZZ_TARGETS); do \
 	  clang -std=gnu11 $(WARN) -O1 -g $(FUZZ_SAN) -D_GNU_SOURCE \
-	    -I$(FB)/gen -Isrc/dracd $(TIRPC_CFLAGS) -o $(FB)/fuzz_$$t \
-	    tests/fuzz/fuzz_$$t.c $(FB)/libdracd.a $(LIBS) || exit 1; done
+	    -I$(FB)/gen -Isrc/common -Isrc/dracd $(TIRPC_CFLAGS) \
+	    -o $(FB)/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FB)/libdracd.a \
+	    $(FB)/libdraccommon.a $(LIBS) || exit 1; done
 
 # each target for FUZZ_SECONDS from the seeds in tests/fuzz/seeds (new
 # inputs go to build/fuzz/corpus); a crash stops with its input saved
@@ -436,4 +465,4 @@ uninstall:
 clean:
 	rm -rf $(B) run
 
--include $(wildcard $(B)/obj/*/*.d $(B)/pic/*/*.d)
+-include $(wildcard $(B)/obj/*/*.d $(B)/obj/tests/*/*.d $(B)/pic/*/*.d)

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "lookup.h"
-#include "proc.h"
+#include "policy.h"
 
 #define MAPNAME "drac"
 
@@ -68,37 +68,19 @@ policy_consume(void *ctx, struct stream_conn *c, const uint8_t *in,
 	if ((used = policy_request((const char *)in, len, client,
 	    sizeof(client))) <= 0)
 		return used;
-	if (addr_parse(&a, client) < 0 || proc_check(ctx, stream_peer(c),
-	    "policy service", &a, &info, action, sizeof(action)) != 1)
+	if (addr_parse(&a, client) < 0 || policy_check(&(struct policy_req){
+	    .sv = ctx, .peer = stream_peer(c), .tcp = 1,
+	    .what = "policy service"}, &a, &info, action, sizeof(action)) != 1)
 		snprintf(action, sizeof(action), "DUNNO");
 	n = snprintf(reply, sizeof(reply), "action=%s\n\n", action);
 	return stream_reply(c, reply, (size_t)n) < 0 ? -1 : used;
-}
-
-/* rights_of - the rights peer holds now */
-static unsigned int
-rights_of(struct server *sv, const struct addr *peer)
-{
-	unsigned int r;
-
-	pthread_rwlock_rdlock(&sv->policy_lock);
-	r = acl_rights(sv->policy.acl, peer, ACL_VIA_TCP);	/* a stream */
-	pthread_rwlock_unlock(&sv->policy_lock);
-	return r;
-}
-
-/* lookup_admit_any - may peer connect for RPC: does it hold any right? */
-int
-lookup_admit_any(void *ctx, const struct addr *peer)
-{
-	return rights_of(ctx, peer) != 0;
 }
 
 /* admit_check - may peer connect for lookups: the check right */
 static int
 admit_check(void *ctx, const struct addr *peer)
 {
-	return (rights_of(ctx, peer) & ACL_CHECK) != 0;
+	return (policy_rights(ctx, peer) & ACL_CHECK) != 0;
 }
 
 const struct stream_proto lookup_policy_proto = {
@@ -154,8 +136,9 @@ sockmap_answer(struct server *sv, const struct addr *peer, const char *q,
 		klen = 0;
 	memcpy(key, q + sizeof(MAPNAME), klen);
 	key[klen] = '\0';
-	if (addr_parse(&a, key) == 0 && proc_check(sv, peer,
-	    "socketmap service", &a, &info, action, sizeof(action)) == 1)
+	if (addr_parse(&a, key) == 0 && policy_check(&(struct policy_req){
+	    .sv = sv, .peer = peer, .tcp = 1, .what = "socketmap service"},
+	    &a, &info, action, sizeof(action)) == 1)
 		snprintf(out, outlen, "OK %s", action);
 	else
 		snprintf(out, outlen, "NOTFOUND ");

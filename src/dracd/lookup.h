@@ -1,7 +1,7 @@
 /*
  * lookup.h - live lookups for MTAs: the Postfix policy delegation
  * protocol and the socketmap protocol (Postfix, Sendmail), served by
- * stream.c with a struct server (proc.h) as context.
+ * stream.c with a struct server (policy.h) as context.
  */
 #ifndef DRACD_LOOKUP_H
 #define DRACD_LOOKUP_H
@@ -16,9 +16,6 @@
 
 extern const struct stream_proto lookup_policy_proto;
 extern const struct stream_proto lookup_socketmap_proto;
-
-/* For svc_opts.admit: a TCP caller must hold some right (ctx: server). */
-int lookup_admit_any(void *ctx, const struct addr *peer);
 
 /* The parsers, exposed for tests and fuzzing. */
 ssize_t policy_request(const char *in, size_t len, char *client,

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "defaults.h"
 #include "drac_prot.h"
 #include "log.h"
 #include "lookup.h"
@@ -45,6 +46,27 @@ struct options {
 	size_t n;
 };
 
+/* the daemon's state, from start-up to shutdown (main's steps share it) */
+struct dracd {
+	struct options op;
+	struct config c;
+	struct policy p;		/* the first policy */
+	struct server sv;
+	struct store *st;
+	struct svc *svc;
+	struct svc_sock socks[SVC_MAXSOCK];
+	size_t n;			/* of socks */
+	struct stream_listener lookups[2];
+	size_t nlookups;
+	int mfd;			/* the metrics listener, -1 none */
+	struct metrics *metrics;
+	sigset_t set;			/* the signals waited for */
+	int registered;			/* with rpcbind */
+	int ready;			/* daemonize's pipe, -1 in -f */
+	int kept;			/* a keeper removes the pidfile */
+};
+
+/* usage - the synopsis, and exit 2 */
 static void
 usage(void)
 {
@@ -208,7 +230,7 @@ reload(const struct options *op, struct server *sv, struct config *last)
 		log_warnx("reload failed, keeping the old rules: %s", err);
 		return;
 	}
-	proc_set_policy(sv, &p);
+	policy_set(sv, &p);
 	config_diff(last, &c, log_change, &changed);
 	*last = c;
 	log_info("reloaded %s and %s (%zu rules%s%s)", op->config,
@@ -501,138 +523,177 @@ reregister(const struct config *c, const struct svc_sock *socks, size_t n,
  * every rpcbind_check that rpcbind still knows us
  */
 static void
-wait_signals(const sigset_t *set, const struct options *op,
-    struct server *sv, const struct config *c, const struct svc_sock *socks,
-    size_t n, int *registered)
+wait_signals(struct dracd *d)
 {
-	struct timespec ts = {c->rpcbind_check_ms / 1000,
-	    (c->rpcbind_check_ms % 1000) * 1000000L};
-	struct config last = *c;
+	struct timespec ts = {d->c.rpcbind_check_ms / 1000,
+	    (d->c.rpcbind_check_ms % 1000) * 1000000L};
+	struct config last = d->c;
 	int sig;
 
 	for (;;) {
-		if ((sig = sigtimedwait(set, NULL, &ts)) < 0) {
+		if ((sig = sigtimedwait(&d->set, NULL, &ts)) < 0) {
 			if (errno == EAGAIN)
-				reregister(c, socks, n, registered);
+				reregister(&d->c, d->socks, d->n,
+				    &d->registered);
 			continue;
 		}
 		if (sig == SIGHUP)
-			reload(op, sv, &last);
+			reload(&d->op, &d->sv, &last);
 		else
 			break;
 	}
 	log_info("signal %d: shutting down", sig);
 }
 
-int
-main(int argc, char **argv)
+/* check_only - -n: say whether the configuration is good, and exit */
+static int
+check_only(struct dracd *d)
+{
+	if (d->op.verbose)
+		config_dump(&d->c, d->op.config, stdout);
+	printf("%sdracd: configuration OK (%zu access rules%s)\n",
+	    d->op.verbose ? "# " : "", d->p.acl->count, d->p.acl->from_file ?
+	    "" : ", built-in defaults");
+	acl_free(d->p.acl);
+	return 0;
+}
+
+/* open_listeners - every socket, as root: RPC, lookups, metrics */
+static void
+open_listeners(struct dracd *d)
 {
 	char err[CONFIG_ERRMAX + 64];
-	struct svc_sock socks[SVC_MAXSOCK];
-	struct options op;
-	struct config c;
-	struct policy p;
-	struct server sv;
-	struct store *st;
-	struct svc *svc;
-	struct svc_opts so;
-	struct stream_listener lookups[2];
-	struct metrics *metrics = NULL;
-	sigset_t set;
-	size_t n, nlookups;
-	int registered, ready, kept, mfd = -1;
 
-	parse_args(argc, argv, &op);
-	log_init(op.foreground || op.check_only, op.debug);
-	if (load_all(&op, &c, &p, err, sizeof(err)) < 0)
+	if (svc_bind(d->c.listen, (uint16_t)d->c.port, d->socks, SVC_MAXSOCK,
+	    &d->n, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	if (op.check_only) {
-		if (op.verbose)
-			config_dump(&c, op.config, stdout);
-		printf("%sdracd: configuration OK (%zu access rules%s)\n",
-		    op.verbose ? "# " : "", p.acl->count, p.acl->from_file ?
-		    "" : ", built-in defaults");
-		acl_free(p.acl);
-		return 0;
-	}
-	if (svc_bind(c.listen, (uint16_t)c.port, socks, SVC_MAXSOCK, &n, err,
-	    sizeof(err)) < 0)
-		fatalx("%s", err);
-	nlookups = open_lookups(&c, &sv, lookups);
-	if (c.metrics_listen[0] != '\0' && stream_listen(c.metrics_listen,
-	    &mfd, err, sizeof(err)) < 0)
+	d->nlookups = open_lookups(&d->c, &d->sv, d->lookups);
+	if (d->c.metrics_listen[0] != '\0' && stream_listen(
+	    d->c.metrics_listen, &d->mfd, err, sizeof(err)) < 0)
 		fatalx("metrics_listen %s", err);
-	ready = op.foreground ? -1 : daemonize();
-	kept = start_pidfile(&c);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* detach - daemonize (unless -f), write the pidfile, block the signals
+ * the main thread waits for (every thread inherits the mask) */
+static void
+detach(struct dracd *d)
+{
+	d->ready = d->op.foreground ? -1 : daemonize();
+	d->kept = start_pidfile(&d->c);
+	sigemptyset(&d->set);
+	sigaddset(&d->set, SIGTERM);
+	sigaddset(&d->set, SIGINT);
+	sigaddset(&d->set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &d->set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	registered = register_rpcbind(&c, socks, n);
-	drop_privileges(c.user);
-	readable_check(&op, &c);
+}
+
+/* open_state - as the user: the allowlist, its map, the policy */
+static void
+open_state(struct dracd *d)
+{
+	char err[CONFIG_ERRMAX + 64];
+
+	drop_privileges(d->c.user);
+	readable_check(&d->op, &d->c);
 	/* the list's files live in a directory the user owns: open them as
 	 * the user, so no link planted there is followed with root's rights */
-	st = open_store(&op, &c);
+	d->st = open_store(&d->op, &d->c);
 	/* -i must empty the map before serving; otherwise the files on disk
 	 * already hold what was loaded, and the first rewrite (which drops
 	 * what expired meanwhile) goes to the publishing thread */
-	if ((op.truncate ? store_publish(st, err, sizeof(err)) :
-	    mapfile_writable(c.dbfile, err, sizeof(err))) < 0)
+	if ((d->op.truncate ? store_publish(d->st, err, sizeof(err)) :
+	    mapfile_writable(d->c.dbfile, err, sizeof(err))) < 0)
 		fatalx("cannot write the allowlist: %s", err);
-	if (store_start(st) < 0 || proc_init(&sv, st, &p) < 0)
+	if (store_start(d->st) < 0 || policy_init(&d->sv, d->st, &d->p) < 0)
 		fatalx("cannot start threads");
-	sv.sync_interval_ms = c.sync_interval_ms;
-	/* bursts of two seconds' worth, for up to 4096 adding clients */
-	if (c.add_rate > 0 && (sv.adds = ratelimit_new((double)c.add_rate,
-	    2.0 * (double)c.add_rate, 4096)) == NULL)
+	d->sv.sync_interval_ms = d->c.sync_interval_ms;
+	if (d->c.add_rate > 0 && (d->sv.adds = ratelimit_new(
+	    (double)d->c.add_rate, DEF_ADD_BURST_S * (double)d->c.add_rate,
+	    DEF_ADD_CLIENTS)) == NULL)
 		fatalx("out of memory");
+}
+
+/* serve - start the RPC threads (and the lookups in them), the metrics */
+static void
+serve(struct dracd *d)
+{
+	const struct config *c = &d->c;
+	char err[CONFIG_ERRMAX + 64];
+	struct svc_opts so;
+
 	memset(&so, 0, sizeof(so));
-	so.prog = DRACPROG;
-	so.vers_lo = DRACVERS;
-	so.vers_hi = DRACVERS3;
-	so.lookup = proc_lookup;
-	so.ctx = &sv;
-	/* with sync_interval 0 each add holds its thread until the disk
-	 * write: more threads let more adds share one write */
-	so.udp_threads = c.udp_threads > 0 ? (int)c.udp_threads :
-	    c.sync_interval_ms == 0 ? 16 : 2;
-	so.admit = lookup_admit_any;
+	so.rpc.prog = DRACPROG;
+	so.rpc.vers_lo = DRACVERS;
+	so.rpc.vers_hi = DRACVERS3;
+	so.rpc.lookup = proc_lookup;
+	so.rpc.ctx = &d->sv;
+	so.udp_threads = c->udp_threads > 0 ? (int)c->udp_threads :
+	    c->sync_interval_ms == 0 ? DEF_UDP_THREADS_SYNC : DEF_UDP_THREADS;
+	so.admit = policy_admit_any;
 	/* with sync_interval 0, TCP adds too wait for the disk: in workers,
 	 * as many as the UDP threads, never in the thread that answers the
 	 * live lookups.  Otherwise they do not wait, and the hand-off would
 	 * only cost (4 TCP clients: 21,000 adds/s instead of 39,000) */
-	so.tcp_workers = c.sync_interval_ms == 0 ? so.udp_threads : 0;
-	so.tcp_max_connections = (int)c.tcp_max_connections;
-	so.tcp_max_per_source = (int)c.tcp_max_per_source;
-	so.tcp_request_timeout_ms = c.tcp_request_timeout_ms;
-	so.tcp_idle_timeout_ms = c.tcp_idle_timeout_ms;
-	if ((svc = svc_start(&so, socks, n, lookups, nlookups)) == NULL)
+	so.tcp_workers = c->sync_interval_ms == 0 ? so.udp_threads : 0;
+	so.tcp_max_connections = (int)c->tcp_max_connections;
+	so.tcp_max_per_source = (int)c->tcp_max_per_source;
+	so.tcp_request_timeout_ms = c->tcp_request_timeout_ms;
+	so.tcp_idle_timeout_ms = c->tcp_idle_timeout_ms;
+	if ((d->svc = svc_start(&so, d->socks, d->n, d->lookups,
+	    d->nlookups)) == NULL)
 		fatalx("cannot start the server threads");
-	if (mfd >= 0) {
-		if ((metrics = metrics_start(mfd, &sv, err, sizeof(err))) ==
-		    NULL)
+	if (d->mfd >= 0) {
+		if ((d->metrics = metrics_start(d->mfd, &d->sv, err,
+		    sizeof(err))) == NULL)
 			fatalx("%s", err);
-		log_info("metrics on %s", c.metrics_listen);
+		log_info("metrics on %s", c->metrics_listen);
 	}
-	log_info("dracd %s serving program %d on port %u (%s), map %s",
-	    DRACD_VERSION, DRACPROG, socks[0].port, registered ?
-	    "registered with rpcbind" : "not registered", c.dbfile);
-	daemon_ready(ready);
-	wait_signals(&set, &op, &sv, &c, socks, n, &registered);
-	metrics_stop(metrics);
-	svc_stop(svc);
-	store_close(st);
-	if (registered)
+}
+
+/* shut_down - stop serving, close the store, release everything */
+static void
+shut_down(struct dracd *d)
+{
+	metrics_stop(d->metrics);
+	svc_stop(d->svc);
+	store_close(d->st);
+	if (d->registered)
 		rpcreg_unset(DRACPROG, DRACVERS, DRACVERS3);
-	while (n > 0)
-		close(socks[--n].fd);
-	while (nlookups > 0)
-		close(lookups[--nlookups].fd);
-	proc_fini(&sv);
-	if (c.pidfile[0] != '\0' && !kept)
-		unlink(c.pidfile);
+	while (d->n > 0)
+		close(d->socks[--d->n].fd);
+	while (d->nlookups > 0)
+		close(d->lookups[--d->nlookups].fd);
+	policy_fini(&d->sv);
+	if (d->c.pidfile[0] != '\0' && !d->kept)
+		unlink(d->c.pidfile);
+}
+
+/* main - the steps: settings, sockets (as root), detach, state (as the
+ * user), serve, wait for signals, shut down */
+int
+main(int argc, char **argv)
+{
+	static struct dracd d;
+	char err[CONFIG_ERRMAX + 64];
+
+	d.mfd = -1;
+	parse_args(argc, argv, &d.op);
+	log_init(d.op.foreground || d.op.check_only, d.op.debug);
+	if (load_all(&d.op, &d.c, &d.p, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	if (d.op.check_only)
+		return check_only(&d);
+	open_listeners(&d);
+	detach(&d);
+	d.registered = register_rpcbind(&d.c, d.socks, d.n);
+	open_state(&d);
+	serve(&d);
+	log_info("dracd %s serving program %d on port %u (%s), map %s",
+	    DRACD_VERSION, DRACPROG, d.socks[0].port, d.registered ?
+	    "registered with rpcbind" : "not registered", d.c.dbfile);
+	daemon_ready(d.ready);
+	wait_signals(&d);
+	shut_down(&d);
 	return 0;
 }

@@ -13,8 +13,9 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "drac_prot.h"
 
-#define MAPFILE_USERMAX 64
+#define MAPFILE_USERMAX DRAC_MAXUSER	/* rpc/drac.x: bytes of a user name */
 
 struct map_format {
 	int hash;		/* DB_HASH instead of DB_BTREE */

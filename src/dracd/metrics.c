@@ -23,7 +23,7 @@
 #include "addr.h"
 #include "metrics.h"
 #include "mono.h"
-#include "proc.h"
+#include "policy.h"
 #include "store.h"
 #include "stream.h"
 
@@ -82,10 +82,10 @@ render_proc(struct out *o, struct server *sv)
 {
 	static const char *const reasons[DENY_REASONS] = {"acl", "transport",
 	    "auth", "rate", "never"};
-	struct proc_counters pc;
+	struct policy_counters pc;
 	size_t v, t;
 
-	proc_counters(sv, &pc);
+	policy_counters(sv, &pc);
 	head(o, "dracd_adds_total", "counter",
 	    "Addresses granted, by protocol version and transport.");
 	for (v = 0; v < 3; v++)
@@ -201,7 +201,7 @@ admit(void *cls, const struct sockaddr *sa, socklen_t len)
 
 	if (addr_from_sockaddr(&peer, sa, len) < 0)
 		return MHD_NO;
-	return proc_admin_over_tcp(m->sv, &peer) ? MHD_YES : MHD_NO;
+	return policy_admin_over_tcp(m->sv, &peer) ? MHD_YES : MHD_NO;
 }
 
 /*

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "proc.h"
+#include "policy.h"
 
 struct metrics;
 

@@ -37,6 +37,7 @@
 
 #include "log.h"
 #include "mono.h"
+#include "sock.h"
 #include "stream.h"
 
 #define READMAX		8192
@@ -412,9 +413,9 @@ next_wake(const struct loop *lp, int64_t t)
 	return w < 0 ? 0 : (int)w;
 }
 
-/* round - one poll over listeners and connections; -1 when stopping */
+/* poll_round - one poll over listeners and connections; -1 when stopping */
 static int
-round_(struct loop *lp, struct pollfd *pfd)
+poll_round(struct loop *lp, struct pollfd *pfd)
 {
 	size_t i, nl = lp->nl;
 	int64_t t = mono_ms();
@@ -602,7 +603,7 @@ stream_run(const struct stream_opts *o, const struct stream_listener *ls,
 		pfd[i].events = POLLIN;
 	pfd[n].fd = o->stopfd;
 	pfd[n].events = POLLIN;
-	while (round_(&lp, pfd) == 0)
+	while (poll_round(&lp, pfd) == 0)
 		;
 	while (lp.n > 0)
 		conn_close(&lp, lp.n - 1);
@@ -660,10 +661,8 @@ static int
 stream_spec(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
     int *unix_, char *err, size_t errlen)
 {
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	char host[256], *colon, *end;
-	unsigned long port;
+	char host[256];
+	uint16_t port;
 
 	*unix_ = strncmp(spec, "unix:", 5) == 0;
 	if (*unix_) {
@@ -675,27 +674,11 @@ stream_spec(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
 		}
 		return 0;
 	}
-	if (strncmp(spec, "inet:", 5) != 0 || snprintf(host, sizeof(host),
-	    "%s", spec + 5) >= (int)sizeof(host) ||
-	    (colon = strrchr(host, ':')) == NULL)
-		goto bad;
-	*colon = '\0';
-	port = strtoul(colon + 1, &end, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port == 0 ||
-	    port > 65535)
-		goto bad;
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*s4);
-	} else if (host[0] == '[' && host[strlen(host) - 1] == ']' &&
-	    (host[strlen(host) - 1] = '\0', inet_pton(AF_INET6, host + 1,
-	    &s6->sin6_addr) == 1)) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*s6);
-	} else
+	/* a port, and an IPv6 address in brackets */
+	if (strncmp(spec, "inet:", 5) != 0 || addr_hostport(spec + 5, host,
+	    sizeof(host), &port) < 0 || port == 0 ||
+	    (strchr(host, ':') != NULL) != (spec[5] == '[') ||
+	    addr_sockaddr(host, port, ss, len) < 0)
 		goto bad;
 	return 0;
 bad:
@@ -729,22 +712,15 @@ stream_listen(const char *spec, int *fd, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int one = 1, unix_;
+	int unix_;
 
 	if (stream_spec(spec, &ss, &len, &unix_, err, errlen) < 0)
 		return -1;
 	if (unix_)
 		return listen_unix(spec + 5, fd, err, errlen);
-	if ((*fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) < 0)
-		goto sys;
-	setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(*fd, (struct sockaddr *)&ss, len) < 0 || listen(*fd, 128) < 0) {
-		close(*fd);
-		goto sys;
-	}
-	return 0;
-sys:
+	/* [::] takes IPv4 too: a stream service is dual-stack */
+	if ((*fd = sock_listen((struct sockaddr *)&ss, len, 1, 0)) >= 0)
+		return 0;
 	snprintf(err, errlen, "%s: %s", spec, strerror(errno));
 	return -1;
 }

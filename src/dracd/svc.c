@@ -1,8 +1,9 @@
 /*
- * svc.c - RPC message handling and the UDP and TCP server threads.
+ * svc.c - the UDP and TCP server threads and their sockets, around the
+ * message codec (rpcmsg.c).
  *
- * Threading: svc_dispatch has no state of its own and runs in every
- * server thread at once; procedures must be thread-safe.  Each UDP thread
+ * Threading: the codec has no state of its own and runs in every server
+ * thread at once; procedures must be thread-safe.  Each UDP thread
  * polls all UDP sockets and serves whatever datagram it reads, noting
  * the interface it arrived on, and replies from the address it was sent
  * to (IP_PKTINFO / IPV6_PKTINFO both ways).  One
@@ -37,200 +38,18 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sock.h"
 #include "stream.h"
 #include "svc.h"
 #include "work.h"
 
 #define SVC_UDPMAX	65536		/* largest datagram read */
-#define SVC_REPLYMAX	65536		/* largest reply built */
+#define SVC_REPLYMAX	RPCMSG_REPLYMAX	/* largest reply built */
 #define SVC_RECMAX	16384		/* largest TCP record accepted */
-#define SVC_ARGMAX	256		/* largest decoded argument struct */
-#define SVC_RESMAX	256		/* largest result struct */
 #define SVC_UDPBURST	64		/* datagrams per socket per wakeup */
 #define SVC_LOOPBACKS	8		/* loopback interfaces remembered */
 
-/* ---- one request ---- */
-
-/* reply - encode a reply message; its length, 0 if it does not fit */
-static size_t
-reply(struct rpc_msg *m, uint8_t *buf, size_t cap)
-{
-	XDR x;
-	size_t len;
-
-	xdrmem_create(&x, (char *)buf, (u_int)cap, XDR_ENCODE);
-	len = xdr_replymsg(&x, m) ? xdr_getpos(&x) : 0;
-	xdr_destroy(&x);
-	return len;
-}
-
-/* accepted - a MSG_ACCEPTED reply with status st and optional results */
-static size_t
-accepted(const struct rpc_msg *call, enum accept_stat st, xdrproc_t xres,
-    void *res, const struct svc_opts *o, uint8_t *buf, size_t cap)
-{
-	struct rpc_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.rm_xid = call->rm_xid;
-	m.rm_direction = REPLY;
-	m.rm_reply.rp_stat = MSG_ACCEPTED;
-	m.acpted_rply.ar_verf = _null_auth;
-	m.acpted_rply.ar_stat = st;
-	if (st == SUCCESS) {
-		m.acpted_rply.ar_results.where = res;
-		m.acpted_rply.ar_results.proc = xres;
-	} else if (st == PROG_MISMATCH) {
-		m.acpted_rply.ar_vers.low = o->vers_lo;
-		m.acpted_rply.ar_vers.high = o->vers_hi;
-	}
-	return reply(&m, buf, cap);
-}
-
-/* denied - an RPC_MISMATCH rejection for a caller not speaking RPC v2 */
-static size_t
-denied(const struct rpc_msg *call, uint8_t *buf, size_t cap)
-{
-	struct rpc_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.rm_xid = call->rm_xid;
-	m.rm_direction = REPLY;
-	m.rm_reply.rp_stat = MSG_DENIED;
-	m.rjcted_rply.rj_stat = RPC_MISMATCH;
-	m.rjcted_rply.rj_vers.low = 2;
-	m.rjcted_rply.rj_vers.high = 2;
-	return reply(&m, buf, cap);
-}
-
-/* run - decode the arguments, call the procedure, encode its result */
-static size_t
-run(const struct svc_opts *o, const struct svc_proc *p, XDR *x, size_t len,
-    struct rpc_msg *call, struct svc_call *c, uint8_t *buf, size_t cap)
-{
-	union { uint8_t b[SVC_ARGMAX]; uint64_t align; } arg;
-	union { uint8_t b[SVC_RESMAX]; uint64_t align; } res;
-	size_t n;
-	int ok, rc;
-
-	memset(&arg, 0, sizeof(arg));
-	memset(&res, 0, sizeof(res));
-	/* exactly the bytes that arrived: no more, no fewer */
-	ok = p->xarg(x, arg.b) && xdr_getpos(x) == len;
-	if (!ok) {
-		xdr_free(p->xarg, (char *)arg.b);
-		return accepted(call, GARBAGE_ARGS, NULL, NULL, o, buf, cap);
-	}
-	if ((rc = p->fn(c, arg.b, res.b)) < 0)
-		n = accepted(call, SYSTEM_ERR, NULL, NULL, o, buf, cap);
-	else if (rc == SVC_NOREPLY)
-		n = 0;
-	else if ((n = accepted(call, SUCCESS, p->xres, res.b, o, buf,
-	    cap)) == 0)
-		n = accepted(call, SYSTEM_ERR, NULL, NULL, o, buf, cap);
-	xdr_free(p->xarg, (char *)arg.b);
-	free(c->scratch);
-	return n;
-}
-
-/*
- * dispatch - serve one RPC call message of len bytes that came as from
- * says (peer, transport, arrival); the length of the reply written to
- * buf, or 0 when the message earns no reply (not a call, too mangled to
- * read a header from, or a procedure said so).
- */
-static size_t
-dispatch(const struct svc_opts *o, const uint8_t *req, size_t len,
-    const struct svc_call *from, uint8_t *buf, size_t cap)
-{
-	char cred[MAX_AUTH_BYTES], verf[MAX_AUTH_BYTES];
-	const struct svc_proc *p;
-	struct rpc_msg call;
-	struct svc_call c;
-	size_t n;
-	XDR x;
-
-	memset(&call, 0, sizeof(call));
-	call.rm_call.cb_cred.oa_base = cred;
-	call.rm_call.cb_verf.oa_base = verf;
-	xdrmem_create(&x, (char *)(uintptr_t)req, (u_int)len, XDR_DECODE);
-	if (!xdr_callmsg(&x, &call)) {
-		xdr_destroy(&x);
-		return 0;
-	}
-	if (call.rm_call.cb_rpcvers != 2)
-		n = denied(&call, buf, cap);
-	else if (call.rm_call.cb_prog != o->prog)
-		n = accepted(&call, PROG_UNAVAIL, NULL, NULL, o, buf, cap);
-	else if (call.rm_call.cb_vers < o->vers_lo ||
-	    call.rm_call.cb_vers > o->vers_hi)
-		n = accepted(&call, PROG_MISMATCH, NULL, NULL, o, buf, cap);
-	else if ((p = o->lookup((uint32_t)call.rm_call.cb_vers,
-	    (uint32_t)call.rm_call.cb_proc)) == NULL)
-		n = accepted(&call, PROC_UNAVAIL, NULL, NULL, o, buf, cap);
-	else {
-		memset(&c, 0, sizeof(c));
-		c.peer = from->peer;
-		c.tcp = from->tcp;
-		c.ifindex = from->ifindex;
-		c.loopback = from->loopback;
-		c.vers = (uint32_t)call.rm_call.cb_vers;
-		c.proc = (uint32_t)call.rm_call.cb_proc;
-		c.ctx = o->ctx;
-		n = run(o, p, &x, len, &call, &c, buf, cap);
-	}
-	xdr_destroy(&x);
-	return n;
-}
-
-/*
- * svc_dispatch - serve one RPC call message from peer whose arrival
- * interface is not known (TCP, or a test); as dispatch
- */
-size_t
-svc_dispatch(const struct svc_opts *o, const uint8_t *req, size_t len,
-    const struct addr *peer, int tcp, uint8_t *buf, size_t cap)
-{
-	struct svc_call from;
-
-	memset(&from, 0, sizeof(from));
-	from.peer = peer;
-	from.tcp = tcp;
-	return dispatch(o, req, len, &from, buf, cap);
-}
-
 /* ---- sockets ---- */
-
-/* open_sock - one bound socket; -1 with errno */
-static int
-open_sock(const struct sockaddr *sa, socklen_t salen, int tcp, int v6only)
-{
-	int fd, one = 1;
-
-	fd = socket(sa->sa_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) |
-	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (tcp)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (sa->sa_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-		    sizeof(v6only));
-	/* each datagram's destination and interface: replies leave from
-	 * the address the request went to, and rules see the interface */
-	if ((!tcp && (sa->sa_family == AF_INET ?
-	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) :
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
-	    sizeof(one))) < 0) ||
-	    bind(fd, sa, salen) < 0 || (tcp && listen(fd, 128) < 0)) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
 
 /* bound_port - the port a socket ended up on */
 static uint16_t
@@ -251,27 +70,17 @@ static int
 sockaddr_for(const char *text, uint16_t port, struct sockaddr_storage *ss,
     socklen_t *len, int *v6only)
 {
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 
-	memset(ss, 0, sizeof(*ss));
 	*v6only = 1;
-	if (strcmp(text, "*") == 0) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_any;
-		*v6only = 0;
-	} else if (inet_pton(AF_INET, text, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		*len = sizeof(*s4);
-		return 0;
-	} else if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-	} else {
-		return -1;
-	}
+	if (strcmp(text, "*") != 0)
+		return addr_sockaddr(text, port, ss, len);
+	memset(ss, 0, sizeof(*ss));
+	s6->sin6_family = AF_INET6;
+	s6->sin6_addr = in6addr_any;
 	s6->sin6_port = htons(port);
 	*len = sizeof(*s6);
+	*v6only = 0;
 	return 0;
 }
 
@@ -288,7 +97,7 @@ bind_pair(const char *text, uint16_t *port, struct svc_sock *out)
 		return -1;
 	}
 	for (t = 0; t < 2; t++) {
-		out[t].fd = open_sock((struct sockaddr *)&ss, len, t, v6only);
+		out[t].fd = sock_listen((struct sockaddr *)&ss, len, t, v6only);
 		if (out[t].fd < 0 && t == 0 && strcmp(text, "*") == 0 &&
 		    errno == EAFNOSUPPORT) {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -297,7 +106,7 @@ bind_pair(const char *text, uint16_t *port, struct svc_sock *out)
 			s4->sin_family = AF_INET;
 			s4->sin_port = htons(*port);
 			len = sizeof(*s4);
-			out[t].fd = open_sock((struct sockaddr *)&ss, len, t, 1);
+			out[t].fd = sock_listen((struct sockaddr *)&ss, len, t, 1);
 		}
 		if (out[t].fd < 0) {
 			if (t == 1)
@@ -305,7 +114,6 @@ bind_pair(const char *text, uint16_t *port, struct svc_sock *out)
 			return -1;
 		}
 		out[t].tcp = t;
-		out[t].family = ss.ss_family;
 		out[t].port = bound_port(out[t].fd);
 		if (*port == 0) {
 			/* the same port for TCP as the kernel chose for UDP */
@@ -604,7 +412,8 @@ udp_serve(struct svc *s, int fd, uint8_t *in, uint8_t *out)
 		c.peer = &peer;
 		c.ifindex = to.ifindex;
 		c.loopback = to.ifindex != 0 && is_loopback(s, to.ifindex);
-		n = dispatch(&s->o, in, (size_t)got, &c, out, SVC_REPLYMAX);
+		n = rpcmsg_dispatch(&s->o.rpc, in, (size_t)got, &c, out,
+		    SVC_REPLYMAX);
 		if (n > 0)
 			udp_reply(fd, out, n, &from, mh.msg_namelen, &to);
 	}
@@ -645,26 +454,6 @@ udp_thread(void *arg)
 	return NULL;
 }
 
-/* call_proc - the procedure a call record asks for; NULL when it is not
- * a call to ours (svc_dispatch answers those) */
-static const struct svc_proc *
-call_proc(const struct svc_opts *o, const uint8_t *rec, size_t len)
-{
-	uint32_t w[6];
-	size_t i;
-
-	if (len < sizeof(w))
-		return NULL;
-	memcpy(w, rec, sizeof(w));
-	for (i = 0; i < 6; i++)
-		w[i] = ntohl(w[i]);
-	/* xid, CALL, RPC version 2, program, version, procedure */
-	if (w[1] != CALL || w[2] != 2 || w[3] != o->prog || w[4] < o->vers_lo ||
-	    w[4] > o->vers_hi)
-		return NULL;
-	return o->lookup(w[4], w[5]);
-}
-
 /* rpc_work - in a worker: serve one call, keep the reply for the TCP
  * thread */
 static void
@@ -676,7 +465,7 @@ rpc_work(void *arg, struct work_job *w)
 	uint32_t mark;
 	size_t n;
 
-	n = svc_dispatch(&s->o, j->req, j->len, &j->peer, 1, out + 4,
+	n = svc_dispatch(&s->o.rpc, j->req, j->len, &j->peer, 1, out + 4,
 	    SVC_REPLYMAX);
 	if (n == 0)
 		return;
@@ -802,7 +591,7 @@ rpc_consume(void *ctx, struct stream_conn *c, const uint8_t *in, size_t len)
 		reclen += frag;
 		off += 4 + frag;
 	} while (!last);
-	if (s->work != NULL && (p = call_proc(&s->o, s->rec, reclen)) !=
+	if (s->work != NULL && (p = rpcmsg_proc(&s->o.rpc, s->rec, reclen)) !=
 	    NULL && p->mayblock) {
 		switch (hand_off(s, c, reclen)) {
 		case 1:
@@ -813,7 +602,7 @@ rpc_consume(void *ctx, struct stream_conn *c, const uint8_t *in, size_t len)
 			return -1;
 		}
 	}
-	n = svc_dispatch(&s->o, s->rec, reclen, stream_peer(c), 1, s->out + 4,
+	n = svc_dispatch(&s->o.rpc, s->rec, reclen, stream_peer(c), 1, s->out + 4,
 	    SVC_REPLYMAX);
 	if (n == 0)
 		return (ssize_t)off;
@@ -828,7 +617,7 @@ rpc_admit(void *ctx, const struct addr *peer)
 {
 	struct svc *s = ctx;
 
-	return s->o.admit == NULL || s->o.admit(s->o.ctx, peer);
+	return s->o.admit == NULL || s->o.admit(s->o.rpc.ctx, peer);
 }
 
 static const struct stream_proto rpc_proto = {

@@ -1,5 +1,6 @@
 /*
- * svc.h - dracd's ONC RPC transport: its own UDP and TCP loops.
+ * svc.h - dracd's ONC RPC transport: its own UDP and TCP loops around
+ * the message codec (rpcmsg.h).
  *
  * dracd does not use libtirpc's server transports: they decode a UDP
  * request from their whole receive buffer (a short datagram is completed
@@ -19,43 +20,13 @@
 #include <rpc/rpc.h>
 
 #include "addr.h"
+#include "rpcmsg.h"
 #include "stream.h"
 
 #define SVC_MAXSOCK 16
 
-/* What a procedure sees of the call it serves. */
-struct svc_call {
-	const struct addr *peer;
-	int tcp;			/* 1: arrived over TCP */
-	int ifindex;			/* UDP: the interface it arrived on
-					 * (IP_PKTINFO); 0 unknown or TCP */
-	int loopback;			/* UDP: that is a loopback interface */
-	uint32_t vers, proc;
-	void *ctx;			/* the server (proc.c) */
-	void *scratch;			/* freed after the reply is sent */
-	char user[72];			/* result text that outlives the call */
-};
-
-/* A procedure: argument and result XDR routines and sizes, and the code. */
-#define SVC_NOREPLY 1
-
-struct svc_proc {
-	xdrproc_t xarg, xres;
-	size_t argsize, ressize;
-	/* 0: reply res; -1: SYSTEM_ERR; SVC_NOREPLY: none at all (the
-	 * answer goes with another copy of the same call) */
-	int (*fn)(struct svc_call *, void *arg, void *res);
-	int mayblock;		/* may wait for the disk: never in the
-				 * TCP thread */
-};
-
-/* Finds the procedure for vers/proc; NULL when there is none. */
-typedef const struct svc_proc *(*svc_lookup_fn)(uint32_t vers, uint32_t proc);
-
 struct svc_opts {
-	uint32_t prog, vers_lo, vers_hi;
-	svc_lookup_fn lookup;
-	void *ctx;
+	struct rpc_prog rpc;		/* what is served */
 	int udp_threads;
 	/* may peer call anything at all over TCP?  (1 yes, 0 closed at
 	 * accept); NULL: everyone may */
@@ -70,7 +41,6 @@ struct svc_opts {
 struct svc_sock {
 	int fd;
 	int tcp;
-	int family;
 	uint16_t port;
 };
 
@@ -82,7 +52,5 @@ int svc_listen_check(const char *listen, char *err, size_t errlen);
 struct svc *svc_start(const struct svc_opts *, const struct svc_sock *,
     size_t n, const struct stream_listener *extra, size_t nextra);
 void svc_stop(struct svc *);
-size_t svc_dispatch(const struct svc_opts *, const uint8_t *req, size_t len,
-    const struct addr *peer, int tcp, uint8_t *reply, size_t cap);
 
 #endif

@@ -103,7 +103,7 @@ send_shared(uint32_t vers, xdrproc_t xarg, void *arg)
 	g = gen;
 	pthread_mutex_unlock(&lock);
 	if (rc == 0)
-		rc = send_add(copy, vers, xarg, arg, rpcc_now_ms() +
+		rc = send_add(copy, vers, xarg, arg, mono_ms() +
 		    COMPAT_TIMEOUT_MS);
 	pthread_mutex_lock(&lock);
 	if (copy != NULL && g == gen)	/* the same client: keep what
@@ -118,7 +118,7 @@ send_shared(uint32_t vers, xdrproc_t xarg, void *arg)
 static int
 auth_once(char *server, uint32_t vers, xdrproc_t xarg, void *arg)
 {
-	int64_t deadline = rpcc_now_ms() + COMPAT_TIMEOUT_MS;
+	int64_t deadline = mono_ms() + COMPAT_TIMEOUT_MS;
 	drac_t *h;
 	int rc;
 
@@ -135,7 +135,7 @@ dracconn(char *server, char **errmsg)
 	drac_t *h, *old;
 	int rc;
 
-	rc = open_client(&h, server, rpcc_now_ms() + COMPAT_TIMEOUT_MS);
+	rc = open_client(&h, server, mono_ms() + COMPAT_TIMEOUT_MS);
 	pthread_mutex_lock(&lock);
 	old = conn;
 	conn = h;

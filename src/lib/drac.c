@@ -27,7 +27,6 @@
 #define PAGE		500
 #define LIST_MAXPAGES	(1U << 22)	/* pages of one walk, at most: dracd's
 					 * largest table needs ~2.1 million */
-#define CONFIG_ERR	1200
 #define OLD_RETRY_MS	300000	/* a DRAC 1.x server is asked for v3 again
 				 * after this, in case it was upgraded */
 
@@ -51,43 +50,6 @@ struct drac_list {
 	int started, done;
 	int failed;		/* the error that ended the walk, or 0 */
 };
-
-/* parse_server - "host", "host:port", "[v6]:port" or a bare IPv6 */
-static int
-parse_server(const char *spec, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon, *end = spec + strlen(spec);
-	char *e;
-	unsigned long p;
-
-	*port = 0;
-	if (*spec == '[') {
-		const char *rb = strchr(spec, ']');
-
-		if (rb == NULL || (rb[1] != '\0' && rb[1] != ':'))
-			return -1;
-		colon = rb[1] == ':' ? rb + 1 : NULL;
-		spec++;
-		end = rb;
-	} else if ((colon = strchr(spec, ':')) != NULL &&
-	    strchr(colon + 1, ':') != NULL) {
-		colon = NULL;	/* a bare IPv6 address: no port */
-	} else if (colon != NULL) {
-		end = colon;
-	}
-	if (end == spec || (size_t)(end - spec) >= hostlen)
-		return -1;
-	memcpy(host, spec, (size_t)(end - spec));
-	host[end - spec] = '\0';
-	if (colon == NULL)
-		return 0;
-	p = strtoul(colon + 1, &e, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *e != '\0' || p == 0 ||
-	    p > 65535)
-		return -1;
-	*port = (uint16_t)p;
-	return 0;
-}
 
 /* pick - a server's address from a lookup: its first IPv4, else its first */
 static int
@@ -177,7 +139,7 @@ lookup_wait(struct lookup *lk, struct rpc_target *t, int64_t deadline)
 	int rc = DRAC_E_TIMEOUT;
 
 	pthread_mutex_lock(&lk->mu);
-	while (!lk->done && (ms = deadline - rpcc_now_ms()) > 0) {
+	while (!lk->done && (ms = deadline - mono_ms()) > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += ms / 1000;
 		ts.tv_nsec += (ms % 1000) * 1000000L;
@@ -271,7 +233,7 @@ add_server(drac_t *h, const char *spec, int64_t deadline)
 	uint16_t port;
 	int rc;
 
-	if (h->n == MAXSERVERS || parse_server(spec, host, sizeof(host),
+	if (h->n == MAXSERVERS || addr_hostport(spec, host, sizeof(host),
 	    &port) < 0)
 		return DRAC_E_INVAL;
 	if ((rc = resolve(host, &h->t[h->n], deadline)) < 0)
@@ -308,17 +270,15 @@ drac_open_until(drac_t **hp, const char *servers,
 	if (h->o.retries == 0)
 		h->o.retries = 3;
 	if (h->o.add_key_file != NULL) {
-		char err[CONFIG_ERR];
-
-		if (auth_key_load(h->o.add_key_file, h->key, &h->keylen, err,
-		    sizeof(err)) < 0) {
+		if (auth_key_load(h->o.add_key_file, h->key, &h->keylen, NULL,
+		    0) < 0) {
 			free(h);
 			return DRAC_E_KEY;
 		}
 		h->o.add_key_file = NULL;	/* the caller's string */
 	}
 	if (deadline == 0)
-		deadline = rpcc_now_ms() + h->o.timeout_ms;
+		deadline = mono_ms() + h->o.timeout_ms;
 	for (tok = strtok_r(buf, ", \t", &save); tok != NULL && rc == 0;
 	    tok = strtok_r(NULL, ", \t", &save))
 		rc = add_server(h, tok, deadline);
@@ -386,7 +346,7 @@ int
 drac_call(drac_t *h, const struct rpc_req *rq, void *res, int *status,
     int first)
 {
-	return drac_call_until(h, rq, res, status, first, rpcc_now_ms() +
+	return drac_call_until(h, rq, res, status, first, mono_ms() +
 	    h->o.timeout_ms);
 }
 
@@ -584,7 +544,7 @@ static int
 add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
     const char *user)
 {
-	int64_t now = rpcc_now_ms(), deadline = now + h->o.timeout_ms;
+	int64_t now = mono_ms(), deadline = now + h->o.timeout_ms;
 	int old[MAXSERVERS], rc[MAXSERVERS], r = 0;
 	size_t i;
 
@@ -600,7 +560,7 @@ add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
 	for (i = 0; i < h->n; i++)
 		if (!old[i] && rc[i] == DRAC_E_OLD) {
 			old[i] = 1;
-			h->old_until[i] = rpcc_now_ms() + OLD_RETRY_MS;
+			h->old_until[i] = mono_ms() + OLD_RETRY_MS;
 		}
 	for (i = 0; i < h->n && h->keylen > 0; i++)
 		if (old[i])
@@ -687,9 +647,9 @@ drac_check(drac_t *h, const char *addr, struct drac_entry *out)
 	return rc;
 }
 
-/* simple - a v3 procedure returning a drac_stat, on every server */
+/* stat_call - a v3 procedure returning a drac_stat, on every server */
 static int
-simple(drac_t *h, uint32_t proc, xdrproc_t xarg, void *arg)
+stat_call(drac_t *h, uint32_t proc, xdrproc_t xarg, void *arg)
 {
 	struct rpc_req rq = {DRACPROG, DRACVERS3, proc, xarg,
 	    (xdrproc_t)xdr_drac_stat, arg, sizeof(drac_stat)};
@@ -713,15 +673,7 @@ drac_del(drac_t *h, const char *addr)
 	if (h == NULL || addr == NULL || addr_parse(&a, addr) < 0)
 		return DRAC_E_INVAL;
 	wire_from_addr(&a, &w);
-	return simple(h, DRACPROC3_DEL, (xdrproc_t)xdr_drac_addr, &w);
-}
-
-/* xdr_nothing - an empty argument */
-static bool_t
-xdr_nothing(XDR *x, void *p)
-{
-	(void)x, (void)p;
-	return TRUE;
+	return stat_call(h, DRACPROC3_DEL, (xdrproc_t)xdr_drac_addr, &w);
 }
 
 /* drac_flush - empty every server's table (admin) */
@@ -730,15 +682,15 @@ drac_flush(drac_t *h)
 {
 	if (h == NULL)
 		return DRAC_E_INVAL;
-	return simple(h, DRACPROC3_FLUSH, (xdrproc_t)xdr_nothing, NULL);
+	return stat_call(h, DRACPROC3_FLUSH, (xdrproc_t)wire_xdr_none, NULL);
 }
 
 /* drac_ping - the NULL procedure of version 3 on every server */
 EXPORT int
 drac_ping(drac_t *h)
 {
-	struct rpc_req rq = {DRACPROG, DRACVERS3, 0, (xdrproc_t)xdr_nothing,
-	    (xdrproc_t)xdr_nothing, NULL, 1};
+	struct rpc_req rq = {DRACPROG, DRACVERS3, 0, (xdrproc_t)wire_xdr_none,
+	    (xdrproc_t)wire_xdr_none, NULL, 1};
 	uint8_t res[MAXSERVERS];
 	int status[MAXSERVERS], rc = 0;
 	size_t i;
@@ -756,7 +708,7 @@ EXPORT int
 drac_stats(drac_t *h, struct drac_stats *out)
 {
 	struct rpc_req rq = {DRACPROG, DRACVERS3, DRACPROC3_STATS,
-	    (xdrproc_t)xdr_nothing, (xdrproc_t)xdr_stats3_res, NULL,
+	    (xdrproc_t)wire_xdr_none, (xdrproc_t)xdr_stats3_res, NULL,
 	    sizeof(stats3_res)};
 	stats3_res res[MAXSERVERS];
 	int status[MAXSERVERS], i;
@@ -847,7 +799,7 @@ EXPORT int
 drac_stats_list(drac_t *h, struct drac_counter **out, size_t *n)
 {
 	struct rpc_req rq = {DRACPROG, DRACVERS3, DRACPROC3_STATS2,
-	    (xdrproc_t)xdr_nothing, (xdrproc_t)xdr_stats2_res, NULL,
+	    (xdrproc_t)wire_xdr_none, (xdrproc_t)xdr_stats2_res, NULL,
 	    sizeof(stats2_res)};
 	stats2_res res[MAXSERVERS];
 	int status[MAXSERVERS], i, rc;
@@ -944,11 +896,11 @@ drac_list_next(drac_list_t *l, struct drac_entry *e)
 		return DRAC_E_INVAL;
 	if (l->failed < 0)
 		return l->failed;
-	deadline = rpcc_now_ms() + l->h->o.timeout_ms;
+	deadline = mono_ms() + l->h->o.timeout_ms;
 	while (!l->started || l->next >= l->page.entries.entries_len) {
 		if (l->started && l->done)
 			return 0;
-		if (l->started && rpcc_now_ms() >= deadline)
+		if (l->started && mono_ms() >= deadline)
 			rc = DRAC_E_TIMEOUT;
 		else
 			rc = fetch(l, deadline);

@@ -6,9 +6,13 @@
 #define LIBDRAC_INTERNAL_H
 
 #include "drac.h"
+#include "drac_prot.h"
 #include "rpcclnt.h"
 
-#define MAXSERVERS 16
+#define MAXSERVERS RPCC_MAXTARGETS	/* servers in one handle */
+
+/* the public limit is the protocol's (rpc/drac.x) */
+_Static_assert(DRAC_USERMAX == DRAC_MAXUSER, "one user-name limit");
 
 int drac_open_until(drac_t **, const char *servers,
     const struct drac_options *, int64_t deadline);

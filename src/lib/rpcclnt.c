@@ -26,7 +26,6 @@
 #include "rpcclnt.h"
 
 #define MSGMAX		65536	/* largest request or reply */
-#define MAXTARGETS	16
 
 enum state { S_SEND, S_CONNECTING, S_READING, S_DONE };
 
@@ -42,16 +41,6 @@ struct call {
 	uint8_t mark[4];
 	size_t marklen;
 };
-
-/* rpcc_now_ms - monotonic milliseconds */
-int64_t
-rpcc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* sys_error - a failed socket call's errno as a DRAC_E_* code */
 static int
@@ -154,7 +143,7 @@ start(struct call *c, struct rpc_target *t, int tcp, uint16_t port,
 
 	((struct sockaddr_in *)&sa)->sin_port = htons(port);	/* v6: same */
 	if (getrandom(&c->xid, sizeof(c->xid), 0) != sizeof(c->xid))
-		c->xid = (uint32_t)rpcc_now_ms() ^ (uint32_t)getpid();
+		c->xid = (uint32_t)mono_ms() ^ (uint32_t)getpid();
 	if ((c->req = malloc(MSGMAX)) == NULL)
 		return DRAC_E_NOMEM;
 	if ((len = encode(rq, c->xid, c->req + off, MSGMAX - off)) == 0)
@@ -275,8 +264,8 @@ drive(struct call *calls, size_t n, int tcp, const struct rpc_req *rq,
     uint8_t *res, int *status, int64_t deadline, unsigned int retries,
     int first, uint8_t *buf)
 {
-	struct pollfd pfd[MAXTARGETS];
-	int64_t now, start = rpcc_now_ms(), span = deadline - start, next;
+	struct pollfd pfd[RPCC_MAXTARGETS];
+	int64_t now, start = mono_ms(), span = deadline - start, next;
 	unsigned int resent = 0;
 	size_t i, open;
 
@@ -289,7 +278,7 @@ drive(struct call *calls, size_t n, int tcp, const struct rpc_req *rq,
 			    POLLOUT;
 			open += calls[i].st != S_DONE;
 		}
-		now = rpcc_now_ms();
+		now = mono_ms();
 		if (open == 0 || now >= deadline)
 			return;
 		if (!tcp && resent < retries && now >= next) {
@@ -328,7 +317,7 @@ rpcc_phase(struct rpc_target *t, size_t n, int tcp, const uint16_t *ports,
     const struct rpc_req *rq, uint8_t *res, int *status, int64_t deadline,
     unsigned int retries, int first)
 {
-	struct call calls[MAXTARGETS];
+	struct call calls[RPCC_MAXTARGETS];
 	uint8_t *buf = malloc(MSGMAX);
 	size_t i;
 
@@ -369,9 +358,9 @@ lookup_ports(struct rpc_target *t, size_t n, int tcp,
 	struct rpc_req pm = {PMAPPROG, PMAPVERS, PMAPPROC_GETPORT,
 	    (xdrproc_t)xdr_pmap, (xdrproc_t)xdr_u_long, &map,
 	    sizeof(u_long)};
-	u_long ports[MAXTARGETS];
-	uint16_t to[MAXTARGETS] = {0};
-	int st[MAXTARGETS];
+	u_long ports[RPCC_MAXTARGETS];
+	uint16_t to[RPCC_MAXTARGETS] = {0};
+	int st[RPCC_MAXTARGETS];
 	size_t i;
 
 	for (i = 0; i < n; i++)
@@ -402,12 +391,12 @@ rpcc_call(struct rpc_target *t, size_t n, int tcp, const struct rpc_req *rq,
     void *res, int *status, int64_t deadline, unsigned int retries,
     int first)
 {
-	uint16_t ports[MAXTARGETS] = {0};
-	int pre[MAXTARGETS] = {0};
+	uint16_t ports[RPCC_MAXTARGETS] = {0};
+	int pre[RPCC_MAXTARGETS] = {0};
 	size_t i;
 
-	if (n > MAXTARGETS)
-		n = MAXTARGETS;
+	if (n > RPCC_MAXTARGETS)
+		n = RPCC_MAXTARGETS;
 	lookup_ports(t, n, tcp, rq, pre, deadline, retries);
 	for (i = 0; i < n; i++)
 		ports[i] = pre[i] == 0 ? t[i].port[tcp] : 0;

@@ -15,7 +15,11 @@
 
 #include <rpc/rpc.h>
 
+#include "mono.h"		/* deadlines are mono_ms() values */
+
 #define EXPORT __attribute__((visibility("default")))
+
+#define RPCC_MAXTARGETS	16	/* servers one call goes to, at most */
 
 struct rpc_target {
 	struct sockaddr_storage sa;	/* the server's address */
@@ -30,7 +34,6 @@ struct rpc_req {
 	size_t ressize;			/* bytes of one result */
 };
 
-int64_t rpcc_now_ms(void);
 int rpcc_call(struct rpc_target *, size_t n, int tcp, const struct rpc_req *,
     void *res, int *status, int64_t deadline, unsigned int retries,
     int first);

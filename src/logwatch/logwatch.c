@@ -26,6 +26,7 @@
 
 #include "follow.h"
 #include "jsource.h"
+#include "mono.h"
 #include "pattern.h"
 #include "sender.h"
 #include "state.h"
@@ -96,16 +97,6 @@ number(const char *opt, const char *s, long lo, long hi)
 		errx(EX_ERR, "%s: \"%s\" is not a number from %ld to %ld", opt,
 		    s, lo, hi);
 	return v;
-}
-
-/* mono_ms - a monotonic clock in milliseconds */
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* option - one option into a; 0, or -1 if ch is not one of ours */

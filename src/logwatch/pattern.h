@@ -11,8 +11,10 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "drac.h"
+
 #define LOGIN_ADDRMAX	64	/* address text as logged, before checking */
-#define LOGIN_USERMAX	64	/* libdrac's DRAC_USERMAX */
+#define LOGIN_USERMAX	DRAC_USERMAX	/* what libdrac sends */
 
 struct login {
 	char addr[LOGIN_ADDRMAX];	/* canonical text (inet_ntop) */

@@ -44,13 +44,13 @@ init(void)
 	p.expire_s = 1800;
 	p.max_ttl_s = 86400;
 	snprintf(p.action, sizeof(p.action), "OK");
-	if (p.acl == NULL || proc_init(&sv, st, &p) < 0)
+	if (p.acl == NULL || policy_init(&sv, st, &p) < 0)
 		abort();
-	so.prog = DRACPROG;
-	so.vers_lo = DRACVERS;
-	so.vers_hi = DRACVERS3;
-	so.lookup = proc_lookup;
-	so.ctx = &sv;
+	so.rpc.prog = DRACPROG;
+	so.rpc.vers_lo = DRACVERS;
+	so.rpc.vers_hi = DRACVERS3;
+	so.rpc.lookup = proc_lookup;
+	so.rpc.ctx = &sv;
 	addr_parse(&peer, "127.0.0.1");
 }
 
@@ -64,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		init();
 		ready = 1;
 	}
-	(void)svc_dispatch(&so, data, len, &peer, len & 1, reply,
+	(void)svc_dispatch(&so.rpc, data, len, &peer, len & 1, reply,
 	    sizeof(reply));
 	return 0;
 }

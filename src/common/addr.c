@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
@@ -172,4 +173,71 @@ addr_unusable(const struct addr *a)
 	if (a->bytes[0] == 0xff)
 		return "multicast";
 	return NULL;
+}
+
+/*
+ * addr_hostport - split "host", "host:port", "[v6]:port", "[v6]" or a
+ * bare IPv6 address into host (without brackets) and port (0: none
+ * given); -1 when malformed or host does not fit.  The one host:port
+ * parser of the daemon's listeners and libdrac's servers.
+ */
+int
+addr_hostport(const char *spec, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon, *end = spec + strlen(spec);
+	char *e;
+	unsigned long p;
+
+	*port = 0;
+	if (*spec == '[') {
+		const char *rb = strchr(spec, ']');
+
+		if (rb == NULL || (rb[1] != '\0' && rb[1] != ':'))
+			return -1;
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+		spec++;
+		end = rb;
+	} else if ((colon = strchr(spec, ':')) != NULL &&
+	    strchr(colon + 1, ':') != NULL) {
+		colon = NULL;	/* a bare IPv6 address: no port */
+	} else if (colon != NULL) {
+		end = colon;
+	}
+	if (end == spec || (size_t)(end - spec) >= hostlen)
+		return -1;
+	memcpy(host, spec, (size_t)(end - spec));
+	host[end - spec] = '\0';
+	if (colon == NULL)
+		return 0;
+	p = strtoul(colon + 1, &e, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *e != '\0' || p == 0 ||
+	    p > 65535)
+		return -1;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/* addr_sockaddr - the socket address of a numeric host and port; -1 when
+ * host is not an IPv4 or IPv6 address */
+int
+addr_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -1;
 }

@@ -17,7 +17,8 @@
 
 #include "auth.h"
 
-/* auth_key_load - the secret from path; -1 with a message */
+/* auth_key_load - the secret from path; -1 with a message in err (err
+ * may be NULL when errlen is 0: no message) */
 int
 auth_key_load(const char *path, uint8_t key[AUTH_KEYMAX], size_t *len,
     char *err, size_t errlen)
@@ -50,7 +51,7 @@ auth_key_load(const char *path, uint8_t key[AUTH_KEYMAX], size_t *len,
 	return 0;
 }
 
-/* auth_mac - the authenticator of a request; -1 if it cannot be encoded */
+/* auth_mac - the authenticator of a request; -1 if it cannot be made */
 int
 auth_mac(const uint8_t *key, size_t keylen, const add3_auth_args *a,
     uint8_t out[HMAC_LEN])
@@ -62,9 +63,8 @@ auth_mac(const uint8_t *key, size_t keylen, const add3_auth_args *a,
 
 	memset(z.mac, 0, sizeof(z.mac));
 	xdrmem_create(&x, buf, sizeof(buf), XDR_ENCODE);
-	ok = xdr_add3_auth_args(&x, &z);
-	if (ok)
-		hmac_sha256(key, keylen, buf, xdr_getpos(&x), out);
+	ok = xdr_add3_auth_args(&x, &z) &&
+	    hmac_sha256(key, keylen, buf, xdr_getpos(&x), out) == 0;
 	xdr_destroy(&x);
 	return ok ? 0 : -1;
 }

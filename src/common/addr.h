@@ -31,4 +31,9 @@ int addr_mask_to_prefix(const struct addr *, unsigned int *);
 int addr_is_loopback(const struct addr *);
 const char *addr_unusable(const struct addr *);
 
+int addr_hostport(const char *spec, char *host, size_t hostlen,
+    uint16_t *port);
+int addr_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *,
+    socklen_t *);
+
 #endif

@@ -880,31 +880,6 @@ reader(const char *db)
 	}
 }
 
-/* map_open - a read handle on a map file, as an MTA opens it */
-static DB *
-map_open(const char *path)
-{
-	DB *db;
-
-	ck_assert_int_eq(db_create(&db, NULL, 0), 0);
-	ck_assert_int_eq(db->open(db, NULL, path, NULL, DB_UNKNOWN, DB_RDONLY,
-	    0), 0);
-	return db;
-}
-
-/* map_holds - is key in the open map? */
-static int
-map_holds(DB *db, const char *key)
-{
-	DBT k, v;
-
-	memset(&k, 0, sizeof(k));
-	memset(&v, 0, sizeof(v));
-	k.data = (void *)(uintptr_t)key;
-	k.size = (u_int32_t)strlen(key);
-	return db->get(db, NULL, &k, &v, 0) == 0;
-}
-
 /* addr_text - an IPv4 address in host order as text */
 static void
 addr_text(uint32_t a, char *buf, size_t len)
@@ -1021,14 +996,31 @@ START_TEST(sigkill_under_load)
 }
 END_TEST
 
+/* daemon_case - a test case of the daemon suite with its own subject */
+static TCase *
+daemon_case(Suite *s, const char *subject)
+{
+	TCase *tc = tcase_create(subject);
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+/*
+ * make_daemon_suite - dracd as a process, one case per subject: wire (the
+ * procedures on the wire), persistence (journal, map, expiry), reload
+ * (rights and files), process (command line, daemonizing, threads,
+ * privileges), crash (SIGKILL under load; make stress runs it alone)
+ */
 Suite *
 make_daemon_suite(void)
 {
 	Suite *s = suite_create("daemon");
-	TCase *tc = tcase_create("rpc");
+	TCase *tc;
 
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_set_timeout(tc, 60);
+	tc = daemon_case(s, "wire");
 	tcase_add_test(tc, null_every_version);
 	tcase_add_test(tc, v1_add_reaches_the_map);
 	tcase_add_test(tc, v2_add_both_families);
@@ -1036,20 +1028,23 @@ make_daemon_suite(void)
 	tcase_add_test(tc, garbage_then_good_call);
 	tcase_add_test(tc, v3_procedures);
 	tcase_add_test(tc, list_pages_over_udp);
+	tcase_add_test(tc, ipv6_listener);
+	tc = daemon_case(s, "persistence");
 	tcase_add_test(tc, expiry_within_bound);
 	tcase_add_test(tc, persistence_and_truncate);
 	tcase_add_test(tc, kill9_keeps_synced_adds);
 	tcase_add_test(tc, sync_before_ack);
+	tcase_add_test(tc, corrupt_store_refused);
+	tcase_add_test(tc, db_dump_reads_the_map);
+	tc = daemon_case(s, "reload");
 	tcase_add_test(tc, rights_and_reload);
 	tcase_add_test(tc, check_mode_and_bad_files);
-	tcase_add_test(tc, corrupt_store_refused);
+	tc = daemon_case(s, "process");
 	tcase_add_test(tc, drac_command_line);
-	tcase_add_test(tc, ipv6_listener);
 	tcase_add_test(tc, daemon_mode_and_pidfile);
 	tcase_add_test(tc, thread_names);
 	tcase_add_test(tc, drops_privileges);
-	tcase_add_test(tc, db_dump_reads_the_map);
+	tc = daemon_case(s, "crash");
 	tcase_add_test(tc, sigkill_under_load);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -11,4 +11,6 @@
 void wire_from_addr(const struct addr *, drac_addr *);
 int wire_to_addr(const drac_addr *, struct addr *);
 
+bool_t wire_xdr_none(XDR *, void *);
+
 #endif

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/logwatch/follow.h"
-#include "../src/logwatch/pattern.h"
+#include "logwatch/follow.h"
+#include "logwatch/pattern.h"
 #include "drac.h"
 #include "helpers.h"
 #include "suites.h"

@@ -30,7 +30,7 @@
 
 #include "drac.h"
 #include "helpers.h"
-#include "policy.h"
+#include "milter/policy.h"
 #include "suites.h"
 
 #define MILTERTEST	"/usr/bin/miltertest"

@@ -308,20 +308,20 @@ proc_setup(void)
 		key[i] = (uint8_t)(i * 53 + 7);
 	memcpy(p.key, key, sizeof(key));
 	p.keylen = sizeof(key);
-	ck_assert_int_eq(proc_init(&sv, st, &p), 0);
+	ck_assert_int_eq(policy_init(&sv, st, &p), 0);
 	sv.clock = fake_clock;
 	memset(&so, 0, sizeof(so));
-	so.prog = DRACPROG;
-	so.vers_lo = DRACVERS;
-	so.vers_hi = DRACVERS3;
-	so.lookup = proc_lookup;
-	so.ctx = &sv;
+	so.rpc.prog = DRACPROG;
+	so.rpc.vers_lo = DRACVERS;
+	so.rpc.vers_hi = DRACVERS3;
+	so.rpc.lookup = proc_lookup;
+	so.rpc.ctx = &sv;
 }
 
 static void
 proc_teardown(void)
 {
-	proc_fini(&sv);
+	policy_fini(&sv);
 	store_close(st);
 }
 
@@ -359,7 +359,7 @@ serve(const uint8_t *req, size_t len, const char *peer, int tcp)
 	size_t n;
 
 	ck_assert_int_eq(addr_parse(&from, peer), 0);
-	n = svc_dispatch(&so, req, len, &from, tcp, rep, sizeof(rep));
+	n = svc_dispatch(&so.rpc, req, len, &from, tcp, rep, sizeof(rep));
 	if (reply_status(rep, (ssize_t)n, 4242, &stat) != SUCCESS)
 		return -1;
 	return (int)stat;

@@ -357,7 +357,7 @@ static uint16_t pop;	/* Dovecot's POP3 port */
 
 /*
  * start_dovecot - POP3 with one user and contrib's post-login script
- * (its settings pointed at this test's dracd), as tests/check_mta.c
+ * (its settings pointed at this test's dracd), as tests/daemon/check_mta.c
  * runs it; in /run/dovecot
  */
 static void

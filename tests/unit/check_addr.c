@@ -86,6 +86,61 @@ START_TEST(prefixes)
 }
 END_TEST
 
+/* the one host:port parser: every form libdrac and the listeners take */
+static const struct {
+	const char *in, *host;
+	int port, rc;
+} hostport_cases[] = {
+	{"mail.example", "mail.example", 0, 0},
+	{"192.0.2.1:2049", "192.0.2.1", 2049, 0},
+	{"[2001:db8::1]:25", "2001:db8::1", 25, 0},
+	{"[2001:db8::1]", "2001:db8::1", 0, 0},
+	{"2001:db8::1", "2001:db8::1", 0, 0},
+	{"host:0", NULL, 0, -1},
+	{"host:65536", NULL, 0, -1},
+	{"host:x", NULL, 0, -1},
+	{"[::1]x", NULL, 0, -1},
+	{"[::1", NULL, 0, -1},
+	{"", NULL, 0, -1},
+	{":25", NULL, 0, -1},
+};
+
+START_TEST(hostport_table)
+{
+	char host[64];
+	uint16_t port = 7;
+	int rc = addr_hostport(hostport_cases[_i].in, host, sizeof(host),
+	    &port);
+
+	ck_assert_msg(rc == hostport_cases[_i].rc, "%s: %d",
+	    hostport_cases[_i].in, rc);
+	if (rc == 0) {
+		ck_assert_str_eq(host, hostport_cases[_i].host);
+		ck_assert_int_eq(port, hostport_cases[_i].port);
+	}
+}
+END_TEST
+
+START_TEST(hostport_to_sockaddr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[8];
+	uint16_t port;
+
+	ck_assert_int_eq(addr_sockaddr("::1", 25, &ss, &len), 0);
+	ck_assert_int_eq(ss.ss_family, AF_INET6);
+	ck_assert_int_eq(len, sizeof(struct sockaddr_in6));
+	ck_assert_int_eq(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 25);
+	ck_assert_int_eq(addr_sockaddr("127.0.0.1", 1, &ss, &len), 0);
+	ck_assert_int_eq(ss.ss_family, AF_INET);
+	ck_assert_int_eq(addr_sockaddr("localhost", 1, &ss, &len), -1);
+	/* a host that does not fit is refused, not cut */
+	ck_assert_int_eq(addr_hostport("longer.example:25", host,
+	    sizeof(host), &port), -1);
+}
+END_TEST
+
 Suite *
 make_addr_suite(void)
 {
@@ -96,6 +151,11 @@ make_addr_suite(void)
 	    sizeof(parse_cases) / sizeof(parse_cases[0]));
 	tcase_add_test(tc, mapped_equals_v4);
 	tcase_add_test(tc, prefixes);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hostport");
+	tcase_add_loop_test(tc, hostport_table, 0,
+	    sizeof(hostport_cases) / sizeof(hostport_cases[0]));
+	tcase_add_test(tc, hostport_to_sockaddr);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -425,34 +425,43 @@ END_TEST
 
 START_TEST(hmac_vectors)
 {
-	/* RFC 4231 test cases 1, 2 and 6; FIPS 180-2's "abc" */
+	/* RFC 4231 test cases 1, 2, 6 and 7 (keys longer than a block) */
 	static const char *const want[] = {
 	    "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
 	    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
 	    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
-	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	    "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
 	};
-	uint8_t k1[20], k6[131], out[32];
+	static const char m7[] = "This is a test using a larger than "
+	    "block-size key and a larger than block-size data. The key needs "
+	    "to be hashed before being used by the HMAC algorithm.";
+	uint8_t k1[20], k6[131], out[32], zero[32];
 	char hex[65];
 	int t, i;
 
 	memset(k1, 0x0b, sizeof(k1));
 	memset(k6, 0xaa, sizeof(k6));
+	memset(zero, 0, sizeof(zero));
 	for (t = 0; t < 4; t++) {
 		if (t == 0)
-			hmac_sha256(k1, 20, "Hi There", 8, out);
+			ck_assert_int_eq(hmac_sha256(k1, 20, "Hi There", 8,
+			    out), 0);
 		else if (t == 1)
-			hmac_sha256("Jefe", 4, "what do ya want for nothing?",
-			    28, out);
+			ck_assert_int_eq(hmac_sha256("Jefe", 4, "what do ya "
+			    "want for nothing?", 28, out), 0);
 		else if (t == 2)
-			hmac_sha256(k6, 131, "Test Using Larger Than Block-"
-			    "Size Key - Hash Key First", 54, out);
+			ck_assert_int_eq(hmac_sha256(k6, 131, "Test Using "
+			    "Larger Than Block-Size Key - Hash Key First", 54,
+			    out), 0);
 		else
-			sha256("abc", 3, out);
+			ck_assert_int_eq(hmac_sha256(k6, 131, m7,
+			    sizeof(m7) - 1, out), 0);
 		for (i = 0; i < 32; i++)
 			snprintf(hex + 2 * i, 3, "%02x", out[i]);
 		ck_assert_str_eq(hex, want[t]);
 	}
+	ck_assert(hmac_equal(out, out, 32));
+	ck_assert(!hmac_equal(out, zero, 32));
 }
 END_TEST
 
