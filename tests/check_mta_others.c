@@ -8,6 +8,10 @@
  * Dovecot (contrib's post-login script) and relaying accepted, 127.0.0.3
  * still refused, refused again after drac-cli del and after the grant's
  * lifetime.  Then IPv6 clients, and IPv4 clients of an IPv6 socket.
+ * And drac-milter behind Sendmail with the lines its man page gives for
+ * each mode: the trace header in the queued message, the milter's
+ * refusal in enforce mode, and what each mode's F= makes of a missing
+ * milter.
  *
  * Each test lives in network, mount and UTS namespaces of its own: no
  * lookup leaves the machine (Sendmail asks DNS for its own name and for
@@ -757,7 +761,8 @@ man_milter_lines(const char *mode, uint16_t port)
 		char *m = strstr(line, "10043");
 		int n;
 
-		if (strncmp(line, "dnl ", 4) == 0 || strncmp(line, ".Ed", 3) == 0) {
+		if (strncmp(line, "dnl ", 4) == 0 ||
+		    strncmp(line, ".Ed", 3) == 0) {
 			in = strncmp(line, tag, strlen(tag)) == 0;
 			continue;
 		}
