@@ -8,6 +8,10 @@
  * Dovecot (contrib's post-login script) and relaying accepted, 127.0.0.3
  * still refused, refused again after drac-cli del and after the grant's
  * lifetime.  Then IPv6 clients, and IPv4 clients of an IPv6 socket.
+ * And drac-milter behind Sendmail with the lines its man page gives for
+ * each mode: the trace header in the queued message, the milter's
+ * refusal in enforce mode, and what each mode's F= makes of a missing
+ * milter.
  *
  * Each test lives in network, mount and UTS namespaces of its own: no
  * lookup leaves the machine (Sendmail asks DNS for its own name and for
@@ -550,6 +554,8 @@ dracd_gone(const struct path *paths, size_t n)
 
 /* ---- Sendmail ---- */
 
+static char sm_extra[512];	/* more .mc lines (drac-milter(8)'s), or "" */
+
 /*
  * sendmail_mc - a small sendmail.mc for a daemon on port that queues
  * everything (nothing is ever delivered), followed by contrib's drac.mc
@@ -576,8 +582,9 @@ sendmail_mc(const char *dir, const char *daemon, int socket_map,
 	    "define(`confDONT_PROBE_INTERFACES', `true')dnl\n"
 	    "FEATURE(`no_default_msa')dnl\n"
 	    "FEATURE(`accept_unresolvable_domains')dnl\n"
-	    "DAEMON_OPTIONS(`%s')dnl\n"
-	    "MAILER(`local')dnl\nMAILER(`smtp')dnl\n", dir, dir, dir, daemon);
+	    "DAEMON_OPTIONS(`%s')dnl\n%s"
+	    "MAILER(`local')dnl\nMAILER(`smtp')dnl\n", dir, dir, dir, daemon,
+	    sm_extra);
 	ck_assert_ptr_nonnull(in = fopen("contrib/sendmail/drac.mc", "r"));
 	while (fgets(line, sizeof(line), in) != NULL) {
 		char *m = strstr(line, "/var/lib/drac/dracd");
@@ -727,6 +734,273 @@ expect(p, 2, src[0], 250, 0, "after the grant");
 	drac_close(h);
 	for (j = 0; j < 2; j++)
 		server_stop(pid[j]);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+}
+END_TEST
+
+/* ---- Sendmail with drac-milter ---- */
+
+/*
+ * man_milter_lines - drac-milter(8)'s Sendmail lines for mode (the lines
+ * after its "dnl trace" or "dnl enforce" comment) into sm_extra, with the
+ * milter's port in place of 10043
+ */
+static void
+man_milter_lines(const char *mode, uint16_t port)
+{
+	char line[512], tag[32], num[8];
+	size_t used = 0;
+	int in = 0, filters = 0;
+	FILE *fp;
+
+	snprintf(tag, sizeof(tag), "dnl %s", mode);
+	snprintf(num, sizeof(num), "%u", port);
+	ck_assert_ptr_nonnull(fp = fopen("man/drac-milter.8", "r"));
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *m = strstr(line, "10043");
+		int n;
+
+		if (strncmp(line, "dnl ", 4) == 0 ||
+		    strncmp(line, ".Ed", 3) == 0) {
+			in = strncmp(line, tag, strlen(tag)) == 0;
+			continue;
+		}
+		if (!in)
+			continue;
+		filters += strncmp(line, "INPUT_MAIL_FILTER(", 18) == 0;
+		n = m == NULL ? snprintf(sm_extra + used, sizeof(sm_extra) - used,
+		    "%s", line) : snprintf(sm_extra + used, sizeof(sm_extra) -
+		    used, "%.*s%s%s", (int)(m - line), line, num, m + 5);
+		ck_assert(n > 0 && (size_t)n < sizeof(sm_extra) - used);
+		used += n;
+	}
+	fclose(fp);
+	ck_assert_msg(filters == 1, "drac-milter(8) gives %d INPUT_MAIL_FILTER "
+	    "lines for %s", filters, mode);
+}
+
+static int
+listens(void *arg)
+{
+	int fd = connect_from("127.0.0.1", *(uint16_t *)arg);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* milter_start - drac-milter in mode on a loopback port, asking dracd */
+static pid_t
+milter_start(const char *mode, uint16_t port)
+{
+	const char *bin = getenv("DRAC_MILTER");
+	char sock[40], spec[32];
+	const char *argv[] = {bin != NULL ? bin : "build/drac-milter", "-f",
+	    "-p", sock, "-s", spec, "-m", mode, NULL};
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "inet:%u@127.0.0.1", port);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	pid = server_start(argv);
+	ck_assert_msg(wait_until(listens, &port, WAIT_MS), "drac-milter did "
+	    "not listen on %u", port);
+	return pid;
+}
+
+static const char *step;	/* the step sm_relay ended at */
+
+/* milter_stop - SIGTERM; it must exit by itself with status 0 (under
+ * ASan, also without a leak) */
+static void
+milter_stop(pid_t pid)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	pid_t got;
+	int st = 0;
+
+	kill(pid, SIGTERM);
+	while ((got = waitpid(pid, &st, WNOHANG)) == 0 && now_ms() < end)
+		usleep(20000);
+	if (got == 0)
+		server_stop(pid);
+	ck_assert_msg(got == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "drac-milter did not exit cleanly: status 0x%x", st);
+}
+
+/*
+ * sm_relay - a message from src to x@example.net carrying a forged trace
+ * header: the first refusal's code (its step in step), or the 250 after
+ * the message with Sendmail's queue ID in qid
+ */
+static int
+sm_relay(const char *src, uint16_t port, char *qid, size_t qlen)
+{
+	int fd = connect_from(src, port), code = -1;
+	const char *p;
+
+	qid[0] = '\0';
+	if (fd < 0)
+		return -1;
+	if ((code = reply(fd), step = "greeting", code == 220) &&
+	    (code = say(fd, "EHLO client.test\r\n"), step = "EHLO",
+	    code == 250) &&
+	    (code = say(fd, "MAIL FROM:<a@client.test>\r\n"), step = "MAIL",
+	    code == 250) &&
+	    (code = say(fd, "RCPT TO:<x@example.net>\r\n"), step = "RCPT",
+	    code == 250) &&
+	    (code = say(fd, "DATA\r\n"), step = "DATA", code == 354) &&
+	    (code = say(fd, "X-Drac-User: mallory; addr=192.0.2.66\r\n"
+	    "Subject: milter test\r\n\r\nbody\r\n.\r\n"),
+	    step = "the message", code == 250) &&
+	    (p = strstr(last, " 2.0.0 ")) != NULL)
+		snprintf(qid, qlen, "%.*s", (int)strcspn(p + 7, " \r\n"),
+		    p + 7);
+	snprintf(said, sizeof(said), "%.*s", (int)strcspn(last, "\r\n"),
+	    last);
+	say(fd, "QUIT\r\n");
+	close(fd);
+	return code;
+}
+
+/* queued_headers - the header lines (H...) of queue file qf<qid> */
+static void
+queued_headers(const char *name, const char *qid, char *out, size_t len)
+{
+	char path[128], line[512];
+	size_t used = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/run/%s/queue/qf%s", name, qid);
+	ck_assert_msg((fp = fopen(path, "r")) != NULL, "%s: %s", path,
+	    strerror(errno));
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (line[0] == 'H' && used + strlen(line) < len) {
+			memcpy(out + used, line, strlen(line) + 1);
+			used += strlen(line);
+		}
+	fclose(fp);
+}
+
+/* relayed_with - a granted relay from src: accepted, queued with the
+ * milter's header naming alice, the forged one gone */
+static void
+relayed_with(const char *name, uint16_t port, const char *src)
+{
+	char qid[64], hdrs[4096], want[80];
+	int code = sm_relay(src, port, qid, sizeof(qid));
+
+	ck_assert_msg(code == 250 && qid[0] != '\0', "%s: relay from %s: %d "
+	    "at %s (%s)", name, src, code, step, said);
+	queued_headers(name, qid, hdrs, sizeof(hdrs));
+	snprintf(want, sizeof(want), "X-Drac-User: alice; addr=%s; until=2",
+	    src);
+	ck_assert_msg(strstr(hdrs, want) != NULL, "%s: no \"%s\" in qf%s:\n%s",
+	    name, want, qid, hdrs);
+	ck_assert_msg(strstr(hdrs, "mallory") == NULL, "%s: forged header "
+	    "kept in qf%s:\n%s", name, qid, hdrs);
+	fprintf(stderr, "mta-others: %s: qf%s: %.*s\n", name, qid,
+	    (int)strcspn(strstr(hdrs, want), "\n"), strstr(hdrs, want));
+}
+
+/* sm_milter_world - dracd, 127.0.0.2 granted to alice, drac-milter in
+ * mode and a Sendmail (contrib's socket map, the man page's lines for
+ * mode) on port; the milter's PID in *mpid, Sendmail's returned */
+static pid_t
+sm_milter_world(const char *mode, uint16_t port, pid_t *mpid)
+{
+	uint16_t mport = free_port();
+	struct path p = {"sendmail", 0, "", LIVE_MS};
+	char spec[32], opts[64];
+	drac_t *h;
+	pid_t pid;
+
+	private_world();
+	on_death(stop_all);
+	start_dracd();
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	ck_assert_int_eq(drac_add(h, "127.0.0.2", 600, "alice"), 0);
+	drac_close(h);
+	*mpid = milter_start(mode, mport);
+	man_milter_lines(mode, mport);
+	p.port = port;
+	snprintf(opts, sizeof(opts), "Port=%u, Addr=127.0.0.1, Name=MTA",
+	    port);
+	pid = sendmail_start("sm-milter", opts, 1);
+	ck_assert_msg(wait_until(greets, &p, 10000), "Sendmail did not come "
+	    "up");
+	return pid;
+}
+
+/*
+ * Trace mode, Sendmail as drac-milter(8) sets it up: contrib's recipe
+ * decides relaying, the milter names the user on what it relays, and a
+ * missing milter (no F=) stops nothing
+ */
+START_TEST(sendmail_milter_trace)
+{
+	uint16_t port = free_port();
+	char qid[64], hdrs[4096];
+	pid_t pid, mpid;
+	int code;
+
+	if (!may_run())
+		return;
+	pid = sm_milter_world("trace", port, &mpid);
+	relayed_with("sm-milter", port, "127.0.0.2");
+	code = sm_relay("127.0.0.3", port, qid, sizeof(qid));
+	ck_assert_msg(code == 550 && strcmp(step, "RCPT") == 0, "ungranted "
+	    "127.0.0.3: want 550 to RCPT, got %d at %s (%s)", code, step,
+	    said);
+	fprintf(stderr, "mta-others: sendmail+milter trace: 127.0.0.3 -> %s\n",
+	    said);
+	milter_stop(mpid);
+	code = sm_relay("127.0.0.2", port, qid, sizeof(qid));
+	ck_assert_msg(code == 250 && qid[0] != '\0', "milter stopped, no F=: "
+	    "want 250, got %d at %s (%s)", code, step, said);
+	queued_headers("sm-milter", qid, hdrs, sizeof(hdrs));
+	ck_assert_msg(strstr(hdrs, "alice") == NULL, "no milter, yet alice "
+	    "in qf%s:\n%s", qid, hdrs);
+	fprintf(stderr, "mta-others: sendmail+milter trace, milter stopped: "
+	    "127.0.0.2 -> %s (forged header %s)\n", said, strstr(hdrs,
+	    "mallory") != NULL ? "kept" : "gone");
+	server_stop(pid);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+}
+END_TEST
+
+/*
+ * Enforce mode: FEATURE(`promiscuous_relay') leaves relaying to the
+ * milter, F=T makes a missing milter a temporary failure
+ */
+START_TEST(sendmail_milter_enforce)
+{
+	uint16_t port = free_port();
+	char qid[64];
+	pid_t pid, mpid;
+	int code;
+
+	if (!may_run())
+		return;
+	pid = sm_milter_world("enforce", port, &mpid);
+	code = sm_relay("127.0.0.3", port, qid, sizeof(qid));
+	ck_assert_msg(code == 550 && strcmp(step, "RCPT") == 0 &&
+	    strstr(said, "POP or IMAP") != NULL, "ungranted 127.0.0.3: want "
+	    "the milter's 550 to RCPT, got %d at %s (%s)", code, step, said);
+	fprintf(stderr, "mta-others: sendmail+milter enforce: 127.0.0.3 -> "
+	    "%s\n", said);
+	relayed_with("sm-milter", port, "127.0.0.2");
+	milter_stop(mpid);
+	code = sm_relay("127.0.0.2", port, qid, sizeof(qid));
+	ck_assert_msg(code >= 400 && code < 500, "milter stopped, F=T: want "
+	    "4xx, got %d at %s (%s)", code, step, said);
+	fprintf(stderr, "mta-others: sendmail+milter enforce, milter "
+	    "stopped: 127.0.0.2 -> %s at %s\n", said, step);
+	server_stop(pid);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 	unlink(SERVERS);	/* all stopped: nothing left for the guard */
 }
@@ -942,6 +1216,11 @@ make_mta_others_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, sendmail_map_and_socketmap);
 	tcase_add_test(tc, sendmail_ipv6_clients);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sendmail_milter");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, sendmail_milter_trace);
+	tcase_add_test(tc, sendmail_milter_enforce);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("exim");
 	tcase_set_timeout(tc, 120);
