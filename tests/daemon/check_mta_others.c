@@ -816,7 +816,9 @@ static const char *step;	/* the step sm_relay ended at */
 static void
 milter_stop(pid_t pid)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	/* libmilter's listener looks for the stop flag between waits of
+	 * up to 5 s: give it three of them (a TSan build is slower still) */
+	int64_t end = now_ms() + 3 * WAIT_MS;
 	pid_t got;
 	int st = 0;
 
