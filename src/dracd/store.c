@@ -2,10 +2,10 @@
  * store.c - the timed allowlist in memory: table, expiry, public calls.
  *
  * Threading: one mutex (s->lock) guards everything in struct store except
- * the options, fixed at store_open, the journal's file, which is
+ * the options, fixed at store_open, the environment's writes, which are
  * jio_lock's (store_int.h), and callers_waiting, an atomic.  Calls from
  * RPC threads hold s->lock for a hash lookup or update and the append of
- * one record to the journal buffer, and take it through store_lock.  The
+ * one record to the record buffer, and take it through store_lock.  The
  * expiry thread removes at most EXPIRE_BATCH entries per hold, and it and
  * the writers' walks let waiting callers in first between holds.
  * Entries are owned by the table; store_check and store_list copy out
@@ -622,8 +622,7 @@ store_free(struct store *s)
 		store_unlink(s, s->heap[s->heap_len - 1]);
 	while (s->nslabs > 0)
 		free(s->slabs[--s->nslabs]);
-	if (s->jfd >= 0)
-		close(s->jfd);
+	store_env_close(s);
 	free(s->jbuf.p);
 	free(s->jspare.p);
 	free(s->slabs);
@@ -677,8 +676,6 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	s->o = *o;
-	s->jfd = -1;
-	s->jseq = 1;
 	if (snprintf(s->path, sizeof(s->path), "%s", o->path) >=
 	    (int)sizeof(s->path)) {
 		snprintf(err, errlen, "%s: path too long", o->path);
@@ -687,6 +684,7 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 	}
 	snprintf(s->state_path, sizeof(s->state_path), "%s.state", o->path);
 	snprintf(s->spare_path, sizeof(s->spare_path), "%s.empty", o->path);
+	snprintf(s->env_path, sizeof(s->env_path), "%s.env", o->path);
 	s->o.path = s->path;
 	init_sync(s);
 	s->nbuckets = MIN_BUCKETS;
@@ -706,14 +704,12 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 	store_map_format(s);
 	if (o->truncate)
 		store_remove_state(s);
-	else {
-		s->loading = 1;
-		rc = store_load(s, err, errlen);
-		s->loading = 0;
-		if (rc < 0) {
-			store_free(s);
-			return NULL;
-		}
+	s->loading = 1;
+	rc = store_load(s, err, errlen);
+	s->loading = 0;
+	if (rc < 0) {
+		store_free(s);
+		return NULL;
 	}
 	if (s->count > s->o.max_entries)
 		log_warnx("%s: %zu saved grants, more than max_entries (%zu): "

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "journal.h"
+#include "store_env.h"
 #include "store.h"
 
 struct entry {
@@ -38,7 +39,8 @@ enum { W_SYNC = 1, W_MAP = 2, W_COMPACT = 4 };
 struct store {
 	struct store_opts o;
 	char path[1024];
-	char state_path[1040];
+	char state_path[1040];		/* the old format's, for import */
+	char env_path[1040];		/* the environment: PATH.env */
 	char spare_path[1040];		/* the empty map, for fail_closed */
 	pthread_mutex_t lock;
 	atomic_int callers_waiting;	/* callers blocked on lock (store_lock) */
@@ -58,8 +60,8 @@ struct store {
 	int map_revoked;		/* the map was emptied or removed */
 	uint64_t jgen, durable_gen, durable_failed_gen;
 	struct jbuf jbuf;		/* records not yet written */
-	uint64_t jbytes;		/* journal bytes since the snapshot */
-	int need_compact;		/* records were lost, or no snapshot */
+	uint64_t jbytes;		/* record bytes since the checkpoint */
+	int need_compact;		/* records were lost: write them all */
 	int loading;			/* store_open: max_entries not applied */
 	int failing;			/* W_* bits */
 	int idle;			/* W_* bits */
@@ -71,13 +73,10 @@ struct store {
 	int running, stopping;
 	pthread_t expiry_thr, sync_thr, map_thr, compact_thr;
 	pthread_mutex_t compact_lock;	/* one compaction at a time */
-	pthread_mutex_t jio_lock;	/* the journal file, and jspare */
+	pthread_mutex_t jio_lock;	/* writes to env, and jspare */
 	pthread_mutex_t map_lock;	/* one map write at a time */
 	struct jbuf jspare;		/* the buffer being written */
-	int jfd;			/* current segment; -1: not open */
-	uint64_t jseq;
-	off_t jlen;			/* its length in whole records */
-	unsigned int tmp_serial;	/* snapshot temporary names */
+	struct senv *env;		/* the durable state */
 	struct entry *free_entries;	/* unused slots of the slabs */
 	void **slabs;
 	size_t nslabs;
@@ -113,6 +112,7 @@ int store_map_write(struct store *, uint64_t g, char *err, size_t errlen);
 void store_fail_closed(struct store *, int now, const char *why);
 int store_load(struct store *, char *err, size_t errlen);
 void store_remove_state(struct store *);
+void store_env_close(struct store *);
 void store_map_format(struct store *);
 size_t store_writers_start(struct store *);
 
