@@ -393,6 +393,7 @@ store_grant(struct store *s, const struct addr *a, int64_t ttl,
 	s->st.adds++;
 	*expires = e->expires;
 	changed(s);
+	store_map_dirty(s, &e->addr);
 	store_note(s, JREC_SET, e);
 	if (s->o.sync_interval_ms == 0 && s->running &&
 	    wait_durable(s, s->jgen, s->gen) < 0)
@@ -441,6 +442,7 @@ store_del(struct store *s, const struct addr *a)
 	store_lock(s);
 	if ((e = store_lookup(s, a)) != NULL) {
 		store_note(s, JREC_DEL, e);
+		store_map_dirty(s, &e->addr);
 		store_unlink(s, e);
 		s->st.deletions++;
 		changed(s);
@@ -462,6 +464,7 @@ store_flush(struct store *s)
 	}
 	changed(s);
 	store_revoked(s);
+	store_map_whole(s);
 	store_note(s, JREC_FLUSH, NULL);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -543,6 +546,7 @@ expire_locked(struct store *s, size_t batch)
 	size_t n = 0;
 
 	while (n < batch && s->heap_len > 0 && s->heap[0]->expires <= t) {
+		store_map_dirty(s, &s->heap[0]->addr);
 		store_unlink(s, s->heap[0]);
 		n++;
 	}
@@ -625,6 +629,8 @@ store_free(struct store *s)
 	store_env_close(s);
 	free(s->jbuf.p);
 	free(s->jspare.p);
+	free(s->dirty);
+	store_map_close(s);
 	free(s->slabs);
 	free(s->heap);
 	free(s->buckets);
@@ -717,6 +723,7 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 		    "fewer than %zu remain", s->path, s->count,
 		    s->o.max_entries, s->o.max_entries);
 	s->gen = 1;	/* the first map write drops what expired since */
+	s->whole_gen = 1;	/* and is a whole one */
 	store_revoked(s);
 	return s;
 }
@@ -779,5 +786,6 @@ store_close(struct store *s)
 		/* no later attempt will take what was revoked out */
 		store_fail_closed(s, 1, err);
 	}
+	store_map_close(s);
 	store_free(s);
 }

@@ -359,8 +359,11 @@ fail_closed(struct store *s, int now, const char *why)
 	    "(live lookups answer as before)", s->path, (long long)age, why,
 	    rc == 1 ? "replaced it with an empty map" : "removed it (no "
 	    "empty map was at hand): mail servers defer relaying");
+	mapfile_edit_close(s->medit);	/* the empty map replaced it */
+	s->medit = NULL;
 	pthread_mutex_lock(&s->lock);
 	s->map_revoked = 1;
+	s->whole_gen = s->gen;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -386,6 +389,8 @@ store_map_write(struct store *s, uint64_t g, char *err, size_t errlen)
 	int rc = -1;
 
 	pthread_mutex_lock(&s->map_lock);
+	mapfile_edit_close(s->medit);	/* its file is about to go */
+	s->medit = NULL;
 	if (walk_start(&w, s) < 0)
 		snprintf(err, errlen, "map: out of memory");
 	else
@@ -402,10 +407,172 @@ store_map_write(struct store *s, uint64_t g, char *err, size_t errlen)
 		map_written(s, g);
 	if (rc != 0 && g > s->map_failed_gen)
 		s->map_failed_gen = g;
+	if (rc != 0)
+		s->whole_gen = s->gen;
 	pthread_cond_broadcast(&s->durable_cv);
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0)
 		write_spare(s);
+	pthread_mutex_unlock(&s->map_lock);
+	return rc;
+}
+
+/* ---- edits in place (sync interval 0) ---- */
+
+#define DIRTY_MAX	65536	/* addresses; past it, a whole rewrite */
+
+/* store_map_dirty - with sync interval 0, a's grant changed: the next
+ * map write edits its key in place.  With s->lock held. */
+void
+store_map_dirty(struct store *s, const struct addr *a)
+{
+	struct addr *p;
+	size_t cap;
+
+	/* kept even while a whole rewrite is due: one already walking
+	 * the table may have passed a's entry */
+	if (s->o.sync_interval_ms != 0)
+		return;
+	if (s->ndirty == s->dirty_cap) {
+		cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
+		if (cap > DIRTY_MAX ||
+		    (p = realloc(s->dirty, cap * sizeof(*p))) == NULL) {
+			store_map_whole(s);
+			return;
+		}
+		s->dirty = p;
+		s->dirty_cap = cap;
+	}
+	s->dirty[s->ndirty++] = *a;
+}
+
+/* store_map_whole - the next map write replaces the whole file (a flush,
+ * too many edits, a failure).  With s->lock held. */
+void
+store_map_whole(struct store *s)
+{
+	s->whole_gen = s->gen;
+	s->ndirty = 0;
+}
+
+/* edit_recs - the map records of the addresses waiting, as the table has
+ * them now (expires 0: delete); takes them from s.  With s->lock held. */
+static struct map_rec *
+edit_recs(struct store *s, size_t *n)
+{
+	struct map_rec *recs;
+	struct entry *e;
+	time_t now = store_now(s);
+	size_t i;
+
+	*n = s->ndirty;
+	if ((recs = calloc(*n ? *n : 1, sizeof(*recs))) == NULL)
+		return NULL;
+	for (i = 0; i < *n; i++) {
+		recs[i].addr = s->dirty[i];
+		e = store_lookup(s, &s->dirty[i]);
+		recs[i].expires = e != NULL && e->expires > now ?
+		    e->expires : 0;
+	}
+	s->ndirty = 0;
+	return recs;
+}
+
+/* touch_due - is the map's mtime to move now?  With s->lock held. */
+static int
+touch_due(const struct store *s)
+{
+	return s->touch_at != 0 && time(NULL) >= s->touch_at;
+}
+
+/* edit_done - the edit holding change g succeeded or failed; with
+ * map_lock held */
+static void
+edit_done(struct store *s, uint64_t g, int ok)
+{
+	pthread_mutex_lock(&s->lock);
+	if (ok) {
+		s->st.map_writes++;
+		s->st.map_written = (int64_t)time(NULL);
+		map_written(s, g);
+		/* an MTA that opened the map this second must see a later
+		 * mtime: the next second, unless an edit then moves it */
+		s->touch_at = time(NULL) + 1;
+	} else {
+		s->st.map_failures++;
+		if (g > s->map_failed_gen)
+			s->map_failed_gen = g;
+		store_map_whole(s);
+	}
+	pthread_cond_broadcast(&s->durable_cv);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* map_edit - the changes waiting, in place; with map_lock held */
+static int
+map_edit(struct store *s, uint64_t g, char *err, size_t errlen)
+{
+	struct map_rec *recs;
+	size_t n;
+	int rc = -1, touch;
+
+	if (s->medit == NULL && mapfile_edit_open(s->path, &s->o.format,
+	    &s->medit, err, errlen) < 0) {
+		edit_done(s, g, 0);
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	recs = edit_recs(s, &n);
+	touch = n == 0 && touch_due(s);
+	if (touch)
+		s->touch_at = 0;
+	pthread_mutex_unlock(&s->lock);
+	if (recs == NULL)
+		snprintf(err, errlen, "map edit: out of memory");
+	else if (touch)		/* if it fails, the next edit moves it */
+		rc = 0, (void)mapfile_edit_touch(s->medit, 0);
+	else
+		rc = mapfile_edit(s->medit, recs, n, err, errlen);
+	free(recs);
+	if (!touch)
+		edit_done(s, g, rc == 0);
+	if (rc < 0) {
+		mapfile_edit_close(s->medit);
+		s->medit = NULL;
+	}
+	return rc;
+}
+
+/* store_map_close - at exit: a touch still due is done now, to the
+ * second it was due (less than a second ahead), and the map closed */
+void
+store_map_close(struct store *s)
+{
+	if (s->medit != NULL && s->touch_at != 0)
+		(void)mapfile_edit_touch(s->medit, s->touch_at);
+	s->touch_at = 0;
+	mapfile_edit_close(s->medit);
+	s->medit = NULL;
+}
+
+/*
+ * store_map_update - bring the map to change g: with sync interval 0
+ * edit it in place (only the keys that changed), unless a whole rewrite
+ * is due (at start, after a flush, too many edits, or a failure); else
+ * rewrite it whole.
+ */
+int
+store_map_update(struct store *s, uint64_t g, char *err, size_t errlen)
+{
+	int whole, rc;
+
+	pthread_mutex_lock(&s->lock);
+	whole = s->o.sync_interval_ms != 0 || s->whole_gen > s->map_gen;
+	pthread_mutex_unlock(&s->lock);
+	if (whole)
+		return store_map_write(s, g, err, errlen);
+	pthread_mutex_lock(&s->map_lock);
+	rc = map_edit(s, g, err, errlen);
 	pthread_mutex_unlock(&s->map_lock);
 	return rc;
 }
@@ -434,7 +601,7 @@ store_publish(struct store *s, char *err, size_t errlen)
 	g = s->gen;
 	pthread_mutex_unlock(&s->lock);
 	if (store_sync(s, err, errlen) < 0 ||
-	    store_map_write(s, g, err, errlen) < 0) {
+	    store_map_update(s, g, err, errlen) < 0) {
 		store_fail_closed(s, 0, err);
 		return -1;
 	}
@@ -600,7 +767,7 @@ sync_pending(const struct store *s)
 static int
 map_pending(const struct store *s)
 {
-	return s->map_gen < s->gen;
+	return s->map_gen < s->gen || touch_due(s);
 }
 
 static const struct writer writers[] = {
@@ -640,6 +807,22 @@ gather(struct store *s)
 	s->last_group = s->durable_waiters;
 }
 
+/* idle_wait - a writer with nothing to do waits for a signal; the map
+ * writer, with a touch of the map's mtime due, until then at most */
+static void
+idle_wait(struct store *s, const struct writer *w)
+{
+	struct timespec ts;
+
+	if (w->bit == W_MAP && s->touch_at != 0) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts = store_deadline(CLOCK_MONOTONIC, (int64_t)s->touch_at *
+		    1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+		pthread_cond_timedwait(w->cv(s), &s->lock, &ts);
+	} else
+		pthread_cond_wait(w->cv(s), &s->lock);
+}
+
 /*
  * writer_loop - one writer's thread: write when there is something to
  * write, at most once per sync interval (compactions: whenever due), and
@@ -660,7 +843,7 @@ writer_loop(struct store *s, const struct writer *w)
 
 		if (!w->pending(s)) {
 			s->idle |= w->bit;
-			pthread_cond_wait(w->cv(s), &s->lock);
+			idle_wait(s, w);
 			s->idle &= ~w->bit;
 			continue;
 		}

@@ -77,6 +77,11 @@ struct store {
 	pthread_mutex_t map_lock;	/* one map write at a time */
 	struct jbuf jspare;		/* the buffer being written */
 	struct senv *env;		/* the durable state */
+	struct addr *dirty;		/* map edits waiting (interval 0) */
+	size_t ndirty, dirty_cap;
+	uint64_t whole_gen;		/* map_gen below it: rewrite whole */
+	struct map_edit *medit;		/* the map, open for edits; map_lock */
+	time_t touch_at;		/* when to move the map's mtime; 0 */
 	struct entry *free_entries;	/* unused slots of the slabs */
 	void **slabs;
 	size_t nslabs;
@@ -109,10 +114,14 @@ struct timespec store_deadline(clockid_t, int64_t ms);
 void store_note(struct store *, enum jrec_type, const struct entry *);
 int store_sync(struct store *, char *err, size_t errlen);
 int store_map_write(struct store *, uint64_t g, char *err, size_t errlen);
+int store_map_update(struct store *, uint64_t g, char *err, size_t errlen);
 void store_fail_closed(struct store *, int now, const char *why);
 int store_load(struct store *, char *err, size_t errlen);
 void store_remove_state(struct store *);
 void store_env_close(struct store *);
+void store_map_dirty(struct store *, const struct addr *);
+void store_map_whole(struct store *);
+void store_map_close(struct store *);
 void store_map_format(struct store *);
 size_t store_writers_start(struct store *);
 
