@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,108 @@
 #define JBUF_MAX	(16 * 1024 * 1024) /* unwritten records, at most */
 #define ENV_BATCH	256		/* records per transaction */
 #define JOURNAL_AUTO	(16 * 1024 * 1024)
+#define LIST_SCAN	(4 * SLAB_ENTRIES) /* slots looked at, at most */
 #define GATHER_US	300		/* see gather */
+
+/* ---- the store's clock, waits and walks (store.c calls them) ---- */
+
+/* store_now - the store's clock */
+time_t
+store_now(const struct store *s)
+{
+	return s->o.clock != NULL ? s->o.clock() : time(NULL);
+}
+
+/* store_deadline - the monotonic or real time ms from now, for a timed wait */
+struct timespec
+store_deadline(clockid_t clk, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+/* store_wake - signal a writer thread, if it waits with nothing to do (one
+ * waiting for its interval to pass wakes by itself) */
+void
+store_wake(struct store *s, int bit, pthread_cond_t *cv)
+{
+	if (s->idle & bit) {
+		s->idle &= ~bit;
+		pthread_cond_signal(cv);
+	}
+}
+
+/* store_step_aside - between two batches of background work, without
+ * s->lock: let the callers waiting for it in first (for 2 ms at most) */
+void
+store_step_aside(struct store *s)
+{
+	int64_t until = mono_ms() + 2;
+
+	while (atomic_load_explicit(&s->callers_waiting,
+	    memory_order_relaxed) > 0 && mono_ms() < until)
+		sched_yield();
+}
+
+/* store_copy_info - an entry into a caller's buffer */
+void
+store_copy_info(const struct entry *e, struct store_info *out)
+{
+	out->addr = e->addr;
+	out->expires = e->expires;
+	out->first_seen = e->first_seen;
+	out->adds = e->adds;
+	entry_user(e, out->user);
+}
+
+/*
+ * store_list_locked - up to want entries from *cursor on, with s->lock
+ * held; *cursor is 0 when the walk is complete.  The walk goes through
+ * the slabs in memory order (a cursor is a slot number, and entries never
+ * move), so an entry present for the whole walk is returned exactly once
+ * however the table changes meanwhile.  At most LIST_SCAN slots are
+ * looked at per call, so a sparse table may give fewer than want with the
+ * walk not yet complete.
+ */
+size_t
+store_list_locked(struct store *s, uint64_t *cursor, struct store_info *out,
+    size_t want)
+{
+	uint64_t pos = *cursor, end, stop;
+	size_t n = 0;
+	struct entry *e;
+
+	end = table_slots(&s->t);
+	stop = pos < end && end - pos > LIST_SCAN ? pos + LIST_SCAN : end;
+	for (; pos < stop && n < want; pos++)
+		if ((e = table_slot(&s->t, pos))->used)
+			store_copy_info(e, &out[n++]);
+	*cursor = pos < end ? pos : 0;
+	return n;
+}
+
+/* store_walk - a chunk of the list for a writer thread, which lets
+ * callers waiting for the lock go first */
+size_t
+store_walk(struct store *s, uint64_t *cursor, struct store_info *out,
+    size_t want)
+{
+	size_t n;
+
+	store_step_aside(s);
+	pthread_mutex_lock(&s->lock);
+	n = store_list_locked(s, cursor, out, want);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
 
 /* jbuf_reserve - room for one more record; -1 when at the cap */
 static int
@@ -177,7 +279,7 @@ compact_due(const struct store *s)
 	if (s->o.journal_size > 0)
 		return s->jbytes > s->o.journal_size;
 	return s->jbytes > JOURNAL_AUTO &&
-	    s->jbytes > 2 * (uint64_t)s->count * JREC_FIXED;
+	    s->jbytes > 2 * (uint64_t)s->t.count * JREC_FIXED;
 }
 
 /* store_sync - commit and flush the records waiting; -1 with a message */
@@ -470,7 +572,7 @@ edit_recs(struct store *s, size_t *n)
 		return NULL;
 	for (i = 0; i < *n; i++) {
 		recs[i].addr = s->dirty[i];
-		e = store_lookup(s, &s->dirty[i]);
+		e = table_lookup(&s->t, &s->dirty[i]);
 		recs[i].expires = e != NULL && e->expires > now ?
 		    e->expires : 0;
 	}
@@ -618,7 +720,7 @@ in_table(void *arg, const struct jrec *r)
 	int found;
 
 	pthread_mutex_lock(&s->lock);
-	found = store_lookup(s, &r->addr) != NULL;
+	found = table_lookup(&s->t, &r->addr) != NULL;
 	pthread_mutex_unlock(&s->lock);
 	return found;
 }
@@ -913,13 +1015,13 @@ load_map_rec(void *arg, const struct map_rec *r)
 	struct store *s = arg;
 	struct entry *e;
 
-	if (r->expires <= store_now(s) || store_lookup(s, &r->addr) != NULL)
+	if (r->expires <= store_now(s) || table_lookup(&s->t, &r->addr) != NULL)
 		return 0;
-	if ((e = store_insert(s, &r->addr)) == NULL)
+	if ((e = table_insert(&s->t, &r->addr)) == NULL)
 		return -1;
 	e->expires = r->expires;
 	e->first_seen = (uint32_t)store_now(s);
-	store_reheap(s, e);
+	table_reheap(&s->t, e);
 	return 0;
 }
 
@@ -927,19 +1029,19 @@ load_map_rec(void *arg, const struct map_rec *r)
 static int
 replay_set(struct store *s, const struct jrec *r)
 {
-	struct entry *e = store_lookup(s, &r->addr);
+	struct entry *e = table_lookup(&s->t, &r->addr);
 
 	if (r->expires <= store_now(s)) {	/* past its time since */
 		if (e != NULL)
-			store_unlink(s, e);
+			table_unlink(&s->t, e);
 		return 0;
 	}
-	if (e == NULL && (e = store_insert(s, &r->addr)) == NULL)
+	if (e == NULL && (e = table_insert(&s->t, &r->addr)) == NULL)
 		return -1;
 	e->expires = r->expires;
 	e->first_seen = r->first_seen;
 	e->adds = r->adds;
-	store_reheap(s, e);
+	table_reheap(&s->t, e);
 	free(e->user);
 	e->user = NULL;
 	return r->user[0] == '\0' || (e->user = strdup(r->user)) != NULL ?
@@ -974,9 +1076,8 @@ load_damage(void *arg, off_t at, off_t len)
 
 	(void)at, (void)len;
 	l->stretches++;
-	l->dropped += s->count;
-	while (s->heap_len > 0)
-		store_unlink(s, s->heap[s->heap_len - 1]);
+	l->dropped += s->t.count;
+	table_clear(&s->t);
 	return 0;
 }
 
@@ -992,12 +1093,12 @@ load_jrec(void *arg, const struct jrec *r)
 	case JREC_SET:
 		return replay_set(s, r);
 	case JREC_DEL:
-		if ((e = store_lookup(s, &r->addr)) != NULL)
-			store_unlink(s, e);
+		if ((e = table_lookup(&s->t, &r->addr)) != NULL)
+			table_unlink(&s->t, e);
 		return 0;
 	case JREC_FLUSH:
-		while (s->heap_len > 0)
-			store_unlink(s, s->heap[s->heap_len - 1]);
+		while (s->t.heap_len > 0)
+			table_unlink(&s->t, s->t.heap[s->t.heap_len - 1]);
 		return 0;
 	default:
 		return 0;
@@ -1105,7 +1206,7 @@ store_load(struct store *s, char *err, size_t errlen)
 		return -1;
 	if (old) {
 		log_info("%s: imported %zu grants from %s and its journal "
-		    "into %s; the old files are removed", s->path, s->count,
+		    "into %s; the old files are removed", s->path, s->t.count,
 		    s->state_path, s->env_path);
 		unlink(s->state_path);
 		drop_segments(s, UINT64_MAX);

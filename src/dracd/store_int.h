@@ -1,6 +1,9 @@
 /*
  * store_int.h - what store.c and store_disk.c share: the store itself.
- * Nothing else includes it.
+ * Nothing else includes it.  Calls go one way: store.c (the lock, the
+ * public API, expiry) calls store_disk.c (persistence: the environment,
+ * the map, the writer threads), which calls table.c and store_env.c, never
+ * store.c.
  */
 #ifndef DRACD_STORE_INT_H
 #define DRACD_STORE_INT_H
@@ -13,19 +16,7 @@
 #include "journal.h"
 #include "store_env.h"
 #include "store.h"
-
-struct entry {
-	struct entry *next;		/* hash chain; the free list's link */
-	int64_t expires;
-	char *user;			/* NULL when none */
-	uint32_t first_seen;		/* epoch seconds (good until 2106) */
-	uint32_t heap_idx;
-	uint32_t adds;
-	struct addr addr;
-	uint8_t used;			/* in the table, not free */
-};
-
-#define SLAB_ENTRIES	4096	/* entries allocated at once */
+#include "table.h"
 
 struct jbuf {
 	unsigned char *p;
@@ -49,11 +40,7 @@ struct store {
 	pthread_cond_t map_cv;		/* map thread: a change */
 	pthread_cond_t compact_cv;	/* compaction thread: journal grew */
 	pthread_cond_t durable_cv;	/* adders waiting for a write */
-	struct entry **buckets;
-	size_t nbuckets, count;
-	struct entry **heap;
-	size_t heap_len, heap_cap;
-	uint64_t seed[2];
+	struct table t;			/* the list */
 	uint64_t gen, map_gen, map_failed_gen;
 	uint64_t revoke_gen;		/* the last change that revoked a grant */
 	int64_t revoke_ms;		/* monotonic: the first not in the map */
@@ -82,33 +69,19 @@ struct store {
 	uint64_t whole_gen;		/* map_gen below it: rewrite whole */
 	struct map_edit *medit;		/* the map, open for edits; map_lock */
 	time_t touch_at;		/* when to move the map's mtime; 0 */
-	struct entry *free_entries;	/* unused slots of the slabs */
-	void **slabs;
-	size_t nslabs;
 };
 
-/* entry_user - e's user, or "", into a buffer of MAPFILE_USERMAX + 1
- * (set_user and the loader keep users within that) */
-static inline void
-entry_user(const struct entry *e, char *out)
-{
-	if (e->user != NULL)
-		memcpy(out, e->user, strlen(e->user) + 1);
-	else
-		out[0] = '\0';
-}
-
-/* store.c: the table, with s->lock held */
+/* store_disk.c: the clock, waits and walks (store.c calls them; the
+ * files below call nothing in store.c) */
 time_t store_now(const struct store *);
-struct entry *store_lookup(struct store *, const struct addr *);
-struct entry *store_insert(struct store *, const struct addr *);
-void store_unlink(struct store *, struct entry *);
-void store_reheap(struct store *, struct entry *);
+struct timespec store_deadline(clockid_t, int64_t ms);
 void store_wake(struct store *, int bit, pthread_cond_t *);
-void store_revoked(struct store *);
+void store_step_aside(struct store *);
+void store_copy_info(const struct entry *, struct store_info *);
+size_t store_list_locked(struct store *, uint64_t *cursor,
+    struct store_info *, size_t want);
 size_t store_walk(struct store *, uint64_t *cursor, struct store_info *,
     size_t want);
-struct timespec store_deadline(clockid_t, int64_t ms);
 
 /* store_disk.c */
 void store_note(struct store *, enum jrec_type, const struct entry *);
