@@ -567,6 +567,8 @@ START_TEST(damaged_env_refused)
 	char err[1400];
 	struct addr a = A("192.0.2.1");
 	int64_t exp;
+	int fds[2], status;
+	pid_t pid;
 	FILE *f;
 
 	store_add(s, &a, 100, NULL, &exp);
@@ -578,9 +580,27 @@ START_TEST(damaged_env_refused)
 	o.path = path;
 	o.max_entries = 10;
 	o.clock = fake_clock;
-	/* never started over state it cannot read: it says where */
-	ck_assert_ptr_null(store_open(&o, err, sizeof(err)));
-	ck_assert_msg(strstr(err, env_file("")) != NULL, "got \"%s\"", err);
+	/* never started over state it cannot read: it says where.  In a
+	 * child that leaves by _exit: libdb 5.3 itself leaks 296 bytes when
+	 * DB_RECOVER fails (seen with a 20-line program), which LeakSanitizer
+	 * would report at exit */
+	ck_assert_int_eq(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		int failed = store_open(&o, err, sizeof(err)) == NULL;
+
+		if (write(fds[1], err, strlen(err) + 1) < 0)
+			_exit(2);
+		_exit(failed ? 0 : 1);
+	}
+	close(fds[1]);
+	memset(err, 0, sizeof(err));
+	ck_assert_int_gt(read(fds[0], err, sizeof(err) - 1), 0);
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "store_open did not refuse a damaged environment");
+	ck_assert_msg(strstr(err, env_file("")) != NULL &&
+	    strstr(err, "db5.3_recover") != NULL, "got \"%s\"", err);
 }
 END_TEST
 
