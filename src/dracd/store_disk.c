@@ -37,7 +37,8 @@
 #define WALK_CHUNK	1024		/* entries copied per lock hold */
 #define JBUF_MAX	(16 * 1024 * 1024) /* unwritten records, at most */
 #define ENV_BATCH	256		/* records per transaction */
-#define JOURNAL_AUTO	(16 * 1024 * 1024)
+#define CHECKPOINT_AUTO	(4 * 1024 * 1024)	/* record bytes */
+#define PRUNE_AUTO	(16 * 1024 * 1024)
 #define LIST_SCAN	(4 * SLAB_ENTRIES) /* slots looked at, at most */
 #define GATHER_US	300		/* see gather */
 
@@ -268,18 +269,26 @@ journal_outcome(struct store *s, uint64_t j, int ok)
 	pthread_cond_broadcast(&s->durable_cv);
 }
 
-/* compact_due - time to prune and checkpoint?  With s->lock held.  By
- * default: past 16 MB of records and twice the table's size, which keeps
- * recovery at start-up short, the log small and compactions rare. */
+/* prune_due - time to prune the environment of what the table no longer
+ * holds?  Past 16 MB of records and twice the table's size: a prune walks
+ * every key, so it comes rarely.  With s->lock held. */
+static int
+prune_due(const struct store *s)
+{
+	return s->pbytes > PRUNE_AUTO &&
+	    s->pbytes > 2 * (uint64_t)s->t.count * JREC_FIXED;
+}
+
+/* compact_due - time to checkpoint (journal_size bytes of records, by
+ * default 4 MB: about 20 MB of log, which keeps recovery at start-up
+ * short and the log small), or to prune?  With s->lock held. */
 static int
 compact_due(const struct store *s)
 {
-	if (s->need_compact)
-		return 1;
-	if (s->o.journal_size > 0)
-		return s->jbytes > s->o.journal_size;
-	return s->jbytes > JOURNAL_AUTO &&
-	    s->jbytes > 2 * (uint64_t)s->t.count * JREC_FIXED;
+	uint64_t limit = s->o.journal_size > 0 ? s->o.journal_size :
+	    CHECKPOINT_AUTO;
+
+	return s->need_compact || s->jbytes > limit || prune_due(s);
 }
 
 /* store_sync - commit and flush the records waiting; -1 with a message */
@@ -295,8 +304,10 @@ store_sync(struct store *s, char *err, size_t errlen)
 	rc = env_write(s, b.p, b.len, err, errlen);
 	pthread_mutex_lock(&s->lock);
 	journal_outcome(s, j, rc == 0);
-	if (rc == 0)
+	if (rc == 0) {
 		s->jbytes += b.len;
+		s->pbytes += b.len;
+	}
 	if (compact_due(s))
 		pthread_cond_signal(&s->compact_cv);
 	pthread_mutex_unlock(&s->lock);
@@ -805,17 +816,14 @@ out:
 	return rc;
 }
 
-/*
- * store_compact - prune the environment of what the table no longer
- * holds and checkpoint it (the log before the checkpoint goes), after
- * committing the records waiting; after lost records, write every entry
- * first.
- */
-int
-store_compact(struct store *s, char *err, size_t errlen)
+/* compact - checkpoint the environment (the log before the checkpoint
+ * goes), after committing the records waiting; prune it first if asked;
+ * after lost records, write every entry first */
+static int
+compact(struct store *s, int pruning, char *err, size_t errlen)
 {
 	uint64_t j;
-	int resync, rc;
+	int resync, rc = 0;
 
 	pthread_mutex_lock(&s->compact_lock);
 	if (store_sync(s, err, errlen) < 0) {
@@ -824,11 +832,17 @@ store_compact(struct store *s, char *err, size_t errlen)
 	}
 	pthread_mutex_lock(&s->lock);
 	resync = s->need_compact;
+	pruning = pruning || resync || prune_due(s);
 	s->need_compact = 0;
 	s->jbytes = 0;
+	if (pruning)
+		s->pbytes = 0;
 	j = s->jgen;
 	pthread_mutex_unlock(&s->lock);
-	rc = resync ? write_all(s, err, errlen) : prune(s, err, errlen);
+	if (resync)
+		rc = write_all(s, err, errlen);
+	else if (pruning)
+		rc = prune(s, err, errlen);
 	if (rc == 0)
 		rc = senv_checkpoint(s->env, err, errlen);
 	pthread_mutex_lock(&s->lock);
@@ -839,6 +853,22 @@ store_compact(struct store *s, char *err, size_t errlen)
 	pthread_mutex_unlock(&s->lock);
 	pthread_mutex_unlock(&s->compact_lock);
 	return rc;
+}
+
+/* store_compact - prune the environment of what the table no longer
+ * holds (expired, deleted), and checkpoint it */
+int
+store_compact(struct store *s, char *err, size_t errlen)
+{
+	return compact(s, 1, err, errlen);
+}
+
+/* compact_auto - the compaction thread's: a checkpoint, and a prune when
+ * due */
+static int
+compact_auto(struct store *s, char *err, size_t errlen)
+{
+	return compact(s, 0, err, errlen);
 }
 
 /* ---- the threads ---- */
@@ -875,7 +905,7 @@ map_pending(const struct store *s)
 static const struct writer writers[] = {
 	{W_SYNC, 1, 0, sync_cv, sync_pending, store_sync, "dracd-journal"},
 	{W_MAP, 1, 1, map_cv, map_pending, store_publish, "dracd-map"},
-	{W_COMPACT, 0, 0, compact_cv, compact_due, store_compact,
+	{W_COMPACT, 0, 0, compact_cv, compact_due, compact_auto,
 	    "dracd-snapshot"},
 };
 

@@ -48,6 +48,7 @@ struct store {
 	uint64_t jgen, durable_gen, durable_failed_gen;
 	struct jbuf jbuf;		/* records not yet written */
 	uint64_t jbytes;		/* record bytes since the checkpoint */
+	uint64_t pbytes;		/* record bytes since the last prune */
 	int need_compact;		/* records were lost: write them all */
 	int loading;			/* store_open: max_entries not applied */
 	int failing;			/* W_* bits */
