@@ -1044,6 +1044,124 @@ START_TEST(compaction_under_churn)
 }
 END_TEST
 
+/* ---- sync interval 0: the map edited in place ---- */
+
+/* open_sync0 - a store in format f with sync interval 0, threads started:
+ * store_add returns once the add is in the map */
+static struct store *
+open_sync0(const struct map_format *f)
+{
+	struct store_opts o;
+	char err[1400];
+	struct store *s;
+
+	memset(&o, 0, sizeof(o));
+	o.path = path;
+	o.format = *f;
+	o.sync_interval_ms = 0;
+	o.max_entries = 100000;
+	o.truncate = 1;
+	o.clock = fake_clock;
+	s = store_open(&o, err, sizeof(err));
+	ck_assert_msg(s != NULL, "store_open: %s", err);
+	ck_assert_int_eq(store_start(s), 0);
+	return s;
+}
+
+/* in_map - is a in the map, in format f, with expiry exp (0: absent)? */
+static int
+in_map(const struct addr *a, const struct map_format *f, int64_t exp)
+{
+	char key[80], val[32], want[32];
+	int kl = mapfile_key(a, f, key, sizeof(key));
+
+	ck_assert_int_gt(kl, 0);
+	if (map_get(path, key, (size_t)kl, val, sizeof(val)) != 1)
+		return exp == 0;
+	snprintf(want, sizeof(want), "%lld", (long long)exp);
+	return exp != 0 && strcmp(val, want) == 0;
+}
+
+/* inode - the map's inode number */
+static ino_t
+inode(void)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+START_TEST(edited_in_every_format)
+{
+	const struct map_format *f = &every_format[_i];
+	struct store *s = open_sync0(f);
+	struct addr a[40], extra = A("2001:db8::9");
+	int64_t exp[40], e2;
+	ino_t ino;
+	size_t i;
+
+	ck_assert_int_eq(store_add(s, &extra, 50, NULL, &e2), 1);
+	ino = inode();
+	for (i = 0; i < 40; i++) {
+		a[i] = i % 4 == 0 ? A("2001:db8::1") : seq(i);
+		if (i % 4 == 0)
+			a[i].bytes[15] = (uint8_t)i;
+		ck_assert_int_eq(store_add(s, &a[i], 100 + (int64_t)i, NULL,
+		    &exp[i]), 1);
+		/* acknowledged: already in the map, in its format */
+		ck_assert_msg(in_map(&a[i], f, exp[i]), "format %d: add %zu "
+		    "acknowledged, not in the map", _i, i);
+	}
+	/* a refresh and a delete, carried by the next acknowledged add */
+	ck_assert_int_eq(store_add(s, &a[1], 500, NULL, &exp[1]), 1);
+	ck_assert_int_eq(store_del(s, &a[2]), 1);
+	ck_assert_int_eq(store_add(s, &a[3], 100, NULL, &exp[3]), 1);
+	ck_assert(in_map(&a[1], f, fake_now + 500));
+	ck_assert(in_map(&a[2], f, 0));
+	/* all of it in place: the file was never replaced */
+	ck_assert_msg(inode() == ino, "format %d: the map was rewritten, not "
+	    "edited", _i);
+	ck_assert_uint_eq(map_count(path), 40);
+	/* a flush is a whole rewrite: a new file holding the add after it */
+	store_flush(s);
+	ck_assert_int_eq(store_add(s, &a[5], 100, NULL, &exp[5]), 1);
+	ck_assert(inode() != ino);
+	ck_assert_uint_eq(map_count(path), 1);
+	ck_assert(in_map(&a[5], f, exp[5]));
+	store_close(s);
+}
+END_TEST
+
+/* mtime_after - has the map's mtime passed *arg (whole seconds)? */
+static int
+mtime_after(void *arg)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && st.st_mtime > *(time_t *)arg;
+}
+
+START_TEST(mtime_moves_after_edits)
+{
+	const struct map_format f = {0, 0, 0};
+	struct store *s = open_sync0(&f);
+	struct addr a = A("192.0.2.1"), b = A("192.0.2.2");
+	struct stat st;
+	int64_t exp;
+
+	ck_assert_int_eq(store_add(s, &a, 100, NULL, &exp), 1);
+	ck_assert_int_eq(store_add(s, &b, 100, NULL, &exp), 1);
+	ck_assert_int_eq(stat(path, &st), 0);
+	/* an MTA that opened the map in the second of the last edit
+	 * compares whole seconds: with no edit after it, dracd moves the
+	 * mtime past that second by itself */
+	ck_assert_msg(wait_until(mtime_after, &st.st_mtime, 2500), "the map's "
+	    "mtime stayed at the second of the last edit");
+	store_close(s);
+}
+END_TEST
+
 Suite *
 make_store_suite(void)
 {
@@ -1073,6 +1191,12 @@ make_store_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, lowered_max_entries);
 	tcase_add_test(tc, compaction_under_churn);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("in_place");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, edited_in_every_format, 0, 4);
+	tcase_add_test(tc, mtime_moves_after_edits);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("env_recovery");
 	tcase_add_checked_fixture(tc, setup, NULL);
