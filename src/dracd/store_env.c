@@ -26,9 +26,10 @@
 #include "log.h"
 #include "store_env.h"
 
-#define ENV_CACHE	(16 * 1024 * 1024)
+#define ENV_CACHE	(1024 * 1024)
 #define ENV_LOG_MAX	(8 * 1024 * 1024)	/* bytes per log file */
-#define ENV_LOCKS	20000		/* locks: pages a batch touches */
+#define ENV_LOCKS	5000		/* locks: pages a batch touches */
+#define LOAD_BULK	(1024 * 1024)
 #define PRUNE_CHUNK	1000		/* keys per pruning transaction */
 #define KEY_MAX		17
 #define VAL_MAX		(16 + MAPFILE_USERMAX)
@@ -253,17 +254,37 @@ senv_remove(const char *home)
 	return rc;
 }
 
+/* load_chunk - hand the records of one bulk buffer to sink */
+static int
+load_chunk(DBT *v, senv_sink sink, void *arg)
+{
+	struct jrec r;
+	DBT k, d;
+	void *p;
+
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	DB_MULTIPLE_INIT(p, v);
+	for (;;) {
+		DB_MULTIPLE_KEY_NEXT(p, v, k.data, k.size, d.data, d.size);
+		if (p == NULL)
+			return 0;
+		if (rec_decode(&k, &d, &r) == 0 && sink(arg, &r) < 0)
+			return -1;
+	}
+}
+
 /*
- * senv_load - hand every record to sink, in key order; 1 when the state
- * is complete (its mark present), 0 when not (nothing is handed over:
- * the caller imports), -1 on error or when sink fails.
+ * senv_load - hand every record to sink, in key order, read in bulk
+ * (LOAD_BULK bytes of records per call into Berkeley DB); 1 when the
+ * state is complete (its mark present), 0 when not (nothing is handed
+ * over: the caller imports), -1 on error or when sink fails.
  */
 int
 senv_load(struct senv *e, senv_sink sink, void *arg, char *err,
     size_t errlen)
 {
-	unsigned char kb[KEY_MAX], vb[VAL_MAX];
-	struct jrec r;
+	unsigned char kb[KEY_MAX], vb[VAL_MAX], *bulk;
 	DBT k, v;
 	DBC *c;
 	int rc;
@@ -276,17 +297,20 @@ senv_load(struct senv *e, senv_sink sink, void *arg, char *err,
 		env_error(e, "state.db", rc, err, errlen);
 		return -1;
 	}
-	dbt_user(&k, kb, sizeof(kb));
-	while ((rc = c->get(c, &k, &v, DB_NEXT)) == 0) {
-		if (rec_decode(&k, &v, &r) < 0)
-			continue;
-		if (sink(arg, &r) < 0) {
-			c->close(c);
-			snprintf(err, errlen, "%s: out of memory", e->home);
-			return -1;
-		}
+	if ((bulk = malloc(LOAD_BULK)) == NULL) {
+		c->close(c);
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
+	dbt_user(&k, kb, sizeof(kb));
+	dbt_user(&v, bulk, LOAD_BULK);
+	while ((rc = c->get(c, &k, &v, DB_NEXT | DB_MULTIPLE_KEY)) == 0)
+		if (load_chunk(&v, sink, arg) < 0) {
+			rc = ENOMEM;
+			break;
+		}
 	c->close(c);
+	free(bulk);
 	if (rc != DB_NOTFOUND) {
 		env_error(e, "state.db", rc, err, errlen);
 		return -1;
