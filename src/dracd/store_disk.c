@@ -839,8 +839,12 @@ compact(struct store *s, int pruning, char *err, size_t errlen)
 		s->pbytes = 0;
 	j = s->jgen;
 	pthread_mutex_unlock(&s->lock);
-	if (resync)
+	if (resync) {
+		log_warnx("%s: changes were dropped (more than %d MB waiting, "
+		    "or a failed write): writing every entry", s->env_path,
+		    JBUF_MAX / (1024 * 1024));
 		rc = write_all(s, err, errlen);
+	}
 	else if (pruning)
 		rc = prune(s, err, errlen);
 	if (rc == 0)
