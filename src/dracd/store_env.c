@@ -26,7 +26,7 @@
 #include "log.h"
 #include "store_env.h"
 
-#define ENV_CACHE	(1024 * 1024)
+#define ENV_CACHE	(4 * 1024 * 1024)
 #define ENV_LOG_MAX	(8 * 1024 * 1024)	/* bytes per log file */
 #define ENV_LOCKS	5000		/* locks: pages a batch touches */
 #define LOAD_BULK	(1024 * 1024)
