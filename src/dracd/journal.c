@@ -110,7 +110,7 @@ jrec_encode(const struct jrec *r, unsigned char buf[JREC_MAX])
 }
 
 /* jrec_decode - one record from len bytes; its size, 0 if not whole */
-static size_t
+size_t
 jrec_decode(const unsigned char *p, size_t len, struct jrec *r)
 {
 	size_t size;

@@ -56,6 +56,7 @@ struct jvisit {
 };
 
 size_t jrec_encode(const struct jrec *, unsigned char buf[JREC_MAX]);
+size_t jrec_decode(const unsigned char *, size_t, struct jrec *);
 
 int journal_segment_path(const char *path, uint64_t seq, char *buf,
     size_t len);

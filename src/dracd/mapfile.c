@@ -9,6 +9,7 @@
  * one; the directory is synced last.  Readers keep the old inode until they reopen, and
  * Postfix notices the unlinked file and restarts its daemons.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <db.h>
@@ -664,4 +665,127 @@ mapfile_clean(const char *path)
 			unlink(full);
 		}
 	closedir(d);
+}
+
+/* ---- edits in place (sync interval 0) ---- */
+
+struct map_edit {
+	DB *db;
+	int fd;
+	struct map_format f;
+};
+
+/*
+ * mapfile_edit_open - the map at path, open for edits in place; -1 with a
+ * message.  The caller owns the handle (mapfile_edit_close), and must
+ * close it before anything replaces the file.
+ */
+int
+mapfile_edit_open(const char *path, const struct map_format *f,
+    struct map_edit **out, char *err, size_t errlen)
+{
+	struct map_edit *m;
+	int rc;
+
+	*out = NULL;
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	m->f = *f;
+	if ((rc = db_new(&m->db)) == 0 && (rc = m->db->open(m->db, NULL, path,
+	    NULL, f->hash ? DB_HASH : DB_BTREE, 0, 0)) == 0)
+		rc = m->db->fd(m->db, &m->fd);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: open for edits: %s", path,
+		    db_error(rc));
+		mapfile_edit_close(m);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+/* mapfile_edit_close - close a handle of mapfile_edit_open */
+void
+mapfile_edit_close(struct map_edit *m)
+{
+	if (m == NULL)
+		return;
+	if (m->db != NULL)
+		m->db->close(m->db, 0);
+	free(m);
+}
+
+/* edit_one - put or (expires 0) delete one record */
+static int
+edit_one(struct map_edit *m, const struct map_rec *r)
+{
+	char key[ADDR_TEXTMAX + 8];
+	DBT k;
+	int rc, len;
+
+	if ((len = mapfile_key(&r->addr, &m->f, key, sizeof(key))) < 0)
+		return EINVAL;
+	if (r->expires > 0)
+		return put_one(m->db, &m->f, key, (uint32_t)r->expires);
+	memset(&k, 0, sizeof(k));
+	k.data = key;
+	k.size = (u_int32_t)len;
+	rc = m->db->del(m->db, NULL, &k, 0);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * mapfile_edit - apply n records (expires 0: delete) to the file and
+ * sync it, holding flock(LOCK_EX) throughout: Postfix and Sendmail take
+ * flock(LOCK_SH) around their lookups, so none reads a page half
+ * written.  (Exim takes no lock: an Exim site keeps whole rewrites.)
+ * -1 with a message; the file may then hold part of the records, and
+ * the caller must replace it whole.
+ */
+int
+mapfile_edit(struct map_edit *m, const struct map_rec *recs, size_t n,
+    char *err, size_t errlen)
+{
+	const char *step = "flock";
+	size_t i;
+	int rc = 0;
+
+	while (flock(m->fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			rc = errno;
+			goto fail;
+		}
+	step = "put";
+	for (i = 0; i < n && rc == 0; i++)
+		rc = edit_one(m, &recs[i]);
+	if (rc == 0) {
+		step = "sync";
+		rc = m->db->sync(m->db, 0);
+	}
+	(void)flock(m->fd, LOCK_UN);
+	if (rc == 0)
+		return 0;
+fail:
+	snprintf(err, errlen, "map edit: %s: %s", step, db_error(rc));
+	return -1;
+}
+
+/*
+ * mapfile_edit_touch - set the map's mtime to when (0: now): after edits
+ * made in an earlier second, so that an MTA which opened the file during
+ * that second (it compares whole seconds) sees a change
+ */
+int
+mapfile_edit_touch(struct map_edit *m, time_t when)
+{
+	struct timespec ts[2];
+
+	if (when == 0)
+		return futimens(m->fd, NULL);
+	ts[0].tv_sec = when;
+	ts[0].tv_nsec = 0;
+	ts[1] = ts[0];
+	return futimens(m->fd, ts);
 }

@@ -3,14 +3,16 @@
  *
  * Exactly DRAC's format (DBFILE), replaced whole and atomically (write a
  * new file, fsync, rename), so a reader or a crash never meets a
- * half-written file.  dracd's own record of the list, with user names, is
- * journal.h's.  No state; the caller serialises writers of one path.
+ * half-written file; or, with sync interval 0, edited in place under
+ * flock(LOCK_EX), as DRAC did.  dracd's own record of the list, with user
+ * names, is store_env.h's.  No state; the caller serialises writers of one path.
  */
 #ifndef DRACD_MAPFILE_H
 #define DRACD_MAPFILE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "addr.h"
 #include "drac_prot.h"
@@ -46,5 +48,15 @@ int mapfile_sync_dir(const char *file);
 int mapfile_writable(const char *path, char *err, size_t errlen);
 int mapfile_key(const struct addr *, const struct map_format *,
     char *buf, size_t len);
+
+/* Edits in place, under flock(LOCK_EX) (sync interval 0). */
+struct map_edit;
+
+int mapfile_edit_open(const char *path, const struct map_format *,
+    struct map_edit **, char *err, size_t errlen);
+int mapfile_edit(struct map_edit *, const struct map_rec *, size_t n,
+    char *err, size_t errlen);
+int mapfile_edit_touch(struct map_edit *, time_t when);
+void mapfile_edit_close(struct map_edit *);
 
 #endif

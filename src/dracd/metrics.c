@@ -127,7 +127,7 @@ render_store(struct out *o, struct server *sv)
 	    "When the map was last written whole (0: not since start).",
 	    (uint64_t)st.map_written);
 	head(o, "dracd_journal_commit_seconds", "summary",
-	    "Time to append and fdatasync journal records.");
+	    "Time to commit and flush records to the environment.");
 	put(o, "dracd_journal_commit_seconds_sum %.6f\n"
 	    "dracd_journal_commit_seconds_count %llu\n",
 	    (double)st.commit_us / 1e6, (unsigned long long)st.commits);

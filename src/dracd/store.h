@@ -5,11 +5,12 @@
  * expiry) behind one mutex; every call below takes it, so any thread may
  * call any function.  Four threads of the store's own keep the disk in
  * step: the expiry thread removes entries as their time passes, in
- * bounded batches; the sync thread appends each change to the journal
- * (journal.h) at most once per sync interval; the map thread rewrites the
- * map mail servers read, at most once per sync interval; the compaction
- * thread folds the journal into a new snapshot when it grows.  With a sync
- * interval of 0 the journal and the map are written at once, and
+ * bounded batches; the sync thread commits each change to the
+ * transactional environment (store_env.h) at most once per sync
+ * interval, one log flush per batch; the map thread rewrites the map mail
+ * servers read, at most once per sync interval; the compaction thread
+ * prunes and checkpoints the environment when its log grows.  With a sync
+ * interval of 0 the environment and the map are written at once, and
  * store_add's caller waits for both: one write serves every add that
  * arrived meanwhile.
  */
@@ -30,13 +31,13 @@ struct store;
 #define MAP_AUTO_NUL	0x4
 
 struct store_opts {
-	const char *path;		/* the map file; state is PATH.state */
+	const char *path;		/* the map file; state is in PATH.env */
 	struct map_format format;
 	unsigned int format_auto;	/* MAP_AUTO_*: parts of format to take
 					 * from the existing map */
 	int64_t sync_interval_ms;
 	size_t max_entries;
-	uint64_t journal_size;		/* bytes before a snapshot; 0: auto */
+	uint64_t journal_size;		/* bytes before a checkpoint; 0: auto */
 	int truncate;			/* -i: start empty */
 	time_t (*clock)(void);		/* NULL: time(2); tests inject */
 };
@@ -53,7 +54,7 @@ struct store_stats {
 	uint64_t entries, adds, checks, hits, expirations, deletions;
 	uint64_t map_writes, map_failures;	/* rewrites of the map */
 	int64_t map_written;		/* epoch seconds of the last good one */
-	uint64_t commits, commit_us;	/* journal syncs, their time in all */
+	uint64_t commits, commit_us;	/* log flushes, their time in all */
 };
 
 #define STORE_FULL	(-2)

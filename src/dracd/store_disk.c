@@ -1,22 +1,21 @@
 /*
- * store_disk.c - the allowlist's files: journal, snapshots, the map.
+ * store_disk.c - the allowlist's files: the environment and the map.
  *
  * Three threads write them (store.h): sync, map and compaction, each
  * waiting on its own condition variable under s->lock and writing without
- * it; the map and snapshot writers walk the table WALK_CHUNK entries per
- * hold.  Lock order: compact_lock, jio_lock, map_lock, lock.
+ * it; the map writer and the compaction walk the table WALK_CHUNK entries
+ * per hold.  Lock order: compact_lock, jio_lock, map_lock, lock.
  *
  * Generations: every change bumps s->gen (what the map shows), and every
- * change the journal records bumps s->jgen (expiry needs no record).  The
- * writers note the generation they started from, so "map_gen >= g" means
- * change g is in the map and "durable_gen >= j" that record j is on disk.
+ * change recorded for the environment bumps s->jgen (expiry needs no
+ * record: compaction prunes what the table no longer holds).  The writers
+ * note the generation they started from, so "map_gen >= g" means change g
+ * is in the map and "durable_gen >= j" that record j is on disk.
  *
- * Durability: a record is on disk when the write of the buffer holding it
- * has been fdatasync'ed.  A compaction starts a new journal segment, then
- * writes every entry, chunk by chunk, to a new snapshot naming that
- * segment: a change made during the walk is both in the new segment and,
- * perhaps, in the snapshot, and since a record holds the entry's whole
- * state, replaying it again is harmless.
+ * Durability: records are applied to the environment (store_env.h) in
+ * transactions of ENV_BATCH records, committed without sync, and one log
+ * flush makes the whole buffer durable.  Only one thread writes to the
+ * environment at a time (jio_lock), so writers never deadlock.
  */
 #include <sys/stat.h>
 
@@ -24,6 +23,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +32,115 @@
 #include "log.h"
 #include "mono.h"
 #include "store_int.h"
+#include "store_env.h"
 
 #define WALK_CHUNK	1024		/* entries copied per lock hold */
 #define JBUF_MAX	(16 * 1024 * 1024) /* unwritten records, at most */
-#define SNAP_BUF	(256 * 1024)
-#define JOURNAL_AUTO	(16 * 1024 * 1024)
+#define ENV_BATCH	256		/* records per transaction */
+#define CHECKPOINT_AUTO	(4 * 1024 * 1024)	/* record bytes */
+#define PRUNE_AUTO	(16 * 1024 * 1024)
+#define LIST_SCAN	(4 * SLAB_ENTRIES) /* slots looked at, at most */
 #define GATHER_US	300		/* see gather */
+
+/* ---- the store's clock, waits and walks (store.c calls them) ---- */
+
+/* store_now - the store's clock */
+time_t
+store_now(const struct store *s)
+{
+	return s->o.clock != NULL ? s->o.clock() : time(NULL);
+}
+
+/* store_deadline - the monotonic or real time ms from now, for a timed wait */
+struct timespec
+store_deadline(clockid_t clk, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+/* store_wake - signal a writer thread, if it waits with nothing to do (one
+ * waiting for its interval to pass wakes by itself) */
+void
+store_wake(struct store *s, int bit, pthread_cond_t *cv)
+{
+	if (s->idle & bit) {
+		s->idle &= ~bit;
+		pthread_cond_signal(cv);
+	}
+}
+
+/* store_step_aside - between two batches of background work, without
+ * s->lock: let the callers waiting for it in first (for 2 ms at most) */
+void
+store_step_aside(struct store *s)
+{
+	int64_t until = mono_ms() + 2;
+
+	while (atomic_load_explicit(&s->callers_waiting,
+	    memory_order_relaxed) > 0 && mono_ms() < until)
+		sched_yield();
+}
+
+/* store_copy_info - an entry into a caller's buffer */
+void
+store_copy_info(const struct entry *e, struct store_info *out)
+{
+	out->addr = e->addr;
+	out->expires = e->expires;
+	out->first_seen = e->first_seen;
+	out->adds = e->adds;
+	entry_user(e, out->user);
+}
+
+/*
+ * store_list_locked - up to want entries from *cursor on, with s->lock
+ * held; *cursor is 0 when the walk is complete.  The walk goes through
+ * the slabs in memory order (a cursor is a slot number, and entries never
+ * move), so an entry present for the whole walk is returned exactly once
+ * however the table changes meanwhile.  At most LIST_SCAN slots are
+ * looked at per call, so a sparse table may give fewer than want with the
+ * walk not yet complete.
+ */
+size_t
+store_list_locked(struct store *s, uint64_t *cursor, struct store_info *out,
+    size_t want)
+{
+	uint64_t pos = *cursor, end, stop;
+	size_t n = 0;
+	struct entry *e;
+
+	end = table_slots(&s->t);
+	stop = pos < end && end - pos > LIST_SCAN ? pos + LIST_SCAN : end;
+	for (; pos < stop && n < want; pos++)
+		if ((e = table_slot(&s->t, pos))->used)
+			store_copy_info(e, &out[n++]);
+	*cursor = pos < end ? pos : 0;
+	return n;
+}
+
+/* store_walk - a chunk of the list for a writer thread, which lets
+ * callers waiting for the lock go first */
+size_t
+store_walk(struct store *s, uint64_t *cursor, struct store_info *out,
+    size_t want)
+{
+	size_t n;
+
+	store_step_aside(s);
+	pthread_mutex_lock(&s->lock);
+	n = store_list_locked(s, cursor, out, want);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
 
 /* jbuf_reserve - room for one more record; -1 when at the cap */
 static int
@@ -62,7 +165,7 @@ jbuf_reserve(struct jbuf *b)
  * store_note - a record of a change for the sync thread: type, and for
  * JREC_SET and JREC_DEL the entry's new state.  When the buffer cannot
  * take it (the disk has stalled for long), the buffer is dropped and only
- * a snapshot can make the list durable again.
+ * a compaction writing every entry can make the list durable again.
  */
 void
 store_note(struct store *s, enum jrec_type type, const struct entry *e)
@@ -91,63 +194,39 @@ store_note(struct store *s, enum jrec_type type, const struct entry *e)
 	store_wake(s, W_SYNC, &s->sync_cv);
 }
 
-/* ---- the journal ---- */
+/* ---- the environment ---- */
 
-/* journal_open - the current segment, open for appending at s->jlen;
- * with jio_lock held.  A torn record left by a crash is cut off. */
+/* env_write - apply len bytes of records, then flush the log once; with
+ * jio_lock held */
 static int
-journal_open(struct store *s, char *err, size_t errlen)
-{
-	char seg[1100];
-
-	if (journal_segment_path(s->path, s->jseq, seg, sizeof(seg)) < 0) {
-		snprintf(err, errlen, "%s: path too long", s->path);
-		return -1;
-	}
-	if (s->jlen >= JHDR_SIZE) {
-		if ((s->jfd = open(seg, O_WRONLY | O_CLOEXEC)) >= 0 &&
-		    ftruncate(s->jfd, s->jlen) == 0)
-			return 0;
-	} else if ((s->jfd = journal_create(seg, 0, s->jseq)) >= 0 &&
-	    mapfile_sync_dir(seg) == 0) {
-		s->jlen = JHDR_SIZE;
-		return 0;
-	}
-	snprintf(err, errlen, "%s: %s", seg, strerror(errno));
-	if (s->jfd >= 0)
-		close(s->jfd);
-	s->jfd = -1;
-	return -1;
-}
-
-/* journal_write - append len bytes and sync them; with jio_lock held.
- * On failure the segment is cut back to its last whole record. */
-static int
-journal_write(struct store *s, const void *p, size_t len, char *err,
+env_write(struct store *s, const unsigned char *p, size_t len, char *err,
     size_t errlen)
 {
+	struct jrec recs[ENV_BATCH];
+	size_t n = 0, off = 0, size;
 	int64_t t0;
 
 	if (len == 0)
 		return 0;
-	if (s->jfd < 0 && journal_open(s, err, errlen) < 0)
-		return -1;
 	t0 = mono_us();
-	if (journal_append(s->jfd, s->jlen, p, len) == 0 &&
-	    fdatasync(s->jfd) == 0) {
-		s->jlen += (off_t)len;
-		__atomic_add_fetch(&s->commits, 1, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&s->commit_us, (uint64_t)(mono_us() - t0),
-		    __ATOMIC_RELAXED);
-		return 0;
+	while (off < len) {
+		if ((size = jrec_decode(p + off, len - off, &recs[n])) == 0) {
+			snprintf(err, errlen, "%s: a record to write is "
+			    "broken", s->env_path);
+			return -1;
+		}
+		off += size;
+		if (++n == ENV_BATCH || off == len) {
+			if (senv_apply(s->env, recs, n, off == len, err,
+			    errlen) < 0)
+				return -1;
+			n = 0;
+		}
 	}
-	snprintf(err, errlen, "%s.journal.%" PRIu64 ": %s", s->path, s->jseq,
-	    strerror(errno));
-	if (ftruncate(s->jfd, s->jlen) < 0) {
-		close(s->jfd);	/* reopening cuts it */
-		s->jfd = -1;
-	}
-	return -1;
+	__atomic_add_fetch(&s->commits, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->commit_us, (uint64_t)(mono_us() - t0),
+	    __ATOMIC_RELAXED);
+	return 0;
 }
 
 /* take_buffer - swap the records waiting for the empty spare; with
@@ -174,7 +253,8 @@ give_back(struct store *s, struct jbuf b)
 }
 
 /* journal_outcome - the records up to j are on disk, or (ok == 0) may
- * not be: their waiters hear it, and only a snapshot can make up for them.
+ * not be: their waiters hear it, and only a compaction that writes every
+ * entry (need_compact) can make up for them.
  * With s->lock held. */
 static void
 journal_outcome(struct store *s, uint64_t j, int ok)
@@ -189,21 +269,29 @@ journal_outcome(struct store *s, uint64_t j, int ok)
 	pthread_cond_broadcast(&s->durable_cv);
 }
 
-/* compact_due - is the journal big enough for a new snapshot?  With
- * s->lock held.  By default: past 16 MB and twice the snapshot's size,
- * which keeps replay at start-up short and snapshots rare. */
+/* prune_due - time to prune the environment of what the table no longer
+ * holds?  Past 16 MB of records and twice the table's size: a prune walks
+ * every key, so it comes rarely.  With s->lock held. */
+static int
+prune_due(const struct store *s)
+{
+	return s->pbytes > PRUNE_AUTO &&
+	    s->pbytes > 2 * (uint64_t)s->t.count * JREC_FIXED;
+}
+
+/* compact_due - time to checkpoint (journal_size bytes of records, by
+ * default 4 MB: about 20 MB of log, which keeps recovery at start-up
+ * short and the log small), or to prune?  With s->lock held. */
 static int
 compact_due(const struct store *s)
 {
-	if (s->need_compact)
-		return 1;
-	if (s->o.journal_size > 0)
-		return s->jbytes > s->o.journal_size;
-	return s->jbytes > JOURNAL_AUTO &&
-	    s->jbytes > 2 * (uint64_t)s->count * JREC_FIXED;
+	uint64_t limit = s->o.journal_size > 0 ? s->o.journal_size :
+	    CHECKPOINT_AUTO;
+
+	return s->need_compact || s->jbytes > limit || prune_due(s);
 }
 
-/* store_sync - write and sync the records waiting; -1 with a message */
+/* store_sync - commit and flush the records waiting; -1 with a message */
 int
 store_sync(struct store *s, char *err, size_t errlen)
 {
@@ -213,11 +301,13 @@ store_sync(struct store *s, char *err, size_t errlen)
 
 	pthread_mutex_lock(&s->jio_lock);
 	b = take_buffer(s, &j);
-	rc = journal_write(s, b.p, b.len, err, errlen);
+	rc = env_write(s, b.p, b.len, err, errlen);
 	pthread_mutex_lock(&s->lock);
 	journal_outcome(s, j, rc == 0);
-	if (rc == 0)
+	if (rc == 0) {
 		s->jbytes += b.len;
+		s->pbytes += b.len;
+	}
 	if (compact_due(s))
 		pthread_cond_signal(&s->compact_cv);
 	pthread_mutex_unlock(&s->lock);
@@ -382,8 +472,11 @@ fail_closed(struct store *s, int now, const char *why)
 	    "(live lookups answer as before)", s->path, (long long)age, why,
 	    rc == 1 ? "replaced it with an empty map" : "removed it (no "
 	    "empty map was at hand): mail servers defer relaying");
+	mapfile_edit_close(s->medit);	/* the empty map replaced it */
+	s->medit = NULL;
 	pthread_mutex_lock(&s->lock);
 	s->map_revoked = 1;
+	s->whole_gen = s->gen;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -409,6 +502,8 @@ store_map_write(struct store *s, uint64_t g, char *err, size_t errlen)
 	int rc = -1;
 
 	pthread_mutex_lock(&s->map_lock);
+	mapfile_edit_close(s->medit);	/* its file is about to go */
+	s->medit = NULL;
 	if (walk_start(&w, s) < 0)
 		snprintf(err, errlen, "map: out of memory");
 	else
@@ -425,10 +520,172 @@ store_map_write(struct store *s, uint64_t g, char *err, size_t errlen)
 		map_written(s, g);
 	if (rc != 0 && g > s->map_failed_gen)
 		s->map_failed_gen = g;
+	if (rc != 0)
+		s->whole_gen = s->gen;
 	pthread_cond_broadcast(&s->durable_cv);
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0)
 		write_spare(s);
+	pthread_mutex_unlock(&s->map_lock);
+	return rc;
+}
+
+/* ---- edits in place (sync interval 0) ---- */
+
+#define DIRTY_MAX	65536	/* addresses; past it, a whole rewrite */
+
+/* store_map_dirty - with sync interval 0, a's grant changed: the next
+ * map write edits its key in place.  With s->lock held. */
+void
+store_map_dirty(struct store *s, const struct addr *a)
+{
+	struct addr *p;
+	size_t cap;
+
+	/* kept even while a whole rewrite is due: one already walking
+	 * the table may have passed a's entry */
+	if (s->o.sync_interval_ms != 0)
+		return;
+	if (s->ndirty == s->dirty_cap) {
+		cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
+		if (cap > DIRTY_MAX ||
+		    (p = realloc(s->dirty, cap * sizeof(*p))) == NULL) {
+			store_map_whole(s);
+			return;
+		}
+		s->dirty = p;
+		s->dirty_cap = cap;
+	}
+	s->dirty[s->ndirty++] = *a;
+}
+
+/* store_map_whole - the next map write replaces the whole file (a flush,
+ * too many edits, a failure).  With s->lock held. */
+void
+store_map_whole(struct store *s)
+{
+	s->whole_gen = s->gen;
+	s->ndirty = 0;
+}
+
+/* edit_recs - the map records of the addresses waiting, as the table has
+ * them now (expires 0: delete); takes them from s.  With s->lock held. */
+static struct map_rec *
+edit_recs(struct store *s, size_t *n)
+{
+	struct map_rec *recs;
+	struct entry *e;
+	time_t now = store_now(s);
+	size_t i;
+
+	*n = s->ndirty;
+	if ((recs = calloc(*n ? *n : 1, sizeof(*recs))) == NULL)
+		return NULL;
+	for (i = 0; i < *n; i++) {
+		recs[i].addr = s->dirty[i];
+		e = table_lookup(&s->t, &s->dirty[i]);
+		recs[i].expires = e != NULL && e->expires > now ?
+		    e->expires : 0;
+	}
+	s->ndirty = 0;
+	return recs;
+}
+
+/* touch_due - is the map's mtime to move now?  With s->lock held. */
+static int
+touch_due(const struct store *s)
+{
+	return s->touch_at != 0 && time(NULL) >= s->touch_at;
+}
+
+/* edit_done - the edit holding change g succeeded or failed; with
+ * map_lock held */
+static void
+edit_done(struct store *s, uint64_t g, int ok)
+{
+	pthread_mutex_lock(&s->lock);
+	if (ok) {
+		s->st.map_writes++;
+		s->st.map_written = (int64_t)time(NULL);
+		map_written(s, g);
+		/* an MTA that opened the map this second must see a later
+		 * mtime: the next second, unless an edit then moves it */
+		s->touch_at = time(NULL) + 1;
+	} else {
+		s->st.map_failures++;
+		if (g > s->map_failed_gen)
+			s->map_failed_gen = g;
+		store_map_whole(s);
+	}
+	pthread_cond_broadcast(&s->durable_cv);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* map_edit - the changes waiting, in place; with map_lock held */
+static int
+map_edit(struct store *s, uint64_t g, char *err, size_t errlen)
+{
+	struct map_rec *recs;
+	size_t n;
+	int rc = -1, touch;
+
+	if (s->medit == NULL && mapfile_edit_open(s->path, &s->o.format,
+	    &s->medit, err, errlen) < 0) {
+		edit_done(s, g, 0);
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	recs = edit_recs(s, &n);
+	touch = n == 0 && touch_due(s);
+	if (touch)
+		s->touch_at = 0;
+	pthread_mutex_unlock(&s->lock);
+	if (recs == NULL)
+		snprintf(err, errlen, "map edit: out of memory");
+	else if (touch)		/* if it fails, the next edit moves it */
+		rc = 0, (void)mapfile_edit_touch(s->medit, 0);
+	else
+		rc = mapfile_edit(s->medit, recs, n, err, errlen);
+	free(recs);
+	if (!touch)
+		edit_done(s, g, rc == 0);
+	if (rc < 0) {
+		mapfile_edit_close(s->medit);
+		s->medit = NULL;
+	}
+	return rc;
+}
+
+/* store_map_close - at exit: a touch still due is done now, to the
+ * second it was due (less than a second ahead), and the map closed */
+void
+store_map_close(struct store *s)
+{
+	if (s->medit != NULL && s->touch_at != 0)
+		(void)mapfile_edit_touch(s->medit, s->touch_at);
+	s->touch_at = 0;
+	mapfile_edit_close(s->medit);
+	s->medit = NULL;
+}
+
+/*
+ * store_map_update - bring the map to change g: with sync interval 0
+ * edit it in place (only the keys that changed), unless a whole rewrite
+ * is due (at start, after a flush, too many edits, or a failure); else
+ * rewrite it whole.
+ */
+int
+store_map_update(struct store *s, uint64_t g, char *err, size_t errlen)
+{
+	int whole, rc;
+
+	pthread_mutex_lock(&s->lock);
+	whole = s->o.sync_interval_ms != 0 || s->whole_gen > s->map_gen;
+	pthread_mutex_unlock(&s->lock);
+	if (whole)
+		return store_map_write(s, g, err, errlen);
+	pthread_mutex_lock(&s->map_lock);
+	rc = map_edit(s, g, err, errlen);
 	pthread_mutex_unlock(&s->map_lock);
 	return rc;
 }
@@ -457,194 +714,165 @@ store_publish(struct store *s, char *err, size_t errlen)
 	g = s->gen;
 	pthread_mutex_unlock(&s->lock);
 	if (store_sync(s, err, errlen) < 0 ||
-	    store_map_write(s, g, err, errlen) < 0) {
+	    store_map_update(s, g, err, errlen) < 0) {
 		store_fail_closed(s, 0, err);
 		return -1;
 	}
 	return 0;
 }
 
-/* ---- snapshots ---- */
+/* ---- compaction ---- */
 
-/* snap_put - buffer one record, writing the buffer out when full */
+/* in_table - a senv_sink for pruning: does the table still hold r? */
 static int
-snap_put(int fd, off_t *at, unsigned char *buf, size_t *len,
-    const struct jrec *r)
+in_table(void *arg, const struct jrec *r)
 {
-	if (*len + JREC_MAX > SNAP_BUF) {
-		if (journal_append(fd, *at, buf, *len) < 0)
-			return -1;
-		*at += (off_t)*len;
-		*len = 0;
-	}
-	*len += jrec_encode(r, buf + *len);
-	return 0;
-}
-
-/*
- * snap_limit - the most records a snapshot started now can hold: the
- * larger of max_entries and the entries now (more only after a lowered
- * max_entries).  A walk meets each entry present throughout once, and
- * one deleted behind it may stay in the snapshot; but an add lands in
- * the slot freed last (the free list is LIFO), so an add ahead of the
- * walk either takes the slot of an entry deleted ahead of it, which the
- * walk will not meet, or, once every freed slot is taken again, a slot
- * only the list's growth towards max_entries pays for.
- */
-static size_t
-snap_limit(struct store *s)
-{
-	size_t n;
+	struct store *s = arg;
+	int found;
 
 	pthread_mutex_lock(&s->lock);
-	n = s->count > s->o.max_entries ? s->count : s->o.max_entries;
+	found = table_lookup(&s->t, &r->addr) != NULL;
 	pthread_mutex_unlock(&s->lock);
-	return n;
+	return found;
 }
 
-/* snap_records - every live entry, and the end mark, into fd; more than
- * snap_limit's is a broken invariant: the snapshot is abandoned (never
- * cut short: any record may be a live grant) */
+/* prune - delete from the environment what the table no longer holds
+ * (expired, deleted, or a record lost), a chunk per jio_lock hold */
 static int
-snap_records(struct store *s, int fd, unsigned char *buf)
+prune(struct store *s, char *err, size_t errlen)
 {
-	const struct store_info *i;
-	struct walk w;
-	struct jrec r;
-	off_t at = JHDR_SIZE;
-	size_t len = 0, limit = snap_limit(s);
-	int64_t count = 0;
-	int rc = -1;
+	struct senv_pos pos;
+	int rc;
 
-	if (walk_start(&w, s) < 0)
-		return -1;
-	memset(&r, 0, sizeof(r));
-	r.type = JREC_SET;
-	while ((i = walk_next(&w)) != NULL) {
-		if ((size_t)count == limit) {
-			log_warnx("snapshot: more than %zu entries: not "
-			    "written", limit);
-			errno = EOVERFLOW;
-			goto out;
-		}
-		r.addr = i->addr;
-		r.expires = i->expires;
-		r.first_seen = (uint32_t)i->first_seen;
-		r.adds = i->adds;
-		memcpy(r.user, i->user, sizeof(r.user));
-		if (snap_put(fd, &at, buf, &len, &r) < 0)
-			goto out;
-		count++;
-	}
-	memset(&r, 0, sizeof(r));
-	r.type = JREC_END;
-	r.expires = count;
-	if (snap_put(fd, &at, buf, &len, &r) == 0 &&
-	    journal_append(fd, at, buf, len) == 0)
-		rc = 0;
-out:
-	free(w.info);
-	return rc;
+	memset(&pos, 0, sizeof(pos));
+	do {
+		pthread_mutex_lock(&s->jio_lock);
+		rc = senv_prune(s->env, &pos, in_table, s, err, errlen);
+		pthread_mutex_unlock(&s->jio_lock);
+	} while (rc == 0);
+	return rc < 0 ? -1 : 0;
 }
 
-/* snapshot_write - a new snapshot naming segment seq, renamed into place */
-static int
-snapshot_write(struct store *s, uint64_t seq, char *err, size_t errlen)
-{
-	char tmp[1100];
-	unsigned char *buf;
-	int fd, rc = -1;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", s->state_path,
-	    (long)getpid(), ++s->tmp_serial);
-	if ((buf = malloc(SNAP_BUF)) == NULL) {
-		errno = ENOMEM;
-	} else if ((fd = journal_create(tmp, 1, seq)) >= 0) {
-		if (snap_records(s, fd, buf) == 0 && fsync(fd) == 0 &&
-		    rename(tmp, s->state_path) == 0 &&
-		    mapfile_sync_dir(s->state_path) == 0)
-			rc = 0;
-		close(fd);
-	}
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		unlink(tmp);
-	}
-	free(buf);
-	return rc;
-}
-
-/* drop_segments - remove the segments a snapshot made redundant */
+/* info_rec - a record setting the state of i */
 static void
-drop_segments(struct store *s, uint64_t below)
+info_rec(const struct store_info *i, struct jrec *r)
 {
-	char seg[1100];
-	uint64_t *seqs;
-	size_t n, i;
-
-	if (journal_segments(s->path, &seqs, &n) < 0)
-		return;
-	for (i = 0; i < n && seqs[i] < below; i++)
-		if (journal_segment_path(s->path, seqs[i], seg,
-		    sizeof(seg)) == 0)
-			unlink(seg);
-	free(seqs);
+	memset(r, 0, sizeof(*r));
+	r->type = JREC_SET;
+	r->addr = i->addr;
+	r->expires = i->expires;
+	r->first_seen = (uint32_t)i->first_seen;
+	r->adds = i->adds;
+	memcpy(r->user, i->user, sizeof(r->user));
 }
 
-/* rotate - write what waits to the current segment and start the next;
- * the new segment's number.  *j: the last record before it. */
-static uint64_t
-rotate(struct store *s, uint64_t *j)
+/* write_chunk - the next WALK_CHUNK entries of the table; with jio_lock
+ * held from reading them to committing them, so that a later change's
+ * record (applied under jio_lock too) always lands after */
+static int
+write_chunk(struct store *s, uint64_t *cursor, struct store_info *info,
+    struct jrec *recs, char *err, size_t errlen)
 {
-	char err[256];
-	struct jbuf b;
-	uint64_t seq;
-	int ok;
+	size_t n, i;
+	int rc;
 
 	pthread_mutex_lock(&s->jio_lock);
-	b = take_buffer(s, j);
-	/* on failure the snapshot will still hold these records, but
-	 * whoever waits for them hears of it, as from the sync thread */
-	ok = journal_write(s, b.p, b.len, err, sizeof(err)) == 0;
-	give_back(s, b);
-	if (s->jfd >= 0)
-		close(s->jfd);
-	s->jfd = -1;
-	s->jlen = 0;
-	seq = ++s->jseq;
-	pthread_mutex_lock(&s->lock);
-	journal_outcome(s, *j, ok);
-	s->need_compact = 0;
-	s->jbytes = 0;
-	pthread_mutex_unlock(&s->lock);
+	n = store_walk(s, cursor, info, WALK_CHUNK);
+	for (i = 0; i < n; i++)
+		info_rec(&info[i], &recs[i]);
+	rc = senv_apply(s->env, recs, n, 0, err, errlen);
 	pthread_mutex_unlock(&s->jio_lock);
-	return seq;
+	return rc;
 }
 
-/*
- * store_compact - fold the journal into a new snapshot: start a new
- * segment, write every live entry to a new snapshot naming it, and
- * remove the older segments.
- */
+/* write_all - every entry of the table into the environment, then prune
+ * what it does not hold and mark the state complete: after records were
+ * lost, and when importing */
+static int
+write_all(struct store *s, char *err, size_t errlen)
+{
+	struct store_info *info = calloc(WALK_CHUNK, sizeof(*info));
+	struct jrec *recs = calloc(WALK_CHUNK, sizeof(*recs));
+	struct jrec end = {.type = JREC_END};
+	uint64_t cursor = 0;
+	int rc = -1;
+
+	if (info == NULL || recs == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	do
+		if (write_chunk(s, &cursor, info, recs, err, errlen) < 0)
+			goto out;
+	while (cursor != 0);
+	if (prune(s, err, errlen) < 0)
+		goto out;
+	pthread_mutex_lock(&s->jio_lock);
+	rc = senv_apply(s->env, &end, 1, 1, err, errlen);
+	pthread_mutex_unlock(&s->jio_lock);
+out:
+	free(info);
+	free(recs);
+	return rc;
+}
+
+/* compact - checkpoint the environment (the log before the checkpoint
+ * goes), after committing the records waiting; prune it first if asked;
+ * after lost records, write every entry first */
+static int
+compact(struct store *s, int pruning, char *err, size_t errlen)
+{
+	uint64_t j;
+	int resync, rc = 0;
+
+	pthread_mutex_lock(&s->compact_lock);
+	if (store_sync(s, err, errlen) < 0) {
+		pthread_mutex_unlock(&s->compact_lock);
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	resync = s->need_compact;
+	pruning = pruning || resync || prune_due(s);
+	s->need_compact = 0;
+	s->jbytes = 0;
+	if (pruning)
+		s->pbytes = 0;
+	j = s->jgen;
+	pthread_mutex_unlock(&s->lock);
+	if (resync) {
+		log_warnx("%s: changes were dropped (more than %d MB waiting, "
+		    "or a failed write): writing every entry", s->env_path,
+		    JBUF_MAX / (1024 * 1024));
+		rc = write_all(s, err, errlen);
+	}
+	else if (pruning)
+		rc = prune(s, err, errlen);
+	if (rc == 0)
+		rc = senv_checkpoint(s->env, err, errlen);
+	pthread_mutex_lock(&s->lock);
+	if (rc == 0 && resync)	/* including what could not be written */
+		journal_outcome(s, j, 1);
+	if (rc < 0)		/* try again later */
+		s->need_compact |= resync;
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->compact_lock);
+	return rc;
+}
+
+/* store_compact - prune the environment of what the table no longer
+ * holds (expired, deleted), and checkpoint it */
 int
 store_compact(struct store *s, char *err, size_t errlen)
 {
-	uint64_t seq, j;
-	int rc;
+	return compact(s, 1, err, errlen);
+}
 
-	pthread_mutex_lock(&s->compact_lock);
-	seq = rotate(s, &j);
-	rc = snapshot_write(s, seq, err, errlen);
-	pthread_mutex_lock(&s->lock);
-	if (rc == 0)	/* including what rotate could not write */
-		journal_outcome(s, j, 1);
-	else		/* the segments stay; try again later */
-		s->need_compact = 1;
-	pthread_mutex_unlock(&s->lock);
-	if (rc == 0)
-		drop_segments(s, seq);
-	pthread_mutex_unlock(&s->compact_lock);
-	return rc;
+/* compact_auto - the compaction thread's: a checkpoint, and a prune when
+ * due */
+static int
+compact_auto(struct store *s, char *err, size_t errlen)
+{
+	return compact(s, 0, err, errlen);
 }
 
 /* ---- the threads ---- */
@@ -675,13 +903,13 @@ sync_pending(const struct store *s)
 static int
 map_pending(const struct store *s)
 {
-	return s->map_gen < s->gen;
+	return s->map_gen < s->gen || touch_due(s);
 }
 
 static const struct writer writers[] = {
 	{W_SYNC, 1, 0, sync_cv, sync_pending, store_sync, "dracd-journal"},
 	{W_MAP, 1, 1, map_cv, map_pending, store_publish, "dracd-map"},
-	{W_COMPACT, 0, 0, compact_cv, compact_due, store_compact,
+	{W_COMPACT, 0, 0, compact_cv, compact_due, compact_auto,
 	    "dracd-snapshot"},
 };
 
@@ -715,6 +943,22 @@ gather(struct store *s)
 	s->last_group = s->durable_waiters;
 }
 
+/* idle_wait - a writer with nothing to do waits for a signal; the map
+ * writer, with a touch of the map's mtime due, until then at most */
+static void
+idle_wait(struct store *s, const struct writer *w)
+{
+	struct timespec ts;
+
+	if (w->bit == W_MAP && s->touch_at != 0) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts = store_deadline(CLOCK_MONOTONIC, (int64_t)s->touch_at *
+		    1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+		pthread_cond_timedwait(w->cv(s), &s->lock, &ts);
+	} else
+		pthread_cond_wait(w->cv(s), &s->lock);
+}
+
 /*
  * writer_loop - one writer's thread: write when there is something to
  * write, at most once per sync interval (compactions: whenever due), and
@@ -735,7 +979,7 @@ writer_loop(struct store *s, const struct writer *w)
 
 		if (!w->pending(s)) {
 			s->idle |= w->bit;
-			pthread_cond_wait(w->cv(s), &s->lock);
+			idle_wait(s, w);
 			s->idle &= ~w->bit;
 			continue;
 		}
@@ -805,13 +1049,13 @@ load_map_rec(void *arg, const struct map_rec *r)
 	struct store *s = arg;
 	struct entry *e;
 
-	if (r->expires <= store_now(s) || store_lookup(s, &r->addr) != NULL)
+	if (r->expires <= store_now(s) || table_lookup(&s->t, &r->addr) != NULL)
 		return 0;
-	if ((e = store_insert(s, &r->addr)) == NULL)
+	if ((e = table_insert(&s->t, &r->addr)) == NULL)
 		return -1;
 	e->expires = r->expires;
 	e->first_seen = (uint32_t)store_now(s);
-	store_reheap(s, e);
+	table_reheap(&s->t, e);
 	return 0;
 }
 
@@ -819,39 +1063,44 @@ load_map_rec(void *arg, const struct map_rec *r)
 static int
 replay_set(struct store *s, const struct jrec *r)
 {
-	struct entry *e = store_lookup(s, &r->addr);
+	struct entry *e = table_lookup(&s->t, &r->addr);
 
 	if (r->expires <= store_now(s)) {	/* past its time since */
 		if (e != NULL)
-			store_unlink(s, e);
+			table_unlink(&s->t, e);
 		return 0;
 	}
-	if (e == NULL && (e = store_insert(s, &r->addr)) == NULL)
+	if (e == NULL && (e = table_insert(&s->t, &r->addr)) == NULL)
 		return -1;
 	e->expires = r->expires;
 	e->first_seen = r->first_seen;
 	e->adds = r->adds;
-	store_reheap(s, e);
+	table_reheap(&s->t, e);
 	free(e->user);
 	e->user = NULL;
 	return r->user[0] == '\0' || (e->user = strdup(r->user)) != NULL ?
 	    0 : -1;
 }
 
-/* what a load has met in one file */
+/* load_env_rec - a senv_sink: one record of the environment */
+static int
+load_env_rec(void *arg, const struct jrec *r)
+{
+	return replay_set(arg, r);
+}
+
+/* what an import has met in one old file */
 struct loading {
 	struct store *s;
-	off_t damage_at, damage_len;	/* the first bad stretch */
 	int stretches;			/* bad stretches, records after */
-	int64_t after;			/* records after the first */
 	size_t dropped;			/* entries dropped at them */
 };
 
 /*
- * load_damage - a bad stretch in a segment, with whole records after it.
- * What it held is lost, and may have been a delete or a flush of any
- * entry loaded so far: so that no deleted grant ever comes back, they
- * are all dropped, as by a flush, before the records after it replay.
+ * load_damage - a bad stretch in an old segment, with whole records
+ * after it.  What it held is lost, and may have been a delete or a flush
+ * of any entry loaded so far: so that no deleted grant ever comes back,
+ * they are all dropped, as by a flush, before the records after it.
  */
 static int
 load_damage(void *arg, off_t at, off_t len)
@@ -859,17 +1108,14 @@ load_damage(void *arg, off_t at, off_t len)
 	struct loading *l = arg;
 	struct store *s = l->s;
 
-	if (l->stretches++ == 0) {
-		l->damage_at = at;
-		l->damage_len = len;
-	}
-	l->dropped += s->count;
-	while (s->heap_len > 0)
-		store_unlink(s, s->heap[s->heap_len - 1]);
+	(void)at, (void)len;
+	l->stretches++;
+	l->dropped += s->t.count;
+	table_clear(&s->t);
 	return 0;
 }
 
-/* load_jrec - one record of the snapshot or journal into the table */
+/* load_jrec - one record of the old snapshot or journal into the table */
 static int
 load_jrec(void *arg, const struct jrec *r)
 {
@@ -877,61 +1123,27 @@ load_jrec(void *arg, const struct jrec *r)
 	struct store *s = l->s;
 	struct entry *e;
 
-	if (l->stretches > 0)
-		l->after++;
-
 	switch (r->type) {
 	case JREC_SET:
 		return replay_set(s, r);
 	case JREC_DEL:
-		if ((e = store_lookup(s, &r->addr)) != NULL)
-			store_unlink(s, e);
+		if ((e = table_lookup(&s->t, &r->addr)) != NULL)
+			table_unlink(&s->t, e);
 		return 0;
 	case JREC_FLUSH:
-		while (s->heap_len > 0)
-			store_unlink(s, s->heap[s->heap_len - 1]);
+		while (s->t.heap_len > 0)
+			table_unlink(&s->t, s->t.heap[s->t.heap_len - 1]);
 		return 0;
 	default:
 		return 0;
 	}
 }
 
-/*
- * damaged_segment - say loudly what load_damage did, keep a copy of the
- * segment for inspection (a hard link: no space needed), and leave it
- * alone: new records go to the next segment, and a new snapshot, written
- * at once, makes it redundant.
- */
-static void
-damaged_segment(struct store *s, const char *seg, uint64_t seq,
-    const struct loading *l)
-{
-	char copy[1200];
-
-	snprintf(copy, sizeof(copy), "%s.damaged", seg);
-	unlink(copy);
-	if (link(seg, copy) < 0)
-		snprintf(copy, sizeof(copy), "(none: %s)", strerror(errno));
-	log_warnx("%s: DAMAGED, not a write cut short: %lld bytes at offset "
-	    "%lld are not whole records, and %lld whole records follow them "
-	    "(%d damaged stretches).  The lost bytes may have deleted grants: "
-	    "so that none comes back, the %zu grants loaded before the damage "
-	    "were dropped (their users get them back at their next login), "
-	    "and the records after it were replayed.  A copy for inspection: "
-	    "%s; a new snapshot replaces the segment", seg,
-	    (long long)l->damage_len, (long long)l->damage_at,
-	    (long long)l->after, l->stretches, l->dropped, copy);
-	s->need_compact = 1;
-	s->jseq = seq + 1;
-	s->jlen = 0;
-}
-
-/* load_segment - replay one segment; a torn end is reported and cut off,
- * damage with records after it is reported loudly (damaged_segment) */
+/* import_segment - replay one old journal segment; damage is said loudly */
 static int
-load_segment(struct store *s, uint64_t seq, char *err, size_t errlen)
+import_segment(struct store *s, uint64_t seq, char *err, size_t errlen)
 {
-	struct loading l = {s, 0, 0, 0, 0, 0};
+	struct loading l = {s, 0, 0};
 	struct jvisit v = {load_jrec, load_damage, &l};
 	char seg[1100];
 	uint64_t hseq = 0;
@@ -941,54 +1153,101 @@ load_segment(struct store *s, uint64_t seq, char *err, size_t errlen)
 	if (journal_segment_path(s->path, seq, seg, sizeof(seg)) < 0 ||
 	    journal_read(seg, 0, &hseq, &v, &good, err, errlen) < 0)
 		return -1;
-	if (good >= JHDR_SIZE && hseq != seq) {
-		snprintf(err, errlen, "%s: its header says segment %" PRIu64,
-		    seg, hseq);
-		return -1;
-	}
 	if (stat(seg, &st) == 0 && st.st_size > good)
 		log_warnx("%s: the last %lld bytes are not whole records (a "
 		    "write cut short): ignored", seg,
 		    (long long)(st.st_size - good));
-	s->jseq = seq;
-	s->jlen = good;
-	s->jbytes += (uint64_t)good;
 	if (l.stretches > 0)
-		damaged_segment(s, seg, seq, &l);
+		log_warnx("%s: DAMAGED: %d stretches are not whole records; "
+		    "so that no deleted grant comes back, the %zu grants "
+		    "loaded before the damage were dropped", seg, l.stretches,
+		    l.dropped);
 	return 0;
 }
 
-/* store_load - the snapshot, or for a DRAC map without one, the map;
- * then the journal segments from the snapshot's on, in order */
-int
-store_load(struct store *s, char *err, size_t errlen)
+/* drop_segments - remove the old journal segments below below */
+static void
+drop_segments(struct store *s, uint64_t below)
+{
+	char seg[1100];
+	uint64_t *seqs;
+	size_t n, i;
+
+	if (journal_segments(s->path, &seqs, &n) < 0)
+		return;
+	for (i = 0; i < n && seqs[i] < below; i++)
+		if (journal_segment_path(s->path, seqs[i], seg,
+		    sizeof(seg)) == 0)
+			unlink(seg);
+	free(seqs);
+}
+
+/*
+ * import_old - the previous format's state (PATH.state and its journal
+ * segments), or for a DRAC map without it, the map; 1 if the old
+ * format's files were there
+ */
+static int
+import_old(struct store *s, char *err, size_t errlen)
 {
 	uint64_t first = 0, *seqs;
 	size_t n, i;
-	struct loading l = {s, 0, 0, 0, 0, 0};
+	struct loading l = {s, 0, 0};
 	struct jvisit v = {load_jrec, NULL, &l};
 	off_t good;
-	int rc;
+	int rc, old;
 
 	if ((rc = journal_read(s->state_path, 1, &first, &v, &good,
 	    err, errlen)) < 0)
 		return -1;
-	if (rc == 0) {
-		if (mapfile_read(s->path, load_map_rec, s, err, errlen) < 0)
-			return -1;
-		s->need_compact = 1;
-	}
-	s->jseq = first > 0 ? first : 1;	/* when no segment follows */
 	if (journal_segments(s->path, &seqs, &n) < 0) {
 		snprintf(err, errlen, "%s: cannot list its directory: %s",
 		    s->path, strerror(errno));
 		return -1;
 	}
-	for (i = 0, rc = 0; i < n && rc == 0; i++)
+	old = rc > 0 || n > 0;
+	if (rc == 0 && mapfile_read(s->path, load_map_rec, s, err,
+	    errlen) < 0)
+		rc = -1;
+	else
+		rc = 0;
+	for (i = 0; i < n && rc == 0; i++)
 		if (seqs[i] >= first)
-			rc = load_segment(s, seqs[i], err, errlen);
+			rc = import_segment(s, seqs[i], err, errlen);
 	free(seqs);
-	return rc;
+	return rc < 0 ? -1 : old;
+}
+
+/*
+ * store_load - open the environment (recovering it) and load the table
+ * from it.  A new or incomplete one (a crash cut its import short) is
+ * filled first: with -i empty, else from the previous format's files or a
+ * DRAC map, which are removed once the environment holds them all.
+ */
+int
+store_load(struct store *s, char *err, size_t errlen)
+{
+	int created, rc, old = 0;
+
+	if (senv_open(s->env_path, &s->env, &created, err, errlen) < 0)
+		return -1;
+	if ((rc = senv_load(s->env, load_env_rec, s, err, errlen)) != 0)
+		return rc < 0 ? -1 : 0;
+	if (!s->o.truncate && (old = import_old(s, err, errlen)) < 0)
+		return -1;
+	if (write_all(s, err, errlen) < 0 ||
+	    senv_checkpoint(s->env, err, errlen) < 0)
+		return -1;
+	if (old) {
+		log_info("%s: imported %zu grants from %s and its journal "
+		    "into %s; the old files are removed", s->path, s->t.count,
+		    s->state_path, s->env_path);
+		unlink(s->state_path);
+		drop_segments(s, UINT64_MAX);
+	} else if (!created)
+		log_warnx("%s: an import was cut short: imported again",
+		    s->env_path);
+	return 0;
 }
 
 /* format_text - a map format for the log */
@@ -1040,12 +1299,28 @@ store_map_format(struct store *s)
 		    s->path, was, now);
 }
 
-/* store_remove_state - -i: the snapshot and every segment go */
+/* store_remove_state - -i: the environment and any old files go */
 void
 store_remove_state(struct store *s)
 {
 	unlink(s->state_path);
 	drop_segments(s, UINT64_MAX);
-	s->need_compact = 1;
+	if (senv_remove(s->env_path) < 0)
+		log_warn("%s: cannot remove the environment's files",
+		    s->env_path);
 }
 
+/* store_env_close - checkpoint the environment (so the next start has
+ * little to recover) and close it */
+void
+store_env_close(struct store *s)
+{
+	char err[1400];
+
+	if (s->env == NULL)
+		return;
+	if (senv_checkpoint(s->env, err, sizeof(err)) < 0)
+		log_warnx("at exit: %s", err);
+	senv_close(s->env);
+	s->env = NULL;
+}

@@ -1,6 +1,9 @@
 /*
  * store_int.h - what store.c and store_disk.c share: the store itself.
- * Nothing else includes it.
+ * Nothing else includes it.  Calls go one way: store.c (the lock, the
+ * public API, expiry) calls store_disk.c (persistence: the environment,
+ * the map, the writer threads), which calls table.c and store_env.c, never
+ * store.c.
  */
 #ifndef DRACD_STORE_INT_H
 #define DRACD_STORE_INT_H
@@ -11,20 +14,9 @@
 #include <time.h>
 
 #include "journal.h"
+#include "store_env.h"
 #include "store.h"
-
-struct entry {
-	struct entry *next;		/* hash chain; the free list's link */
-	int64_t expires;
-	char *user;			/* NULL when none */
-	uint32_t first_seen;		/* epoch seconds (good until 2106) */
-	uint32_t heap_idx;
-	uint32_t adds;
-	struct addr addr;
-	uint8_t used;			/* in the table, not free */
-};
-
-#define SLAB_ENTRIES	4096	/* entries allocated at once */
+#include "table.h"
 
 struct jbuf {
 	unsigned char *p;
@@ -38,7 +30,8 @@ enum { W_SYNC = 1, W_MAP = 2, W_COMPACT = 4 };
 struct store {
 	struct store_opts o;
 	char path[1024];
-	char state_path[1040];
+	char state_path[1040];		/* the old format's, for import */
+	char env_path[1040];		/* the environment: PATH.env */
 	char spare_path[1040];		/* the empty map, for fail_closed */
 	pthread_mutex_t lock;
 	atomic_int callers_waiting;	/* callers blocked on lock (store_lock) */
@@ -47,19 +40,16 @@ struct store {
 	pthread_cond_t map_cv;		/* map thread: a change */
 	pthread_cond_t compact_cv;	/* compaction thread: journal grew */
 	pthread_cond_t durable_cv;	/* adders waiting for a write */
-	struct entry **buckets;
-	size_t nbuckets, count;
-	struct entry **heap;
-	size_t heap_len, heap_cap;
-	uint64_t seed[2];
+	struct table t;			/* the list */
 	uint64_t gen, map_gen, map_failed_gen;
 	uint64_t revoke_gen;		/* the last change that revoked a grant */
 	int64_t revoke_ms;		/* monotonic: the first not in the map */
 	int map_revoked;		/* the map was emptied or removed */
 	uint64_t jgen, durable_gen, durable_failed_gen;
 	struct jbuf jbuf;		/* records not yet written */
-	uint64_t jbytes;		/* journal bytes since the snapshot */
-	int need_compact;		/* records were lost, or no snapshot */
+	uint64_t jbytes;		/* record bytes since the checkpoint */
+	uint64_t pbytes;		/* record bytes since the last prune */
+	int need_compact;		/* records were lost: write them all */
 	int loading;			/* store_open: max_entries not applied */
 	int failing;			/* W_* bits */
 	int idle;			/* W_* bits */
@@ -71,48 +61,41 @@ struct store {
 	int running, stopping;
 	pthread_t expiry_thr, sync_thr, map_thr, compact_thr;
 	pthread_mutex_t compact_lock;	/* one compaction at a time */
-	pthread_mutex_t jio_lock;	/* the journal file, and jspare */
+	pthread_mutex_t jio_lock;	/* writes to env, and jspare */
 	pthread_mutex_t map_lock;	/* one map write at a time */
 	struct jbuf jspare;		/* the buffer being written */
-	int jfd;			/* current segment; -1: not open */
-	uint64_t jseq;
-	off_t jlen;			/* its length in whole records */
-	unsigned int tmp_serial;	/* snapshot temporary names */
-	struct entry *free_entries;	/* unused slots of the slabs */
-	void **slabs;
-	size_t nslabs;
+	struct senv *env;		/* the durable state */
+	struct addr *dirty;		/* map edits waiting (interval 0) */
+	size_t ndirty, dirty_cap;
+	uint64_t whole_gen;		/* map_gen below it: rewrite whole */
+	struct map_edit *medit;		/* the map, open for edits; map_lock */
+	time_t touch_at;		/* when to move the map's mtime; 0 */
 };
 
-/* entry_user - e's user, or "", into a buffer of MAPFILE_USERMAX + 1
- * (set_user and the loader keep users within that) */
-static inline void
-entry_user(const struct entry *e, char *out)
-{
-	if (e->user != NULL)
-		memcpy(out, e->user, strlen(e->user) + 1);
-	else
-		out[0] = '\0';
-}
-
-/* store.c: the table, with s->lock held */
+/* store_disk.c: the clock, waits and walks (store.c calls them; the
+ * files below call nothing in store.c) */
 time_t store_now(const struct store *);
-struct entry *store_lookup(struct store *, const struct addr *);
-struct entry *store_insert(struct store *, const struct addr *);
-void store_unlink(struct store *, struct entry *);
-void store_reheap(struct store *, struct entry *);
+struct timespec store_deadline(clockid_t, int64_t ms);
 void store_wake(struct store *, int bit, pthread_cond_t *);
-void store_revoked(struct store *);
+void store_step_aside(struct store *);
+void store_copy_info(const struct entry *, struct store_info *);
+size_t store_list_locked(struct store *, uint64_t *cursor,
+    struct store_info *, size_t want);
 size_t store_walk(struct store *, uint64_t *cursor, struct store_info *,
     size_t want);
-struct timespec store_deadline(clockid_t, int64_t ms);
 
 /* store_disk.c */
 void store_note(struct store *, enum jrec_type, const struct entry *);
 int store_sync(struct store *, char *err, size_t errlen);
 int store_map_write(struct store *, uint64_t g, char *err, size_t errlen);
+int store_map_update(struct store *, uint64_t g, char *err, size_t errlen);
 void store_fail_closed(struct store *, int now, const char *why);
 int store_load(struct store *, char *err, size_t errlen);
 void store_remove_state(struct store *);
+void store_env_close(struct store *);
+void store_map_dirty(struct store *, const struct addr *);
+void store_map_whole(struct store *);
+void store_map_close(struct store *);
 void store_map_format(struct store *);
 size_t store_writers_start(struct store *);
 

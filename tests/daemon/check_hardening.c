@@ -4,11 +4,13 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
@@ -331,7 +333,17 @@ START_TEST(disk_full)
 	while (write(fd, block, sizeof(block)) > 0)
 		;
 	close(fd);
-	/* adds fail with the system-error status; checks go on */
+	/* adds fail with the system-error status once a write needs a
+	 * new block (an edit in place may still fit in the map's and the
+	 * log's last ones); checks go on */
+	for (i = 0; i < 4000; i++) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "10.7.%d.%d", i / 256, i % 256);
+		if (drac_add(h, a, 0, NULL) == DRAC_E_SERVER)
+			break;
+	}
+	ck_assert_msg(i < 4000, "4000 adds succeeded on a full disk");
 	for (i = 0; i < 5; i++)
 		ck_assert_int_eq(drac_add(h, "192.0.2.2", 0, NULL),
 		    DRAC_E_SERVER);
@@ -864,6 +876,102 @@ START_TEST(max_entries_lowered)
 }
 END_TEST
 
+/* ---- kill -9 while the map is edited in place (sync interval 0) ---- */
+
+/* map_ino - the inode of d's map, 0 if none */
+static ino_t
+map_ino(void)
+{
+	struct stat st;
+
+	return stat(d.db, &st) == 0 ? st.st_ino : 0;
+}
+
+/* ino_changed - is d's map another file than *arg (a whole rewrite)? */
+static int
+ino_changed(void *arg)
+{
+	ino_t now = map_ino();
+
+	return now != 0 && now != *(ino_t *)arg;
+}
+
+/* edit_adder - in a child: add 10.8.x.y from first on, writing the number
+ * of each acknowledged one to fd, until killed */
+static void
+edit_adder(uint32_t first, int fd)
+{
+	struct drac_options o = {3000, 0, DRAC_TCP, NULL};
+	char spec[32], a[32];
+	drac_t *h;
+	uint32_t i;
+
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	if (drac_open(&h, spec, &o) != 0)
+		_exit(1);
+	for (i = first;; i++) {
+		snprintf(a, sizeof(a), "10.8.%u.%u", (i >> 8) & 255, i & 255);
+		if (drac_add(h, a, 0, NULL) == 0 &&
+		    write(fd, &i, sizeof(i)) != sizeof(i))
+			_exit(1);
+	}
+}
+
+START_TEST(kill_during_map_edits)
+{
+	static char conf[400];
+	const char *const sync0[] = {"-c", conf, NULL};
+	const char *vargv[] = {"/usr/bin/db5.3_verify", "-q", d.db, NULL};
+	uint32_t next = 0, got;
+	unsigned int seed = 5;
+	char a[32], out[1024];
+	int k, fds[2], acked = 0;
+	ino_t ino;
+	pid_t pid;
+
+	daemon_init(&d, "127.0.0.1\n");
+	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
+	write_file(conf, "sync_interval = 0\nadd_rate = 0\n");
+	ck_assert_int_eq(daemon_start(&d, sync0), 0);
+	for (k = 0; k < 4; k++) {
+		struct timespec pause = {0, (300 + rand_r(&seed) % 500) *
+		    1000000L};
+
+		ck_assert_int_eq(pipe(fds), 0);
+		if ((pid = fork()) == 0) {
+			close(fds[0]);
+			edit_adder(next, fds[1]);
+		}
+		close(fds[1]);
+		nanosleep(&pause, NULL);	/* a random moment, mid-edit */
+		daemon_kill(&d);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		ino = map_ino();
+		ck_assert_int_eq(daemon_start(&d, sync0), 0);
+		/* the restart rewrites the map whole, whatever the kill
+		 * left of an edit: it verifies, and holds every add that was
+		 * acknowledged (each was in the map and on disk) */
+		ck_assert(wait_until(ino_changed, &ino, WAIT_MS));
+		ck_assert_msg(run_prog(vargv, NULL, out, sizeof(out), 30000) ==
+		    0, "kill %d: db5.3_verify: %s", k, out);
+		while (read(fds[0], &got, sizeof(got)) == sizeof(got)) {
+			snprintf(a, sizeof(a), "10.8.%u.%u", (got >> 8) & 255,
+			    got & 255);
+			ck_assert_msg(map_get(d.db, a, strlen(a), NULL, 0) == 1,
+			    "kill %d: %s acknowledged, not in the map", k, a);
+			acked++;
+			next = got + 1;
+		}
+		close(fds[0]);
+	}
+	ck_assert_int_gt(acked, 0);
+	fprintf(stderr, "kill_during_map_edits: 4 kills, %d acknowledged "
+	    "adds all in the rewritten map\n", acked);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_hardening_suite(void)
 {
@@ -884,6 +992,11 @@ make_hardening_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, disk_full_fails_closed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("inplace_kill");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, kill_during_map_edits);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("limits");
 	tcase_add_checked_fixture(tc, NULL, teardown);

@@ -126,9 +126,18 @@ sh(const char *cmd)
 	return rc;
 }
 
+static void start_dracd_with(const char *);
+
 /* start_dracd - with both live services and the map beside Postfix */
 static void
 start_dracd(void)
+{
+	start_dracd_with("");
+}
+
+/* start_dracd_with - start_dracd with more settings */
+static void
+start_dracd_with(const char *more)
 {
 	static char conf[400];
 	const char *const extra[] = {"-c", conf, NULL};
@@ -137,7 +146,8 @@ start_dracd(void)
 	daemon_init(&d, "127.0.0.0/8 add check admin\n");
 	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
 	snprintf(text, sizeof(text), "policy_listen = inet:127.0.0.1:%u\n"
-	    "socketmap_listen = inet:127.0.0.1:%u\nexpire = 8s\n", pol, smap);
+	    "socketmap_listen = inet:127.0.0.1:%u\nexpire = 8s\n%s", pol, smap,
+	    more);
 	write_file(conf, text);
 	chmod(d.dir, 0755);
 	ck_assert_int_eq(daemon_start(&d, extra), 0);
@@ -908,6 +918,71 @@ START_TEST(plugin_pop_proxy_and_dracd_down)
 }
 END_TEST
 
+/* relay_within - src gets code on the btree path within ms; how long */
+static int64_t
+relay_within(const char *src, int code, int64_t ms)
+{
+	struct want w = {src, 0, code};
+	int64_t t0 = now_ms();
+
+	ck_assert_msg(wait_until(code_is, &w, ms), "btree map: want %d for "
+	    "%s within %lld ms, got %d", code, src, (long long)ms,
+	    rcpt(src, smtp[0]));
+	return now_ms() - t0;
+}
+
+START_TEST(map_edited_in_place_seen)
+{
+	char spec[32], src[32];
+	struct stat st0, st;
+	int64_t worst = 0, ms;
+	drac_t *h;
+	int i;
+
+	if (!may_run())
+		return;
+	paths_and_ports();
+	on_death(stop_servers);
+	/* sync interval 0: an add is acknowledged once it is in the map,
+	 * which dracd edits in place under flock(LOCK_EX) */
+	start_dracd_with("sync_interval = 0\n");
+	start_postfix();
+	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
+	    "come up");
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
+	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
+	relay_within("127.0.0.2", 554, SLOW_MS);
+	ck_assert_int_eq(drac_add(h, "127.0.0.2", 0, NULL), 0);
+	ck_assert_int_eq(stat(d.db, &st0), 0);
+	/* one add after another, each tried at once: smtpd opened the map
+	 * within the second of the next edit, which alone would not move
+	 * the mtime past it (dracd moves it at the next second) */
+	for (i = 2; i < 8; i++) {
+		snprintf(src, sizeof(src), "127.0.0.%d", i);
+		if (i > 2)
+			ck_assert_int_eq(drac_add(h, src, 0, NULL), 0);
+		ck_assert_msg(map_get(d.db, src, strlen(src), NULL, 0) == 1,
+		    "%s acknowledged but not in the map", src);
+		ms = relay_within(src, 250, 2500);
+		worst = ms > worst ? ms : worst;
+	}
+	/* edited in place: the same file throughout */
+	ck_assert_int_eq(stat(d.db, &st), 0);
+	ck_assert_msg(st.st_ino == st0.st_ino, "the map was replaced, not "
+	    "edited in place");
+	/* a delete is seen too (not waited for: within a write) */
+	ck_assert_int_eq(drac_del(h, "127.0.0.5"), 0);
+	ms = relay_within("127.0.0.5", 554, 2500);
+	worst = ms > worst ? ms : worst;
+	relay_within("127.0.0.4", 250, 2500);
+	fprintf(stderr, "mta: map edited in place: each change seen by "
+	    "smtpd within %lld ms\n", (long long)worst);
+	drac_close(h);
+	stop_servers();
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 Suite *
 make_mta_suite(void)
 {
@@ -915,6 +990,7 @@ make_mta_suite(void)
 	TCase *tc = tcase_create("postfix+dovecot");
 	TCase *tl = tcase_create("logwatch");
 	TCase *ti = tcase_create("imap");
+	TCase *tp = tcase_create("in_place");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, pop_before_smtp_end_to_end);
@@ -926,5 +1002,8 @@ make_mta_suite(void)
 	tcase_add_test(ti, imap_plugin_end_to_end);
 	tcase_add_test(ti, plugin_pop_proxy_and_dracd_down);
 	suite_add_tcase(s, ti);
+	tcase_set_timeout(tp, 120);
+	tcase_add_test(tp, map_edited_in_place_seen);
+	suite_add_tcase(s, tp);
 	return s;
 }

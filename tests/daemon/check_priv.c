@@ -315,7 +315,7 @@ START_TEST(restart_under_unit_caps)
 	ck_assert_int_eq(cli("add", "192.0.2.44"), 0);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 	/* the files are the service user's, as it made them */
-	snprintf(state, sizeof(state), "%s.state", d.db);
+	snprintf(state, sizeof(state), "%s.env/state.db", d.db);
 	ck_assert_int_eq(stat(state, &st), 0);
 	ck_assert_uint_eq(st.st_uid, nobody.pw_uid);
 	ck_assert_int_eq(stat(d.db, &st), 0);
@@ -329,9 +329,10 @@ START_TEST(restart_under_unit_caps)
 END_TEST
 
 /*
- * hide_state - move the snapshot, journal and map files of the dracd that
- * used d into dir (root's, 0600), each replaced by a link the service
- * user owns; how many, with each copy's path and contents in h
+ * hide_state - move the map files of the dracd that used d into dir
+ * (root's, 0600), each replaced by a link the service user owns, and the
+ * environment's directory too (hide_dir); how many files, with each
+ * copy's path and contents in h
  */
 #define MAXHIDE 8
 struct hidden {
@@ -339,6 +340,24 @@ struct hidden {
 	char text[65536];
 	size_t len;
 };
+
+/* hide_dir - a directory (the environment, DBFILE.env) moves whole into
+ * dir, where only root can reach it, and a link the service user owns
+ * takes its place; 0 if from is not a directory */
+static int
+hide_dir(const char *from, const char *dir, const char *name)
+{
+	char to[600];
+	struct stat st;
+
+	if (lstat(from, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	snprintf(to, sizeof(to), "%s/%s", dir, name);
+	ck_assert_int_eq(rename(from, to), 0);
+	ck_assert_int_eq(symlink(to, from), 0);
+	ck_assert_int_eq(lchown(from, nobody.pw_uid, nobody.pw_gid), 0);
+	return 1;
+}
 
 static size_t
 hide_state(const char *dir, struct hidden *h)
@@ -355,6 +374,8 @@ hide_state(const char *dir, struct hidden *h)
 		if (strncmp(de->d_name, "dracd.db.", 9) != 0)
 			continue;
 		snprintf(from, sizeof(from), "%s/%s", d.dir, de->d_name);
+		if (hide_dir(from, dir, de->d_name))
+			continue;
 		len = slurp(from, h[n].text, sizeof(h[n].text));
 		ck_assert(len >= 0 && (size_t)len < sizeof(h[n].text) - 1);
 		h[n].len = (size_t)len;
@@ -375,6 +396,17 @@ hide_state(const char *dir, struct hidden *h)
 	return n;
 }
 
+/* is_link - is dracd.db plus suffix, in d's directory, a symbolic link? */
+static int
+is_link(const char *suffix)
+{
+	char p[600];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s%s", d.db, suffix);
+	return lstat(p, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
 START_TEST(state_link_not_followed)
 {
 	const char *const extra[] = {"-u", "nobody", NULL};
@@ -393,7 +425,8 @@ START_TEST(state_link_not_followed)
 	 * service user leaves links to them under their own names */
 	dir = tmpdir();
 	ck_assert_int_eq(chmod(dir, 0700), 0);
-	ck_assert_uint_ge(n = hide_state(dir, h), 2);
+	ck_assert_uint_ge(n = hide_state(dir, h), 1);
+	ck_assert_msg(is_link(".env"), "the environment was not hidden");
 	if (daemon_start(&d, extra) == 0) {
 		/* read with root's rights: the grant came from root's files */
 		ck_assert_msg(cli("check", "192.0.2.66") != 0, "dracd loaded "

@@ -61,15 +61,15 @@ preload(const char *db, int n)
 }
 
 /* snapshot_written - has dracd folded the DRAC map into its own state
- * file (arg: the daemon)? */
+ * (the environment's database; arg: the daemon)? */
 static int
 snapshot_written(void *arg)
 {
 	const struct daemon *dm = arg;
-	char path[320];
+	char path[340];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%.300s.state", dm->db);
+	snprintf(path, sizeof(path), "%.300s.env/state.db", dm->db);
 	return stat(path, &st) == 0 && st.st_size > 0;
 }
 
