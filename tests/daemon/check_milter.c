@@ -30,6 +30,7 @@
 
 #include "drac.h"
 #include "helpers.h"
+#include "mta.h"
 #include "milter/policy.h"
 #include "suites.h"
 
@@ -735,33 +736,9 @@ static void
 pf_stop(void)
 {
 	char p[300];
-	FILE *fp;
-	int pid = 0;
-	int64_t end = now_ms() + WAIT_MS;
 
 	snprintf(p, sizeof(p), "%s/queue/pid/master.pid", pfdir);
-	if ((fp = fopen(p, "r")) == NULL)
-		return;
-	if (fscanf(fp, " %d", &pid) != 1 || pid <= 0 || kill(pid, SIGTERM) < 0)
-		pid = 0;
-	fclose(fp);
-	while (pid > 0 && kill(pid, 0) == 0 && now_ms() < end)
-		usleep(20000);
-	if (pid > 0)
-		kill(pid, SIGKILL);
-}
-
-/* pf_sh - a shell command with no terminal or pipes kept; must succeed */
-static void
-pf_sh(const char *cmd)
-{
-	char full[2048], out[4096];
-	const char *argv[] = {"/bin/sh", "-c", full, NULL};
-	int rc;
-
-	snprintf(full, sizeof(full), "exec </dev/null; %s 2>&1", cmd);
-	rc = run_prog(argv, NULL, out, sizeof(out), 30000);
-	ck_assert_msg(rc == 0, "\"%s\" failed (%d): %s", cmd, rc, out);
+	stop_pid(pid_in(p));
 }
 
 /* pf_start - Postfix on smtp_port with the milter and the relay and
@@ -777,7 +754,7 @@ pf_start(uint16_t smtp_port, const char *conf)
 	snprintf(pfdir, sizeof(pfdir), "%s/postfix", tmpdir());
 	snprintf(text, sizeof(text), "mkdir -p %s/queue %s/data %s/log && "
 	    "chown postfix %s/data", pfdir, pfdir, pfdir, pfdir);
-	pf_sh(text);
+	shell(text);
 	snprintf(text, sizeof(text),
 	    "compatibility_level = 3.6\nqueue_directory = %s/queue\n"
 	    "data_directory = %s/data\nmaillog_file = %s/log/postfix.log\n"
@@ -806,35 +783,7 @@ pf_start(uint16_t smtp_port, const char *conf)
 	write_file(path, mc);
 	free(mc);
 	snprintf(text, sizeof(text), "postfix -c %s start", pfdir);
-	pf_sh(text);
-}
-
-/* smtp_reply - one (possibly multi-line) reply; its last line in buf */
-static int
-smtp_reply(int fd, char *buf, size_t len)
-{
-	size_t n;
-
-	for (;;) {
-		n = 0;
-		while (n + 1 < len && read(fd, buf + n, 1) == 1 &&
-		    buf[n++] != '\n')
-			;
-		buf[n] = '\0';
-		if (n < 4)
-			return -1;
-		if (buf[3] != '-')
-			return atoi(buf);
-	}
-}
-
-/* smtp_say - send text, read the reply */
-static int
-smtp_say(int fd, const char *text, char *buf, size_t len)
-{
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		return -1;
-	return smtp_reply(fd, buf, len);
+	shell(text);
 }
 
 /* relay - a message from src to x@example.net with a forged trace

@@ -24,6 +24,7 @@
 
 #include "drac.h"
 #include "helpers.h"
+#include "mta.h"
 #include "suites.h"
 
 #define SLOW_MS	4000	/* the map path: 1 s sync + smtpd restart */
@@ -33,34 +34,6 @@ static struct daemon d;
 static char top[64], pfdir[128], dvconf[200], dvpid[200];
 static uint16_t smtp[3], pop, pol, smap, imap;
 static const char *const path_name[3] = {"btree map", "policy", "socketmap"};
-
-/* pid_in - the PID in a pidfile (Postfix pads it with blanks), or 0 */
-static pid_t
-pid_in(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	int pid = 0;
-
-	if (fp == NULL)
-		return 0;
-	if (fscanf(fp, " %d", &pid) != 1)
-		pid = 0;
-	fclose(fp);
-	return pid;
-}
-
-/* stop_pid - SIGTERM, then SIGKILL if it lingers */
-static void
-stop_pid(pid_t pid)
-{
-	int64_t end = now_ms() + WAIT_MS;
-
-	if (pid <= 0 || kill(pid, SIGTERM) < 0)
-		return;
-	while (kill(pid, 0) == 0 && now_ms() < end)
-		usleep(20000);
-	kill(pid, SIGKILL);
-}
 
 /*
  * stop_servers - Postfix and Dovecot by the PIDs in their pidfiles (they
@@ -109,21 +82,6 @@ may_run(void)
 	fprintf(stderr, "MTA tests skipped: as root, apt-get install postfix "
 	    "dovecot-core dovecot-pop3d\n");
 	return 0;
-}
-
-/* sh - run a shell command with no terminal or pipes kept; its status */
-static int
-sh(const char *cmd)
-{
-	char full[2048], out[4096];
-	const char *argv[] = {"/bin/sh", "-c", full, NULL};
-	int rc;
-
-	snprintf(full, sizeof(full), "exec >/dev/null 2>&1 </dev/null; %s",
-	    cmd);
-	rc = run_prog(argv, NULL, out, sizeof(out), 30000);
-	ck_assert_msg(rc == 0, "\"%s\" failed (%d)", cmd, rc);
-	return rc;
 }
 
 /* start_dracd - with both live services and the map beside Postfix */
@@ -188,7 +146,7 @@ start_postfix(void)
 	snprintf(map, sizeof(map), "%s/dracd", d.dir);	/* btree: adds .db */
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/queue %s/data %s/log && "
 	    "chown postfix %s/data", pfdir, pfdir, pfdir, pfdir);
-	sh(cmd);
+	shell(cmd);
 	snprintf(text, sizeof(text),
 	    "compatibility_level = 3.6\n"
 	    "queue_directory = %s/queue\n"
@@ -212,7 +170,7 @@ start_postfix(void)
 	write_file(path, text);
 	master_cf();
 	snprintf(cmd, sizeof(cmd), "postfix -c %s start", pfdir);
-	sh(cmd);
+	shell(cmd);
 }
 
 enum { DV_LOG_ONLY, DV_SCRIPT, DV_PLUGIN };
@@ -233,7 +191,7 @@ start_dovecot(int hook)
 	snprintf(dir, sizeof(dir), "%s/dovecot", top);
 	snprintf(text, sizeof(text), "mkdir -p %s/run %s/state %s/home && "
 	    "chmod 777 %s/home", dir, dir, dir, dir);
-	sh(text);
+	shell(text);
 	/* contrib/dovecot/drac-postlogin with this test's client and server */
 	ck_assert_ptr_nonnull(in = fopen("contrib/dovecot/drac-postlogin",
 	    "r"));
@@ -253,7 +211,7 @@ start_dovecot(int hook)
 	 * the build tree (a clone under a 0700 directory): give it a copy */
 	snprintf(text, sizeof(text), "install -m 755 %s %s/drac-cli",
 	    cli != NULL ? cli : "build/drac-cli", dir);
-	sh(text);
+	shell(text);
 	free(script);
 	chmod(path, 0755);
 	snprintf(path, sizeof(path), "%s/passwd", dir);
@@ -284,91 +242,22 @@ start_dovecot(int hook)
 		    " unix_listener pop3-postlogin {\n }\n}\n", dir);
 	snprintf(dvconf, sizeof(dvconf), "%s/dovecot.conf", dir);
 	write_file(dvconf, text);
-	snprintf(text, sizeof(text), "dovecot -c %s", dvconf);
-	sh(text);
-}
-
-/* connect_from - a TCP connection from src that gives up reading after
- * 5 s, or -1 */
-static int
-connect_from(const char *src, uint16_t port)
-{
-	struct timeval tv = {5, 0};
-	int fd = dial(src, port, SOCK_STREAM, NULL);
-
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-/* reply - read one (possibly multi-line) reply; its first line in buf */
-static int
-reply(int fd, char *buf, size_t len)
-{
-	char line[512];
-	size_t n;
-
-	buf[0] = '\0';
-	for (;;) {
-		n = 0;
-		while (n + 1 < sizeof(line) && read(fd, line + n, 1) == 1 &&
-		    line[n++] != '\n')
-			;
-		line[n] = '\0';
-		if (n == 0)
-			return -1;
-		if (buf[0] == '\0')
-			snprintf(buf, len, "%s", line);
-		if (n < 4 || line[3] != '-')
-			return atoi(line);
-	}
-}
-
-/* say - one command line and its reply code */
-static int
-say(int fd, const char *cmd, char *buf, size_t len)
-{
-	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
-		return -1;
-	return reply(fd, buf, len);
+	snprintf(text, sizeof(text), "dovecot -c %s >/dev/null 2>&1", dvconf);
+	shell(text);
 }
 
 /* rcpt - the code Postfix gives a relay attempt from src on port */
 static int
 rcpt(const char *src, uint16_t port)
 {
-	char buf[512];
-	int fd = connect_from(src, port), code = -1;
-
-	if (fd < 0)
-		return -1;
-	if (reply(fd, buf, sizeof(buf)) == 220 &&
-	    say(fd, "EHLO client.test\r\n", buf, sizeof(buf)) == 250 &&
-	    say(fd, "MAIL FROM:<a@client.test>\r\n", buf, sizeof(buf)) == 250)
-		code = say(fd, "RCPT TO:<x@example.net>\r\n", buf, sizeof(buf));
-	say(fd, "QUIT\r\n", buf, sizeof(buf));
-	close(fd);
-	return code;
+	return smtp_rcpt(src, port, NULL, 0);
 }
 
-/* pop_login_as - a POP3 login from src with password pass; 1 when the
- * server let us in */
+/* pop_login_as - a POP3 login at Dovecot from src with password pass */
 static int
 pop_login_as(const char *src, const char *pass)
 {
-	char buf[512], cmd[128];
-	int fd = connect_from(src, pop), ok = 0;
-
-	if (fd < 0)
-		return 0;
-	snprintf(cmd, sizeof(cmd), "PASS %s\r\n", pass);
-	if (reply(fd, buf, sizeof(buf)) >= 0 && buf[0] == '+' &&
-	    say(fd, "USER alice\r\n", buf, sizeof(buf)) >= 0 && buf[0] == '+' &&
-	    say(fd, cmd, buf, sizeof(buf)) >= 0)
-		ok = strncmp(buf, "+OK", 3) == 0;
-	say(fd, "QUIT\r\n", buf, sizeof(buf));
-	close(fd);
-	return ok;
+	return pop3_login(src, pop, pass);
 }
 
 /* pop_login - a POP3 login from src with the right password */
@@ -401,7 +290,7 @@ smtp_up(void *arg)
 static int
 pop_up(void *arg)
 {
-	int fd = connect_from("127.0.0.1", pop);
+	int fd = smtp_connect("127.0.0.1", pop);
 
 	(void)arg;
 	if (fd < 0)
@@ -548,7 +437,7 @@ dovecot_plugin_conf(const char *dir, char *text, size_t len)
 
 	snprintf(cmd, sizeof(cmd), "install -m 644 %s %s/lib95_drac_plugin.so",
 	    so != NULL ? so : "build/lib95_drac_plugin.so", dir);
-	sh(cmd);
+	shell(cmd);
 	snprintf(text, len,
 	    "protocols = imap pop3\n"
 	    "login_trusted_networks = 127.0.0.6/32\n"
@@ -597,7 +486,7 @@ static int
 imap_login(const char *src, const char *pre, int64_t *ms)
 {
 	char line[512];
-	int fd = connect_from(src, imap);
+	int fd = smtp_connect(src, imap);
 	int64_t t0;
 
 	if (fd < 0)
@@ -631,7 +520,7 @@ imap_logout(int fd)
 static int
 imap_up(void *arg)
 {
-	int fd = connect_from("127.0.0.1", imap);
+	int fd = smtp_connect("127.0.0.1", imap);
 
 	(void)arg;
 	if (fd < 0)

@@ -47,6 +47,7 @@
 
 #include "drac.h"
 #include "helpers.h"
+#include "mta.h"
 #include "suites.h"
 
 #define MAP_MS	4000	/* the map file: 1 s sync, then the next open */
@@ -129,19 +130,6 @@ private_world(void)
 	lo_up();
 }
 
-/* sh - run a shell command with no terminal or pipes kept; fail if not 0 */
-static void
-sh(const char *cmd)
-{
-	char full[2048], out[4096];
-	const char *argv[] = {"/bin/sh", "-c", full, NULL};
-	int rc;
-
-	snprintf(full, sizeof(full), "exec 2>&1 </dev/null; %s", cmd);
-	rc = run_prog(argv, NULL, out, sizeof(out), 30000);
-	ck_assert_msg(rc == 0, "\"%s\" failed (%d): %s", cmd, rc, out);
-}
-
 /* start_dracd - the map on the tmpfs, a socketmap service, short grants */
 static void
 start_dracd(void)
@@ -201,94 +189,26 @@ server_stop(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-/* dial6 - a TCP connection from IPv6 address src to [::1]:port, or -1 */
-static int
-dial6(const char *src, uint16_t port)
-{
-	struct sockaddr_in6 me, to;
-	int fd = socket(AF_INET6, SOCK_STREAM, 0);
-
-	ck_assert(fd >= 0);
-	memset(&me, 0, sizeof(me));
-	me.sin6_family = AF_INET6;
-	ck_assert_int_eq(inet_pton(AF_INET6, src, &me.sin6_addr), 1);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
-	memset(&to, 0, sizeof(to));
-	to.sin6_family = AF_INET6;
-	to.sin6_port = htons(port);
-	to.sin6_addr = in6addr_loopback;
-	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* connect_from - a TCP connection from src (to the same family's
- * loopback address) that gives up reading after 5 s, or -1 */
-static int
-connect_from(const char *src, uint16_t port)
-{
-	struct timeval tv = {5, 0};
-	int fd = strchr(src, ':') != NULL ? dial6(src, port) :
-	    dial(src, port, SOCK_STREAM, NULL);
-
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
 static char last[512];	/* the last reply line read */
 static char said[512];	/* the last RCPT reply line, for messages */
 
-/* reply - read one (possibly multi-line) SMTP reply; its code or -1 */
+/* reply - read one (possibly multi-line) SMTP reply into last; its
+ * code or -1 */
 static int
 reply(int fd)
 {
-	char *line = last;
-	size_t n;
-
-	for (;;) {
-		n = 0;
-		while (n + 1 < sizeof(last) && read(fd, line + n, 1) == 1 &&
-		    line[n++] != '\n')
-			;
-		line[n] = '\0';
-		if (n == 0)
-			return -1;
-		if (n < 4 || line[3] != '-')
-			return atoi(line);
-	}
+	return smtp_reply(fd, last, sizeof(last));
 }
 
 /* say - one command line and its reply code */
 static int
 say(int fd, const char *cmd)
 {
-	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
-		return -1;
-	return reply(fd);
+	return smtp_say(fd, cmd, last, sizeof(last));
 }
 
 static const char dialogue[] = "EHLO client.test\r\n"
     "MAIL FROM:<a@client.test>\r\nRCPT TO:<x@example.net>\r\nQUIT\r\n";
-
-/* smtp_rcpt - the code a daemon gives a relay attempt from src */
-static int
-smtp_rcpt(const char *src, uint16_t port)
-{
-	int fd = connect_from(src, port), code = -1;
-
-	if (fd < 0)
-		return -1;
-	if (reply(fd) == 220 && say(fd, "EHLO client.test\r\n") == 250 &&
-	    say(fd, "MAIL FROM:<a@client.test>\r\n") == 250)
-		code = say(fd, "RCPT TO:<x@example.net>\r\n");
-	snprintf(said, sizeof(said), "%s", last);
-	say(fd, "QUIT\r\n");
-	close(fd);
-	return code;
-}
 
 /* bh_rcpt - the code `exim -bh src` gives the same dialogue: the reply
  * after MAIL's "250 OK" */
@@ -314,7 +234,7 @@ bh_rcpt(const char *conf, const char *src)
 static int
 path_rcpt(const struct path *p, const char *src)
 {
-	return p->port != 0 ? smtp_rcpt(src, p->port) : bh_rcpt(p->conf, src);
+	return p->port != 0 ? smtp_rcpt(src, p->port, said, sizeof(said)) : bh_rcpt(p->conf, src);
 }
 
 struct want {
@@ -377,7 +297,7 @@ start_dovecot(void)
 	snprintf(text, sizeof(text), "mkdir -m 755 %s %s/run %s/state && "
 	    "mkdir -m 777 %s/home && install -m 755 %s %s/drac-cli", dir, dir,
 	    dir, dir, cli != NULL ? cli : "build/drac-cli", dir);
-	sh(text);
+	shell(text);
 	ck_assert_ptr_nonnull(in = fopen("contrib/dovecot/drac-postlogin",
 	    "r"));
 	ck_assert_ptr_nonnull(out = open_memstream(&script, &len));
@@ -416,27 +336,14 @@ start_dovecot(void)
 	write_file(path, text);
 	/* it detaches, and keeps any pipe it was given open */
 	snprintf(text, sizeof(text), "dovecot -c %s >/dev/null 2>&1", path);
-	sh(text);
+	shell(text);
 }
 
 /* stop_dovecot - by the PID in its pidfile (it detaches) */
 static void
 stop_dovecot(void)
 {
-	FILE *fp = fopen("/run/dovecot/run/master.pid", "r");
-	int pid = 0;
-	int64_t end = now_ms() + WAIT_MS;
-
-	if (fp == NULL)
-		return;
-	if (fscanf(fp, "%d", &pid) != 1)
-		pid = 0;
-	fclose(fp);
-	if (pid <= 0 || kill(pid, SIGTERM) < 0)
-		return;
-	while (kill(pid, 0) == 0 && now_ms() < end)
-		usleep(20000);
-	kill(pid, SIGKILL);
+	stop_pid(pid_in("/run/dovecot/run/master.pid"));
 }
 
 /*
@@ -465,23 +372,13 @@ stop_all(void)
 static int
 pop_login(const char *src)
 {
-	int fd = connect_from(src, pop), ok = 0;
-
-	if (fd < 0)
-		return 0;
-	if (reply(fd) >= 0 && last[0] == '+' &&
-	    say(fd, "USER alice\r\n") >= 0 && last[0] == '+' &&
-	    say(fd, "PASS secret\r\n") >= 0)
-		ok = strncmp(last, "+OK", 3) == 0;
-	say(fd, "QUIT\r\n");
-	close(fd);
-	return ok;
+	return pop3_login(src, pop, "secret");
 }
 
 static int
 pop_up(void *arg)
 {
-	int fd = connect_from("127.0.0.1", pop);
+	int fd = smtp_connect("127.0.0.1", pop);
 
 	(void)arg;
 	if (fd < 0)
@@ -624,11 +521,11 @@ sendmail_start(const char *name, const char *daemon, int socket_map)
 	snprintf(cf, sizeof(cf), "%s/test.cf", dir);
 	snprintf(cmd, sizeof(cmd), "mkdir -m 755 %s && mkdir -m 700 %s/queue",
 	    dir, dir);
-	sh(cmd);
+	shell(cmd);
 	sendmail_mc(dir, daemon, socket_map, mc);
 	snprintf(cmd, sizeof(cmd), "m4 -D_CF_DIR_=%s/usr/share/sendmail/cf/ "
 	    "%s/usr/share/sendmail/cf/m4/cf.m4 %s > %s", mta, mta, mc, cf);
-	sh(cmd);
+	shell(cmd);
 	snprintf(bin, sizeof(bin), "%s/usr/libexec/sendmail/sendmail", mta);
 	return server_start(argv);
 }
@@ -637,7 +534,7 @@ static int
 greets(void *arg)
 {
 	const struct path *p = arg;
-	int fd = connect_from("127.0.0.1", p->port), code;
+	int fd = smtp_connect("127.0.0.1", p->port), code;
 
 	if (fd < 0)
 		return 0;
@@ -707,7 +604,7 @@ START_TEST(sendmail_ipv6_clients)
 		return;
 	private_world();
 	on_death(stop_all);
-	sh("ip -6 addr add fd00::2/128 dev lo nodad && "
+	shell("ip -6 addr add fd00::2/128 dev lo nodad && "
 	    "ip -6 addr add fd00::3/128 dev lo nodad");
 	start_dracd();
 	for (j = 0; j < 2; j++) {
@@ -783,7 +680,7 @@ man_milter_lines(const char *mode, uint16_t port)
 static int
 listens(void *arg)
 {
-	int fd = connect_from("127.0.0.1", *(uint16_t *)arg);
+	int fd = smtp_connect("127.0.0.1", *(uint16_t *)arg);
 
 	if (fd < 0)
 		return 0;
@@ -837,7 +734,7 @@ milter_stop(pid_t pid)
 static int
 sm_relay(const char *src, uint16_t port, char *qid, size_t qlen)
 {
-	int fd = connect_from(src, port), code = -1;
+	int fd = smtp_connect(src, port), code = -1;
 	const char *p;
 
 	qid[0] = '\0';
@@ -1111,7 +1008,7 @@ exim_start(struct path *p, const char *name, const char *iface, int way)
 	    "&& chown Debian-exim:Debian-exim %s %s/spool && "
 	    "install -m 755 %s %s/drac-cli", dir, dir, dir, dir,
 	    cli != NULL ? cli : "build/drac-cli", dir);
-	sh(cmd);
+	shell(cmd);
 	exim_conf(dir, iface, p->port, way, p->conf);
 	snprintf(bin, sizeof(bin), "%s/usr/sbin/exim4", mta);
 	return server_start(argv);
@@ -1186,7 +1083,7 @@ START_TEST(exim_ipv6_clients)
 		return;
 	private_world();
 	on_death(stop_all);
-	sh("ip -6 addr add fd00::2/128 dev lo nodad && "
+	shell("ip -6 addr add fd00::2/128 dev lo nodad && "
 	    "ip -6 addr add fd00::3/128 dev lo nodad");
 	start_dracd();
 	exim_servers(paths, pid, "<; ::0 ; 0.0.0.0");
