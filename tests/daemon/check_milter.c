@@ -735,10 +735,7 @@ static char pfdir[128];
 static void
 pf_stop(void)
 {
-	char p[300];
-
-	snprintf(p, sizeof(p), "%s/queue/pid/master.pid", pfdir);
-	stop_pid(pid_in(p));
+	postfix_stop(pfdir);
 }
 
 /* pf_start - Postfix on smtp_port with the milter and the relay and
@@ -747,43 +744,16 @@ pf_stop(void)
 static void
 pf_start(uint16_t smtp_port, const char *conf)
 {
-	char path[300], text[2048], line[1024], *mc = NULL;
-	size_t len = 0;
-	FILE *in, *out;
+	char text[2048], smtpd[128];
 
 	snprintf(pfdir, sizeof(pfdir), "%s/postfix", tmpdir());
-	snprintf(text, sizeof(text), "mkdir -p %s/queue %s/data %s/log && "
-	    "chown postfix %s/data", pfdir, pfdir, pfdir, pfdir);
-	shell(text);
-	snprintf(text, sizeof(text),
-	    "compatibility_level = 3.6\nqueue_directory = %s/queue\n"
-	    "data_directory = %s/data\nmaillog_file = %s/log/postfix.log\n"
-	    "maillog_file_prefixes = %s/log\nmyhostname = relay.test\n"
-	    "mydestination =\ninet_interfaces = loopback-only\n"
-	    "inet_protocols = ipv4\nmynetworks = 127.0.0.1/32\n"
-	    "smtpd_peername_lookup = no\nsmtp_dns_support_level = disabled\n"
+	ck_assert_int_lt(snprintf(text, sizeof(text),
 	    "default_transport = smtp\nrelay_transport = smtp\n"
 	    "defer_transports = smtp\n"		/* nothing leaves */
-	    "alias_maps =\nalias_database =\n%s",
-	    pfdir, pfdir, pfdir, pfdir, conf);
-	snprintf(path, sizeof(path), "%s/main.cf", pfdir);
-	write_file(path, text);
-	ck_assert_ptr_nonnull(in = fopen("/usr/share/postfix/master.cf.dist",
-	    "r"));
-	ck_assert_ptr_nonnull(out = open_memstream(&mc, &len));
-	while (fgets(line, sizeof(line), in) != NULL)
-		if (strncmp(line, "smtp      inet", 14) == 0)
-			fprintf(out, "127.0.0.1:%u inet n - n - - smtpd\n",
-			    smtp_port);
-		else
-			fputs(line, out);
-	fclose(in);
-	fclose(out);
-	snprintf(path, sizeof(path), "%s/master.cf", pfdir);
-	write_file(path, mc);
-	free(mc);
-	snprintf(text, sizeof(text), "postfix -c %s start", pfdir);
-	shell(text);
+	    "%s", conf), sizeof(text));
+	snprintf(smtpd, sizeof(smtpd), "127.0.0.1:%u inet n - n - - smtpd\n",
+	    smtp_port);
+	postfix_start(pfdir, text, smtpd);
 }
 
 /* relay - a message from src to x@example.net with a forged trace

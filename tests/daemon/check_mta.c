@@ -31,7 +31,7 @@
 #define FAST_MS	1000	/* policy and socketmap: live */
 
 static struct daemon d;
-static char top[64], pfdir[128], dvconf[200], dvpid[200];
+static char top[64], pfdir[128], dvdir[128];
 static uint16_t smtp[3], pop, pol, smap, imap;
 static const char *const path_name[3] = {"btree map", "policy", "socketmap"};
 
@@ -43,11 +43,8 @@ static const char *const path_name[3] = {"btree map", "policy", "socketmap"};
 static void
 stop_servers(void)
 {
-	char p[400];
-
-	snprintf(p, sizeof(p), "%s/queue/pid/master.pid", pfdir);
-	stop_pid(pid_in(p));
-	stop_pid(pid_in(dvpid));
+	postfix_stop(pfdir);
+	dovecot_stop(dvdir);
 }
 
 /* paths_and_ports - where everything lives and listens */
@@ -58,7 +55,7 @@ paths_and_ports(void)
 
 	snprintf(top, sizeof(top), "%s", tmpdir());
 	snprintf(pfdir, sizeof(pfdir), "%s/postfix", top);
-	snprintf(dvpid, sizeof(dvpid), "%s/dovecot/run/master.pid", top);
+	snprintf(dvdir, sizeof(dvdir), "%s/dovecot", top);
 	for (i = 0; i < 3; i++)
 		smtp[i] = free_port();
 	pop = free_port();
@@ -101,79 +98,33 @@ start_dracd(void)
 	ck_assert_int_eq(daemon_start(&d, extra), 0);
 }
 
-/* master_cf - master.cf.dist with three smtpd ports instead of smtp */
-static void
-master_cf(void)
-{
-	char path[400], line[1024], *text = NULL;
-	size_t len = 0;
-	FILE *in, *out;
-
-	ck_assert_ptr_nonnull(in = fopen("/usr/share/postfix/master.cf.dist",
-	    "r"));
-	ck_assert_ptr_nonnull(out = open_memstream(&text, &len));
-	while (fgets(line, sizeof(line), in) != NULL) {
-		if (strncmp(line, "smtp      inet", 14) != 0) {
-			fputs(line, out);
-			continue;
-		}
-		fprintf(out, "127.0.0.1:%u inet n - n - - smtpd\n", smtp[0]);
-		fprintf(out, "127.0.0.1:%u inet n - n - - smtpd -o { "
-		    "smtpd_relay_restrictions = permit_mynetworks, "
-		    "check_policy_service inet:127.0.0.1:%u, "
-		    "reject_unauth_destination }\n", smtp[1], pol);
-		fprintf(out, "127.0.0.1:%u inet n - n - - smtpd -o { "
-		    "smtpd_relay_restrictions = permit_mynetworks, "
-		    "check_client_access socketmap:inet:127.0.0.1:%u:drac, "
-		    "reject_unauth_destination }\n", smtp[2], smap);
-	}
-	fclose(in);
-	fclose(out);
-	snprintf(path, sizeof(path), "%s/master.cf", pfdir);
-	write_file(path, text);
-	free(text);
-}
-
-/* start_postfix - its own config and queue, delivering nothing */
+/* start_postfix - its own config and queue, delivering nothing, with
+ * three smtpd ports, one for each way of asking dracd */
 static void
 start_postfix(void)
 {
-	char path[400], text[2048], cmd[1024];
-	struct passwd *pw = getpwnam("postfix");
-	char map[400];
+	char map[400], conf[600], smtpd[1024];
 
-	ck_assert_ptr_nonnull(pw);
+	ck_assert_ptr_nonnull(getpwnam("postfix"));
 	snprintf(map, sizeof(map), "%s/dracd", d.dir);	/* btree: adds .db */
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s/queue %s/data %s/log && "
-	    "chown postfix %s/data", pfdir, pfdir, pfdir, pfdir);
-	shell(cmd);
-	snprintf(text, sizeof(text),
-	    "compatibility_level = 3.6\n"
-	    "queue_directory = %s/queue\n"
-	    "data_directory = %s/data\n"
-	    "maillog_file = %s/log/postfix.log\n"
-	    "maillog_file_prefixes = %s/log\n"
-	    "myhostname = relay.test\n"
-	    "mydestination =\n"
-	    "inet_interfaces = loopback-only\n"
-	    "inet_protocols = ipv4\n"
-	    "mynetworks = 127.0.0.1/32\n"
-	    "smtpd_peername_lookup = no\n"		/* no DNS: loopback only */
-	    "smtp_dns_support_level = disabled\n"
+	snprintf(conf, sizeof(conf),
 	    "default_transport = discard\n"
 	    "relay_transport = discard\n"
-	    "alias_maps =\nalias_database =\n"
 	    "smtpd_relay_restrictions = permit_mynetworks, "
-	    "check_client_access btree:%s, reject_unauth_destination\n",
-	    pfdir, pfdir, pfdir, pfdir, map);
-	snprintf(path, sizeof(path), "%s/main.cf", pfdir);
-	write_file(path, text);
-	master_cf();
-	snprintf(cmd, sizeof(cmd), "postfix -c %s start", pfdir);
-	shell(cmd);
+	    "check_client_access btree:%s, reject_unauth_destination\n", map);
+	snprintf(smtpd, sizeof(smtpd),
+	    "127.0.0.1:%u inet n - n - - smtpd\n"
+	    "127.0.0.1:%u inet n - n - - smtpd -o { "
+	    "smtpd_relay_restrictions = permit_mynetworks, "
+	    "check_policy_service inet:127.0.0.1:%u, "
+	    "reject_unauth_destination }\n"
+	    "127.0.0.1:%u inet n - n - - smtpd -o { "
+	    "smtpd_relay_restrictions = permit_mynetworks, "
+	    "check_client_access socketmap:inet:127.0.0.1:%u:drac, "
+	    "reject_unauth_destination }\n", smtp[0], smtp[1], pol, smtp[2],
+	    smap);
+	postfix_start(pfdir, conf, smtpd);
 }
-
-enum { DV_LOG_ONLY, DV_SCRIPT, DV_PLUGIN };
 
 static void dovecot_plugin_conf(const char *, char *, size_t);
 
@@ -183,67 +134,14 @@ static void dovecot_plugin_conf(const char *, char *, size_t);
 static void
 start_dovecot(int hook)
 {
-	char dir[128], path[400], text[4000], line[512], *script = NULL;
-	size_t len = 0;
-	FILE *in, *out;
-	const char *cli = getenv("DRAC_CLI");
+	char extra[1024] = "", cmd[300];
 
-	snprintf(dir, sizeof(dir), "%s/dovecot", top);
-	snprintf(text, sizeof(text), "mkdir -p %s/run %s/state %s/home && "
-	    "chmod 777 %s/home", dir, dir, dir, dir);
-	shell(text);
-	/* contrib/dovecot/drac-postlogin with this test's client and server */
-	ck_assert_ptr_nonnull(in = fopen("contrib/dovecot/drac-postlogin",
-	    "r"));
-	ck_assert_ptr_nonnull(out = open_memstream(&script, &len));
-	while (fgets(line, sizeof(line), in) != NULL)
-		if (strncmp(line, "DRAC_CLI=", 9) == 0)
-			fprintf(out, "DRAC_CLI=%s/drac-cli\n", dir);
-		else if (strncmp(line, "DRAC_SERVER=", 12) == 0)
-			fprintf(out, "DRAC_SERVER=127.0.0.1:%u\n", d.port);
-		else
-			fputs(line, out);
-	fclose(in);
-	fclose(out);
-	snprintf(path, sizeof(path), "%s/postlogin", dir);
-	write_file(path, script);
-	/* the hook runs as Dovecot's service user, who may not reach into
-	 * the build tree (a clone under a 0700 directory): give it a copy */
-	snprintf(text, sizeof(text), "install -m 755 %s %s/drac-cli",
-	    cli != NULL ? cli : "build/drac-cli", dir);
-	shell(text);
-	free(script);
-	chmod(path, 0755);
-	snprintf(path, sizeof(path), "%s/passwd", dir);
-	write_file(path, "alice:{PLAIN}secret\n");
-	snprintf(text, sizeof(text),
-	    "base_dir = %s/run\nstate_dir = %s/state\n"
-	    "log_path = %s/dovecot.log\nprotocols = pop3\n"
-	    "listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\n"
-	    "passdb {\n driver = passwd-file\n args = scheme=PLAIN %s/passwd\n}\n"
-	    "userdb {\n driver = static\n"
-	    " args = uid=nobody gid=nogroup home=%s/home/%%u\n}\n"
-	    "mail_location = maildir:~/Maildir\n"
-	    "default_internal_user = dovecot\ndefault_login_user = dovenull\n"
-	    "service pop3-login {\n inet_listener pop3 {\n"
-	    "  address = 127.0.0.1\n  port = %u\n }\n}\n",
-	    dir, dir, dir, dir, dir, pop);
-	if (hook == DV_PLUGIN)
-		dovecot_plugin_conf(dir, text + strlen(text),
-		    sizeof(text) - strlen(text));
-	if (hook == DV_SCRIPT)
-		snprintf(text + strlen(text), sizeof(text) - strlen(text),
-		    "service pop3 {\n executable = pop3 pop3-postlogin\n}\n"
-		    "service pop3-postlogin {\n"
-		    " executable = script-login %s/postlogin\n"
-		    " user = $default_internal_user\n"
-		    /* a sanitizer-built drac-cli needs more than 256M */
-		    " vsz_limit = 0\n"
-		    " unix_listener pop3-postlogin {\n }\n}\n", dir);
-	snprintf(dvconf, sizeof(dvconf), "%s/dovecot.conf", dir);
-	write_file(dvconf, text);
-	snprintf(text, sizeof(text), "dovecot -c %s >/dev/null 2>&1", dvconf);
-	shell(text);
+	if (hook == DV_PLUGIN) {
+		snprintf(cmd, sizeof(cmd), "mkdir -p %s", dvdir);
+		shell(cmd);
+		dovecot_plugin_conf(dvdir, extra, sizeof(extra));
+	}
+	dovecot_start(dvdir, pop, d.port, hook, extra);
 }
 
 /* rcpt - the code Postfix gives a relay attempt from src on port */

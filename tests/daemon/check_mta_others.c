@@ -287,63 +287,15 @@ static uint16_t pop;	/* Dovecot's POP3 port */
 static void
 start_dovecot(void)
 {
-	static const char dir[] = "/run/dovecot";
-	char path[400], text[2600], line[512], *script = NULL;
-	const char *cli = getenv("DRAC_CLI");
-	size_t len = 0;
-	FILE *in, *out;
-
 	pop = free_port();
-	snprintf(text, sizeof(text), "mkdir -m 755 %s %s/run %s/state && "
-	    "mkdir -m 777 %s/home && install -m 755 %s %s/drac-cli", dir, dir,
-	    dir, dir, cli != NULL ? cli : "build/drac-cli", dir);
-	shell(text);
-	ck_assert_ptr_nonnull(in = fopen("contrib/dovecot/drac-postlogin",
-	    "r"));
-	ck_assert_ptr_nonnull(out = open_memstream(&script, &len));
-	while (fgets(line, sizeof(line), in) != NULL)
-		if (strncmp(line, "DRAC_CLI=", 9) == 0)
-			fprintf(out, "DRAC_CLI=%s/drac-cli\n", dir);
-		else if (strncmp(line, "DRAC_SERVER=", 12) == 0)
-			fprintf(out, "DRAC_SERVER=127.0.0.1:%u\n", d.port);
-		else
-			fputs(line, out);
-	fclose(in);
-	fclose(out);
-	snprintf(path, sizeof(path), "%s/postlogin", dir);
-	write_file(path, script);
-	free(script);
-	chmod(path, 0755);
-	snprintf(path, sizeof(path), "%s/passwd", dir);
-	write_file(path, "alice:{PLAIN}secret\n");
-	snprintf(text, sizeof(text),
-	    "base_dir = %s/run\nstate_dir = %s/state\n"
-	    "log_path = %s/dovecot.log\nprotocols = pop3\n"
-	    "listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\n"
-	    "passdb {\n driver = passwd-file\n args = scheme=PLAIN %s/passwd\n}\n"
-	    "userdb {\n driver = static\n"
-	    " args = uid=nobody gid=nogroup home=%s/home/%%u\n}\n"
-	    "mail_location = maildir:~/Maildir\n"
-	    "default_internal_user = dovecot\ndefault_login_user = dovenull\n"
-	    "service pop3-login {\n inet_listener pop3 {\n"
-	    "  address = 127.0.0.1\n  port = %u\n }\n}\n"
-	    "service pop3 {\n executable = pop3 pop3-postlogin\n}\n"
-	    "service pop3-postlogin {\n executable = script-login %s/postlogin\n"
-	    " user = $default_internal_user\n vsz_limit = 0\n"
-	    " unix_listener pop3-postlogin {\n }\n}\n",
-	    dir, dir, dir, dir, dir, pop, dir);
-	snprintf(path, sizeof(path), "%s/dovecot.conf", dir);
-	write_file(path, text);
-	/* it detaches, and keeps any pipe it was given open */
-	snprintf(text, sizeof(text), "dovecot -c %s >/dev/null 2>&1", path);
-	shell(text);
+	dovecot_start("/run/dovecot", pop, d.port, DV_SCRIPT, "");
 }
 
 /* stop_dovecot - by the PID in its pidfile (it detaches) */
 static void
 stop_dovecot(void)
 {
-	stop_pid(pid_in("/run/dovecot/run/master.pid"));
+	dovecot_stop("/run/dovecot");
 }
 
 /*
