@@ -47,6 +47,7 @@
 
 #include "drac.h"
 #include "helpers.h"
+#include "netns.h"
 #include "mta.h"
 #include "suites.h"
 
@@ -72,40 +73,21 @@ static char mta[PATH_MAX];
 static int
 may_run(void)
 {
-	const char *ci = getenv("CI"), *dir = getenv("MTA_DIR");
+	const char *dir = getenv("MTA_DIR");
 	char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
 
 	if (realpath(dir != NULL ? dir : "build/mta", mta) == NULL)
 		mta[0] = '\0';
 	snprintf(p1, sizeof(p1), "%s/usr/libexec/sendmail/sendmail", mta);
 	snprintf(p2, sizeof(p2), "%s/usr/sbin/exim4", mta);
-	if (geteuid() == 0 && access(p1, X_OK) == 0 && access(p2, X_OK) == 0 &&
-	    getpwnam("Debian-exim") != NULL &&
+	return may_run_if(geteuid() == 0 && access(p1, X_OK) == 0 &&
+	    access(p2, X_OK) == 0 && getpwnam("Debian-exim") != NULL &&
 	    access("/usr/sbin/dovecot", X_OK) == 0 &&
-	    access("/usr/lib/dovecot/pop3", X_OK) == 0)
-		return 1;
-	ck_assert_msg(ci == NULL || strcmp(ci, "true") != 0, "CI=true but "
+	    access("/usr/lib/dovecot/pop3", X_OK) == 0,
 	    "cannot run Sendmail, Exim and Dovecot (need root, make "
-	    "mta-tools and dovecot-pop3d)");
-	fprintf(stderr, "Sendmail/Exim tests skipped: as root, make "
-	    "mta-tools and apt-get install dovecot-core dovecot-pop3d\n");
-	return 0;
-}
-
-/* lo_up - bring the namespace's loopback interface up */
-static void
-lo_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	ck_assert(fd >= 0);
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
-	close(fd);
+	    "mta-tools and dovecot-pop3d)", "Sendmail/Exim tests skipped: as "
+	    "root, make mta-tools and apt-get install dovecot-core "
+	    "dovecot-pop3d");
 }
 
 /* private_world - own network, mounts and host name; /run a tmpfs */
@@ -114,11 +96,8 @@ private_world(void)
 {
 	static const char host[] = "relay.test";
 
-	ck_assert_msg(unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS) == 0,
-	    "unshare: %s", strerror(errno));
-	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL),
-	    0);
-	ck_assert_int_eq(mount("tmpfs", "/run", "tmpfs", 0, "mode=755"), 0);
+	private_net(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS);
+	private_run();
 	ck_assert_int_eq(sethostname(host, sizeof(host) - 1), 0);
 	/* names from files only: a client without a PTR record is then a
 	 * plain "not found", never a DNS timeout */
@@ -127,7 +106,6 @@ private_world(void)
 	ck_assert_int_eq(mount("/run/nsswitch.conf", "/etc/nsswitch.conf",
 	    NULL, MS_BIND, NULL), 0);
 	ck_assert_int_eq(mkdir(STATE, 0755), 0);
-	lo_up();
 }
 
 /* start_dracd - the map on the tmpfs, a socketmap service, short grants */
