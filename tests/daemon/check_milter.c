@@ -731,6 +731,17 @@ END_TEST
 
 static char pfdir[128];
 
+/* may_run_postfix - root and Postfix; else skip, or fail under CI */
+static int
+may_run_postfix(void)
+{
+	if (geteuid() == 0 && access("/usr/sbin/postfix", X_OK) == 0)
+		return 1;
+	ck_assert_msg(getenv("CI") == NULL, "CI but no Postfix");
+	fprintf(stderr, "milter+postfix skipped: need root and postfix\n");
+	return 0;
+}
+
 /* pf_stop - Postfix's master by its pidfile (it detaches) */
 static void
 pf_stop(void)
@@ -803,18 +814,6 @@ headers_of(void *arg)
 	    strstr(q->out, "Subject: milter test") != NULL;
 }
 
-static int
-postfix_up(void *arg)
-{
-	uint16_t port = *(uint16_t *)arg;
-	int fd = dial("127.0.0.1", port, SOCK_STREAM, NULL);
-
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
-}
-
 START_TEST(postfix_trace_header)
 {
 	static char conf[400];
@@ -825,14 +824,8 @@ START_TEST(postfix_trace_header)
 	struct milter m = {0};
 	drac_t *h;
 
-	if (!may_run())
+	if (!may_run() || !may_run_postfix())
 		return;
-	if (geteuid() != 0 || access("/usr/sbin/postfix", X_OK) != 0) {
-		ck_assert_msg(getenv("CI") == NULL, "CI but no Postfix");
-		fprintf(stderr, "milter+postfix skipped: need root and "
-		    "postfix\n");
-		return;
-	}
 	on_death(pf_stop);
 	daemon_init(&d, "127.0.0.0/8 add check admin\n");
 	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
@@ -850,8 +843,8 @@ START_TEST(postfix_trace_header)
 	    "reject_unauth_destination\nsmtpd_milters = inet:127.0.0.1:%u\n"
 	    "milter_default_action = accept\n", pol, m.port);
 	pf_start(smtp_port, text);
-	ck_assert_msg(wait_until(postfix_up, &smtp_port, 10000), "Postfix did "
-	    "not come up");
+	ck_assert_msg(wait_until(port_listens, &smtp_port, 10000), "Postfix "
+	    "did not come up");
 
 	/* a granted client: Postfix relays, the milter names alice and
 	 * the forged header is gone */
@@ -913,14 +906,8 @@ START_TEST(postfix_enforce)
 	struct milter m = {0};
 	drac_t *h;
 
-	if (!may_run())
+	if (!may_run() || !may_run_postfix())
 		return;
-	if (geteuid() != 0 || access("/usr/sbin/postfix", X_OK) != 0) {
-		ck_assert_msg(getenv("CI") == NULL, "CI but no Postfix");
-		fprintf(stderr, "milter+postfix skipped: need root and "
-		    "postfix\n");
-		return;
-	}
 	on_death(pf_stop);
 	start_granted(spec, sizeof(spec));
 	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
@@ -935,8 +922,8 @@ START_TEST(postfix_enforce)
 	    "milter_default_action = tempfail\n"
 	    "smtpd_milter_maps = cidr:%s\n", m.port, bypass);
 	pf_start(smtp_port, text);
-	ck_assert_msg(wait_until(postfix_up, &smtp_port, 10000), "Postfix did "
-	    "not come up");
+	ck_assert_msg(wait_until(port_listens, &smtp_port, 10000), "Postfix "
+	    "did not come up");
 
 	ck_assert_int_eq(rcpt_code("127.0.0.3", smtp_port), 550);
 	relay("127.0.0.2", smtp_port, qid, sizeof(qid));

@@ -181,18 +181,6 @@ smtp_up(void *arg)
 	return rcpt("127.0.0.3", smtp[0]) > 0 && rcpt("127.0.0.3", smtp[2]) > 0;
 }
 
-static int
-pop_up(void *arg)
-{
-	int fd = smtp_connect("127.0.0.1", pop);
-
-	(void)arg;
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
-}
-
 /* expect - every path gives src the code within its bound */
 static void
 expect(const char *src, int code, const char *when)
@@ -228,7 +216,7 @@ START_TEST(pop_before_smtp_end_to_end)
 	start_dovecot(DV_SCRIPT);
 	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
 	    "come up");
-	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
+	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
 	    "come up");
 
 	/* 1. no login yet: relaying from 127.0.0.2 is refused */
@@ -294,7 +282,7 @@ START_TEST(logwatch_end_to_end)
 	start_dovecot(DV_LOG_ONLY);
 	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
 	    "come up");
-	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
+	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
 	    "come up");
 	lw = start_logwatch();
 	expect("127.0.0.4", 554, "logwatch: before the login");
@@ -409,18 +397,6 @@ imap_logout(int fd)
 
 	close(fd);
 	return ok;
-}
-
-static int
-imap_up(void *arg)
-{
-	int fd = smtp_connect("127.0.0.1", imap);
-
-	(void)arg;
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
 }
 
 /* grant_expires - the grant's expiry for addr (epoch s), 0 when none */
@@ -584,7 +560,7 @@ START_TEST(imap_plugin_end_to_end)
 	start_dovecot(DV_PLUGIN);
 	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
 	    "come up");
-	ck_assert_msg(wait_until(imap_up, NULL, 10000), "Dovecot did not "
+	ck_assert_msg(wait_until(port_listens, &imap, 10000), "Dovecot did not "
 	    "come up");
 	expect("127.0.0.2", 554, "before the IMAP login");
 
@@ -649,8 +625,8 @@ START_TEST(plugin_pop_proxy_and_dracd_down)
 	start_dovecot(DV_PLUGIN);
 	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
 	    "come up");
-	ck_assert_msg(wait_until(imap_up, NULL, 10000) &&
-	    wait_until(pop_up, NULL, 10000), "Dovecot did not come up");
+	ck_assert_msg(wait_until(port_listens, &imap, 10000) &&
+	    wait_until(port_listens, &pop, 10000), "Dovecot did not come up");
 
 	/* 1. a POP3 login through the plugin, no post-login script */
 	expect("127.0.0.4", 554, "plugin: before the POP login");

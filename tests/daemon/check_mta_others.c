@@ -212,7 +212,8 @@ bh_rcpt(const char *conf, const char *src)
 static int
 path_rcpt(const struct path *p, const char *src)
 {
-	return p->port != 0 ? smtp_rcpt(src, p->port, said, sizeof(said)) : bh_rcpt(p->conf, src);
+	return p->port != 0 ? smtp_rcpt(src, p->port, said, sizeof(said)) :
+	    bh_rcpt(p->conf, src);
 }
 
 struct want {
@@ -303,18 +304,6 @@ static int
 pop_login(const char *src)
 {
 	return pop3_login(src, pop, "secret");
-}
-
-static int
-pop_up(void *arg)
-{
-	int fd = smtp_connect("127.0.0.1", pop);
-
-	(void)arg;
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
 }
 
 /* four_steps - refused, granted and accepted (not for another address),
@@ -490,7 +479,7 @@ START_TEST(sendmail_map_and_socketmap)
 	on_death(stop_all);
 	start_dracd();
 	start_dovecot();
-	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
+	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
 	    "come up");
 	for (i = 0; i < 2; i++) {
 		paths[i].port = free_port();
@@ -607,17 +596,6 @@ man_milter_lines(const char *mode, uint16_t port)
 	    "lines for %s", filters, mode);
 }
 
-static int
-listens(void *arg)
-{
-	int fd = smtp_connect("127.0.0.1", *(uint16_t *)arg);
-
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
-}
-
 /* milter_start - drac-milter in mode on a loopback port, asking dracd */
 static pid_t
 milter_start(const char *mode, uint16_t port)
@@ -631,8 +609,8 @@ milter_start(const char *mode, uint16_t port)
 	snprintf(sock, sizeof(sock), "inet:%u@127.0.0.1", port);
 	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
 	pid = server_start(argv);
-	ck_assert_msg(wait_until(listens, &port, WAIT_MS), "drac-milter did "
-	    "not listen on %u", port);
+	ck_assert_msg(wait_until(port_listens, &port, WAIT_MS), "drac-milter "
+	    "did not listen on %u", port);
 	return pid;
 }
 
@@ -981,7 +959,7 @@ START_TEST(exim_each_condition)
 	on_death(stop_all);
 	start_dracd();
 	start_dovecot();
-	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
+	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
 	    "come up");
 	exim_servers(paths, pid, "127.0.0.1");
 	four_steps(paths, 2 * EXIM_WAYS);

@@ -17,6 +17,7 @@ int smtp_reply(int fd, char *buf, size_t len);
 int smtp_say(int fd, const char *cmd, char *buf, size_t len);
 int smtp_rcpt(const char *src, uint16_t port, char *said, size_t len);
 int pop3_login(const char *src, uint16_t port, const char *pass);
+int port_listens(void *port);
 
 /* mta.c */
 enum { DV_LOG_ONLY, DV_SCRIPT, DV_PLUGIN };	/* how Dovecot tells dracd */

@@ -128,3 +128,16 @@ pop3_login(const char *src, uint16_t port, const char *pass)
 	close(fd);
 	return ok;
 }
+
+/* port_listens - for wait_until: does something take connections on
+ * 127.0.0.1 at the port arg points to (a uint16_t)? */
+int
+port_listens(void *arg)
+{
+	int fd = dial("127.0.0.1", *(uint16_t *)arg, SOCK_STREAM, NULL);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
