@@ -14,6 +14,7 @@
 #include "fakeold.h"
 #include "fakesrv.h"
 #include "helpers.h"
+#include "netns.h"
 #include "suites.h"
 
 static struct daemon d;
@@ -311,30 +312,12 @@ START_TEST(user_with_control_characters)
 }
 END_TEST
 
-/* lo_up - bring the namespace's loopback interface up */
-static void
-lo_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	ck_assert(fd >= 0);
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
-	close(fd);
-}
-
 START_TEST(no_rpcbind_says_so)
 {
 	char out[2048];
 
 	/* a network namespace of our own: nothing listens on port 111 */
-	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare: %s",
-	    strerror(errno));
-	lo_up();
+	private_net(CLONE_NEWNET);
 	snprintf(srv, sizeof(srv), "127.0.0.1");
 	ck_assert_int_eq(CLI(NULL, "check", "192.0.2.7", NULL, NULL, NULL,
 	    NULL), 2);

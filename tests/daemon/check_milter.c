@@ -30,6 +30,7 @@
 
 #include "drac.h"
 #include "helpers.h"
+#include "mta.h"
 #include "milter/policy.h"
 #include "suites.h"
 
@@ -730,38 +731,22 @@ END_TEST
 
 static char pfdir[128];
 
+/* may_run_postfix - root and Postfix; else skip, or fail under CI */
+static int
+may_run_postfix(void)
+{
+	if (geteuid() == 0 && access("/usr/sbin/postfix", X_OK) == 0)
+		return 1;
+	ck_assert_msg(getenv("CI") == NULL, "CI but no Postfix");
+	fprintf(stderr, "milter+postfix skipped: need root and postfix\n");
+	return 0;
+}
+
 /* pf_stop - Postfix's master by its pidfile (it detaches) */
 static void
 pf_stop(void)
 {
-	char p[300];
-	FILE *fp;
-	int pid = 0;
-	int64_t end = now_ms() + WAIT_MS;
-
-	snprintf(p, sizeof(p), "%s/queue/pid/master.pid", pfdir);
-	if ((fp = fopen(p, "r")) == NULL)
-		return;
-	if (fscanf(fp, " %d", &pid) != 1 || pid <= 0 || kill(pid, SIGTERM) < 0)
-		pid = 0;
-	fclose(fp);
-	while (pid > 0 && kill(pid, 0) == 0 && now_ms() < end)
-		usleep(20000);
-	if (pid > 0)
-		kill(pid, SIGKILL);
-}
-
-/* pf_sh - a shell command with no terminal or pipes kept; must succeed */
-static void
-pf_sh(const char *cmd)
-{
-	char full[2048], out[4096];
-	const char *argv[] = {"/bin/sh", "-c", full, NULL};
-	int rc;
-
-	snprintf(full, sizeof(full), "exec </dev/null; %s 2>&1", cmd);
-	rc = run_prog(argv, NULL, out, sizeof(out), 30000);
-	ck_assert_msg(rc == 0, "\"%s\" failed (%d): %s", cmd, rc, out);
+	postfix_stop(pfdir);
 }
 
 /* pf_start - Postfix on smtp_port with the milter and the relay and
@@ -770,71 +755,16 @@ pf_sh(const char *cmd)
 static void
 pf_start(uint16_t smtp_port, const char *conf)
 {
-	char path[300], text[2048], line[1024], *mc = NULL;
-	size_t len = 0;
-	FILE *in, *out;
+	char text[2048], smtpd[128];
 
 	snprintf(pfdir, sizeof(pfdir), "%s/postfix", tmpdir());
-	snprintf(text, sizeof(text), "mkdir -p %s/queue %s/data %s/log && "
-	    "chown postfix %s/data", pfdir, pfdir, pfdir, pfdir);
-	pf_sh(text);
-	snprintf(text, sizeof(text),
-	    "compatibility_level = 3.6\nqueue_directory = %s/queue\n"
-	    "data_directory = %s/data\nmaillog_file = %s/log/postfix.log\n"
-	    "maillog_file_prefixes = %s/log\nmyhostname = relay.test\n"
-	    "mydestination =\ninet_interfaces = loopback-only\n"
-	    "inet_protocols = ipv4\nmynetworks = 127.0.0.1/32\n"
-	    "smtpd_peername_lookup = no\nsmtp_dns_support_level = disabled\n"
+	ck_assert_int_lt(snprintf(text, sizeof(text),
 	    "default_transport = smtp\nrelay_transport = smtp\n"
 	    "defer_transports = smtp\n"		/* nothing leaves */
-	    "alias_maps =\nalias_database =\n%s",
-	    pfdir, pfdir, pfdir, pfdir, conf);
-	snprintf(path, sizeof(path), "%s/main.cf", pfdir);
-	write_file(path, text);
-	ck_assert_ptr_nonnull(in = fopen("/usr/share/postfix/master.cf.dist",
-	    "r"));
-	ck_assert_ptr_nonnull(out = open_memstream(&mc, &len));
-	while (fgets(line, sizeof(line), in) != NULL)
-		if (strncmp(line, "smtp      inet", 14) == 0)
-			fprintf(out, "127.0.0.1:%u inet n - n - - smtpd\n",
-			    smtp_port);
-		else
-			fputs(line, out);
-	fclose(in);
-	fclose(out);
-	snprintf(path, sizeof(path), "%s/master.cf", pfdir);
-	write_file(path, mc);
-	free(mc);
-	snprintf(text, sizeof(text), "postfix -c %s start", pfdir);
-	pf_sh(text);
-}
-
-/* smtp_reply - one (possibly multi-line) reply; its last line in buf */
-static int
-smtp_reply(int fd, char *buf, size_t len)
-{
-	size_t n;
-
-	for (;;) {
-		n = 0;
-		while (n + 1 < len && read(fd, buf + n, 1) == 1 &&
-		    buf[n++] != '\n')
-			;
-		buf[n] = '\0';
-		if (n < 4)
-			return -1;
-		if (buf[3] != '-')
-			return atoi(buf);
-	}
-}
-
-/* smtp_say - send text, read the reply */
-static int
-smtp_say(int fd, const char *text, char *buf, size_t len)
-{
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		return -1;
-	return smtp_reply(fd, buf, len);
+	    "%s", conf), sizeof(text));
+	snprintf(smtpd, sizeof(smtpd), "127.0.0.1:%u inet n - n - - smtpd\n",
+	    smtp_port);
+	postfix_start(pfdir, text, smtpd);
 }
 
 /* relay - a message from src to x@example.net with a forged trace
@@ -884,18 +814,6 @@ headers_of(void *arg)
 	    strstr(q->out, "Subject: milter test") != NULL;
 }
 
-static int
-postfix_up(void *arg)
-{
-	uint16_t port = *(uint16_t *)arg;
-	int fd = dial("127.0.0.1", port, SOCK_STREAM, NULL);
-
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
-}
-
 START_TEST(postfix_trace_header)
 {
 	static char conf[400];
@@ -906,14 +824,8 @@ START_TEST(postfix_trace_header)
 	struct milter m = {0};
 	drac_t *h;
 
-	if (!may_run())
+	if (!may_run() || !may_run_postfix())
 		return;
-	if (geteuid() != 0 || access("/usr/sbin/postfix", X_OK) != 0) {
-		ck_assert_msg(getenv("CI") == NULL, "CI but no Postfix");
-		fprintf(stderr, "milter+postfix skipped: need root and "
-		    "postfix\n");
-		return;
-	}
 	on_death(pf_stop);
 	daemon_init(&d, "127.0.0.0/8 add check admin\n");
 	snprintf(conf, sizeof(conf), "%s/dracd.conf", d.dir);
@@ -931,8 +843,8 @@ START_TEST(postfix_trace_header)
 	    "reject_unauth_destination\nsmtpd_milters = inet:127.0.0.1:%u\n"
 	    "milter_default_action = accept\n", pol, m.port);
 	pf_start(smtp_port, text);
-	ck_assert_msg(wait_until(postfix_up, &smtp_port, 10000), "Postfix did "
-	    "not come up");
+	ck_assert_msg(wait_until(port_listens, &smtp_port, 10000), "Postfix "
+	    "did not come up");
 
 	/* a granted client: Postfix relays, the milter names alice and
 	 * the forged header is gone */
@@ -994,14 +906,8 @@ START_TEST(postfix_enforce)
 	struct milter m = {0};
 	drac_t *h;
 
-	if (!may_run())
+	if (!may_run() || !may_run_postfix())
 		return;
-	if (geteuid() != 0 || access("/usr/sbin/postfix", X_OK) != 0) {
-		ck_assert_msg(getenv("CI") == NULL, "CI but no Postfix");
-		fprintf(stderr, "milter+postfix skipped: need root and "
-		    "postfix\n");
-		return;
-	}
 	on_death(pf_stop);
 	start_granted(spec, sizeof(spec));
 	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
@@ -1016,8 +922,8 @@ START_TEST(postfix_enforce)
 	    "milter_default_action = tempfail\n"
 	    "smtpd_milter_maps = cidr:%s\n", m.port, bypass);
 	pf_start(smtp_port, text);
-	ck_assert_msg(wait_until(postfix_up, &smtp_port, 10000), "Postfix did "
-	    "not come up");
+	ck_assert_msg(wait_until(port_listens, &smtp_port, 10000), "Postfix "
+	    "did not come up");
 
 	ck_assert_int_eq(rcpt_code("127.0.0.3", smtp_port), 550);
 	relay("127.0.0.2", smtp_port, qid, sizeof(qid));

@@ -47,6 +47,8 @@
 
 #include "drac.h"
 #include "helpers.h"
+#include "netns.h"
+#include "mta.h"
 #include "suites.h"
 
 #define MAP_MS	4000	/* the map file: 1 s sync, then the next open */
@@ -71,40 +73,21 @@ static char mta[PATH_MAX];
 static int
 may_run(void)
 {
-	const char *ci = getenv("CI"), *dir = getenv("MTA_DIR");
+	const char *dir = getenv("MTA_DIR");
 	char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
 
 	if (realpath(dir != NULL ? dir : "build/mta", mta) == NULL)
 		mta[0] = '\0';
 	snprintf(p1, sizeof(p1), "%s/usr/libexec/sendmail/sendmail", mta);
 	snprintf(p2, sizeof(p2), "%s/usr/sbin/exim4", mta);
-	if (geteuid() == 0 && access(p1, X_OK) == 0 && access(p2, X_OK) == 0 &&
-	    getpwnam("Debian-exim") != NULL &&
+	return may_run_if(geteuid() == 0 && access(p1, X_OK) == 0 &&
+	    access(p2, X_OK) == 0 && getpwnam("Debian-exim") != NULL &&
 	    access("/usr/sbin/dovecot", X_OK) == 0 &&
-	    access("/usr/lib/dovecot/pop3", X_OK) == 0)
-		return 1;
-	ck_assert_msg(ci == NULL || strcmp(ci, "true") != 0, "CI=true but "
+	    access("/usr/lib/dovecot/pop3", X_OK) == 0,
 	    "cannot run Sendmail, Exim and Dovecot (need root, make "
-	    "mta-tools and dovecot-pop3d)");
-	fprintf(stderr, "Sendmail/Exim tests skipped: as root, make "
-	    "mta-tools and apt-get install dovecot-core dovecot-pop3d\n");
-	return 0;
-}
-
-/* lo_up - bring the namespace's loopback interface up */
-static void
-lo_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	ck_assert(fd >= 0);
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
-	close(fd);
+	    "mta-tools and dovecot-pop3d)", "Sendmail/Exim tests skipped: as "
+	    "root, make mta-tools and apt-get install dovecot-core "
+	    "dovecot-pop3d");
 }
 
 /* private_world - own network, mounts and host name; /run a tmpfs */
@@ -113,11 +96,8 @@ private_world(void)
 {
 	static const char host[] = "relay.test";
 
-	ck_assert_msg(unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS) == 0,
-	    "unshare: %s", strerror(errno));
-	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL),
-	    0);
-	ck_assert_int_eq(mount("tmpfs", "/run", "tmpfs", 0, "mode=755"), 0);
+	private_net(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS);
+	private_run();
 	ck_assert_int_eq(sethostname(host, sizeof(host) - 1), 0);
 	/* names from files only: a client without a PTR record is then a
 	 * plain "not found", never a DNS timeout */
@@ -126,20 +106,6 @@ private_world(void)
 	ck_assert_int_eq(mount("/run/nsswitch.conf", "/etc/nsswitch.conf",
 	    NULL, MS_BIND, NULL), 0);
 	ck_assert_int_eq(mkdir(STATE, 0755), 0);
-	lo_up();
-}
-
-/* sh - run a shell command with no terminal or pipes kept; fail if not 0 */
-static void
-sh(const char *cmd)
-{
-	char full[2048], out[4096];
-	const char *argv[] = {"/bin/sh", "-c", full, NULL};
-	int rc;
-
-	snprintf(full, sizeof(full), "exec 2>&1 </dev/null; %s", cmd);
-	rc = run_prog(argv, NULL, out, sizeof(out), 30000);
-	ck_assert_msg(rc == 0, "\"%s\" failed (%d): %s", cmd, rc, out);
 }
 
 /* start_dracd - the map on the tmpfs, a socketmap service, short grants */
@@ -201,94 +167,26 @@ server_stop(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-/* dial6 - a TCP connection from IPv6 address src to [::1]:port, or -1 */
-static int
-dial6(const char *src, uint16_t port)
-{
-	struct sockaddr_in6 me, to;
-	int fd = socket(AF_INET6, SOCK_STREAM, 0);
-
-	ck_assert(fd >= 0);
-	memset(&me, 0, sizeof(me));
-	me.sin6_family = AF_INET6;
-	ck_assert_int_eq(inet_pton(AF_INET6, src, &me.sin6_addr), 1);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
-	memset(&to, 0, sizeof(to));
-	to.sin6_family = AF_INET6;
-	to.sin6_port = htons(port);
-	to.sin6_addr = in6addr_loopback;
-	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* connect_from - a TCP connection from src (to the same family's
- * loopback address) that gives up reading after 5 s, or -1 */
-static int
-connect_from(const char *src, uint16_t port)
-{
-	struct timeval tv = {5, 0};
-	int fd = strchr(src, ':') != NULL ? dial6(src, port) :
-	    dial(src, port, SOCK_STREAM, NULL);
-
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
 static char last[512];	/* the last reply line read */
 static char said[512];	/* the last RCPT reply line, for messages */
 
-/* reply - read one (possibly multi-line) SMTP reply; its code or -1 */
+/* reply - read one (possibly multi-line) SMTP reply into last; its
+ * code or -1 */
 static int
 reply(int fd)
 {
-	char *line = last;
-	size_t n;
-
-	for (;;) {
-		n = 0;
-		while (n + 1 < sizeof(last) && read(fd, line + n, 1) == 1 &&
-		    line[n++] != '\n')
-			;
-		line[n] = '\0';
-		if (n == 0)
-			return -1;
-		if (n < 4 || line[3] != '-')
-			return atoi(line);
-	}
+	return smtp_reply(fd, last, sizeof(last));
 }
 
 /* say - one command line and its reply code */
 static int
 say(int fd, const char *cmd)
 {
-	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
-		return -1;
-	return reply(fd);
+	return smtp_say(fd, cmd, last, sizeof(last));
 }
 
 static const char dialogue[] = "EHLO client.test\r\n"
     "MAIL FROM:<a@client.test>\r\nRCPT TO:<x@example.net>\r\nQUIT\r\n";
-
-/* smtp_rcpt - the code a daemon gives a relay attempt from src */
-static int
-smtp_rcpt(const char *src, uint16_t port)
-{
-	int fd = connect_from(src, port), code = -1;
-
-	if (fd < 0)
-		return -1;
-	if (reply(fd) == 220 && say(fd, "EHLO client.test\r\n") == 250 &&
-	    say(fd, "MAIL FROM:<a@client.test>\r\n") == 250)
-		code = say(fd, "RCPT TO:<x@example.net>\r\n");
-	snprintf(said, sizeof(said), "%s", last);
-	say(fd, "QUIT\r\n");
-	close(fd);
-	return code;
-}
 
 /* bh_rcpt - the code `exim -bh src` gives the same dialogue: the reply
  * after MAIL's "250 OK" */
@@ -314,7 +212,8 @@ bh_rcpt(const char *conf, const char *src)
 static int
 path_rcpt(const struct path *p, const char *src)
 {
-	return p->port != 0 ? smtp_rcpt(src, p->port) : bh_rcpt(p->conf, src);
+	return p->port != 0 ? smtp_rcpt(src, p->port, said, sizeof(said)) :
+	    bh_rcpt(p->conf, src);
 }
 
 struct want {
@@ -367,76 +266,15 @@ static uint16_t pop;	/* Dovecot's POP3 port */
 static void
 start_dovecot(void)
 {
-	static const char dir[] = "/run/dovecot";
-	char path[400], text[2600], line[512], *script = NULL;
-	const char *cli = getenv("DRAC_CLI");
-	size_t len = 0;
-	FILE *in, *out;
-
 	pop = free_port();
-	snprintf(text, sizeof(text), "mkdir -m 755 %s %s/run %s/state && "
-	    "mkdir -m 777 %s/home && install -m 755 %s %s/drac-cli", dir, dir,
-	    dir, dir, cli != NULL ? cli : "build/drac-cli", dir);
-	sh(text);
-	ck_assert_ptr_nonnull(in = fopen("contrib/dovecot/drac-postlogin",
-	    "r"));
-	ck_assert_ptr_nonnull(out = open_memstream(&script, &len));
-	while (fgets(line, sizeof(line), in) != NULL)
-		if (strncmp(line, "DRAC_CLI=", 9) == 0)
-			fprintf(out, "DRAC_CLI=%s/drac-cli\n", dir);
-		else if (strncmp(line, "DRAC_SERVER=", 12) == 0)
-			fprintf(out, "DRAC_SERVER=127.0.0.1:%u\n", d.port);
-		else
-			fputs(line, out);
-	fclose(in);
-	fclose(out);
-	snprintf(path, sizeof(path), "%s/postlogin", dir);
-	write_file(path, script);
-	free(script);
-	chmod(path, 0755);
-	snprintf(path, sizeof(path), "%s/passwd", dir);
-	write_file(path, "alice:{PLAIN}secret\n");
-	snprintf(text, sizeof(text),
-	    "base_dir = %s/run\nstate_dir = %s/state\n"
-	    "log_path = %s/dovecot.log\nprotocols = pop3\n"
-	    "listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\n"
-	    "passdb {\n driver = passwd-file\n args = scheme=PLAIN %s/passwd\n}\n"
-	    "userdb {\n driver = static\n"
-	    " args = uid=nobody gid=nogroup home=%s/home/%%u\n}\n"
-	    "mail_location = maildir:~/Maildir\n"
-	    "default_internal_user = dovecot\ndefault_login_user = dovenull\n"
-	    "service pop3-login {\n inet_listener pop3 {\n"
-	    "  address = 127.0.0.1\n  port = %u\n }\n}\n"
-	    "service pop3 {\n executable = pop3 pop3-postlogin\n}\n"
-	    "service pop3-postlogin {\n executable = script-login %s/postlogin\n"
-	    " user = $default_internal_user\n vsz_limit = 0\n"
-	    " unix_listener pop3-postlogin {\n }\n}\n",
-	    dir, dir, dir, dir, dir, pop, dir);
-	snprintf(path, sizeof(path), "%s/dovecot.conf", dir);
-	write_file(path, text);
-	/* it detaches, and keeps any pipe it was given open */
-	snprintf(text, sizeof(text), "dovecot -c %s >/dev/null 2>&1", path);
-	sh(text);
+	dovecot_start("/run/dovecot", pop, d.port, DV_SCRIPT, "");
 }
 
 /* stop_dovecot - by the PID in its pidfile (it detaches) */
 static void
 stop_dovecot(void)
 {
-	FILE *fp = fopen("/run/dovecot/run/master.pid", "r");
-	int pid = 0;
-	int64_t end = now_ms() + WAIT_MS;
-
-	if (fp == NULL)
-		return;
-	if (fscanf(fp, "%d", &pid) != 1)
-		pid = 0;
-	fclose(fp);
-	if (pid <= 0 || kill(pid, SIGTERM) < 0)
-		return;
-	while (kill(pid, 0) == 0 && now_ms() < end)
-		usleep(20000);
-	kill(pid, SIGKILL);
+	dovecot_stop("/run/dovecot");
 }
 
 /*
@@ -465,29 +303,7 @@ stop_all(void)
 static int
 pop_login(const char *src)
 {
-	int fd = connect_from(src, pop), ok = 0;
-
-	if (fd < 0)
-		return 0;
-	if (reply(fd) >= 0 && last[0] == '+' &&
-	    say(fd, "USER alice\r\n") >= 0 && last[0] == '+' &&
-	    say(fd, "PASS secret\r\n") >= 0)
-		ok = strncmp(last, "+OK", 3) == 0;
-	say(fd, "QUIT\r\n");
-	close(fd);
-	return ok;
-}
-
-static int
-pop_up(void *arg)
-{
-	int fd = connect_from("127.0.0.1", pop);
-
-	(void)arg;
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
+	return pop3_login(src, pop, "secret");
 }
 
 /* four_steps - refused, granted and accepted (not for another address),
@@ -624,11 +440,11 @@ sendmail_start(const char *name, const char *daemon, int socket_map)
 	snprintf(cf, sizeof(cf), "%s/test.cf", dir);
 	snprintf(cmd, sizeof(cmd), "mkdir -m 755 %s && mkdir -m 700 %s/queue",
 	    dir, dir);
-	sh(cmd);
+	shell(cmd);
 	sendmail_mc(dir, daemon, socket_map, mc);
 	snprintf(cmd, sizeof(cmd), "m4 -D_CF_DIR_=%s/usr/share/sendmail/cf/ "
 	    "%s/usr/share/sendmail/cf/m4/cf.m4 %s > %s", mta, mta, mc, cf);
-	sh(cmd);
+	shell(cmd);
 	snprintf(bin, sizeof(bin), "%s/usr/libexec/sendmail/sendmail", mta);
 	return server_start(argv);
 }
@@ -637,7 +453,7 @@ static int
 greets(void *arg)
 {
 	const struct path *p = arg;
-	int fd = connect_from("127.0.0.1", p->port), code;
+	int fd = smtp_connect("127.0.0.1", p->port), code;
 
 	if (fd < 0)
 		return 0;
@@ -663,7 +479,7 @@ START_TEST(sendmail_map_and_socketmap)
 	on_death(stop_all);
 	start_dracd();
 	start_dovecot();
-	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
+	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
 	    "come up");
 	for (i = 0; i < 2; i++) {
 		paths[i].port = free_port();
@@ -707,7 +523,7 @@ START_TEST(sendmail_ipv6_clients)
 		return;
 	private_world();
 	on_death(stop_all);
-	sh("ip -6 addr add fd00::2/128 dev lo nodad && "
+	shell("ip -6 addr add fd00::2/128 dev lo nodad && "
 	    "ip -6 addr add fd00::3/128 dev lo nodad");
 	start_dracd();
 	for (j = 0; j < 2; j++) {
@@ -780,17 +596,6 @@ man_milter_lines(const char *mode, uint16_t port)
 	    "lines for %s", filters, mode);
 }
 
-static int
-listens(void *arg)
-{
-	int fd = connect_from("127.0.0.1", *(uint16_t *)arg);
-
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
-}
-
 /* milter_start - drac-milter in mode on a loopback port, asking dracd */
 static pid_t
 milter_start(const char *mode, uint16_t port)
@@ -804,8 +609,8 @@ milter_start(const char *mode, uint16_t port)
 	snprintf(sock, sizeof(sock), "inet:%u@127.0.0.1", port);
 	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
 	pid = server_start(argv);
-	ck_assert_msg(wait_until(listens, &port, WAIT_MS), "drac-milter did "
-	    "not listen on %u", port);
+	ck_assert_msg(wait_until(port_listens, &port, WAIT_MS), "drac-milter "
+	    "did not listen on %u", port);
 	return pid;
 }
 
@@ -839,7 +644,7 @@ milter_stop(pid_t pid)
 static int
 sm_relay(const char *src, uint16_t port, char *qid, size_t qlen)
 {
-	int fd = connect_from(src, port), code = -1;
+	int fd = smtp_connect(src, port), code = -1;
 	const char *p;
 
 	qid[0] = '\0';
@@ -1113,7 +918,7 @@ exim_start(struct path *p, const char *name, const char *iface, int way)
 	    "&& chown Debian-exim:Debian-exim %s %s/spool && "
 	    "install -m 755 %s %s/drac-cli", dir, dir, dir, dir,
 	    cli != NULL ? cli : "build/drac-cli", dir);
-	sh(cmd);
+	shell(cmd);
 	exim_conf(dir, iface, p->port, way, p->conf);
 	snprintf(bin, sizeof(bin), "%s/usr/sbin/exim4", mta);
 	return server_start(argv);
@@ -1156,7 +961,7 @@ START_TEST(exim_each_condition)
 	on_death(stop_all);
 	start_dracd();
 	start_dovecot();
-	ck_assert_msg(wait_until(pop_up, NULL, 10000), "Dovecot did not "
+	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
 	    "come up");
 	exim_servers(paths, pid, "127.0.0.1");
 	four_steps(paths, 2 * EXIM_WAYS);
@@ -1188,7 +993,7 @@ START_TEST(exim_ipv6_clients)
 		return;
 	private_world();
 	on_death(stop_all);
-	sh("ip -6 addr add fd00::2/128 dev lo nodad && "
+	shell("ip -6 addr add fd00::2/128 dev lo nodad && "
 	    "ip -6 addr add fd00::3/128 dev lo nodad");
 	start_dracd();
 	exim_servers(paths, pid, "<; ::0 ; 0.0.0.0");

@@ -29,6 +29,7 @@
 
 #include "drac.h"
 #include "helpers.h"
+#include "netns.h"
 #include "suites.h"
 
 #define SRV4	"10.99.0.1"	/* the server's own addresses on the veth */
@@ -47,14 +48,8 @@ static pid_t peer_pid;
 static int
 may_run(void)
 {
-	const char *ci = getenv("CI");
-
-	if (geteuid() == 0)
-		return 1;
-	ck_assert_msg(ci == NULL || strcmp(ci, "true") != 0, "CI=true but "
-	    "not root: cannot make network namespaces");
-	fprintf(stderr, "netns tests skipped: need root\n");
-	return 0;
+	return may_run_if(geteuid() == 0, "not root: cannot make network "
+	    "namespaces", "netns tests skipped: need root");
 }
 
 /* sh - run a shell command (ip, sysctl); its exit status */
@@ -78,10 +73,8 @@ sh(const char *fmt, ...)
 static void
 own_netns(void)
 {
-	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare: %s",
-	    strerror(errno));
-	ck_assert_int_eq(sh("ip link set lo up && "
-	    "sysctl -qw net.ipv6.conf.all.accept_dad=0 "
+	private_net(CLONE_NEWNET);
+	ck_assert_int_eq(sh("sysctl -qw net.ipv6.conf.all.accept_dad=0 "
 	    "net.ipv6.conf.default.accept_dad=0"), 0);
 }
 

@@ -27,28 +27,13 @@
 
 #include "drac_prot.h"
 #include "helpers.h"
+#include "netns.h"
 #include "suites.h"
 
 #define RPCBIND "/usr/sbin/rpcbind"
 
 static struct daemon d;
 static pid_t rpcbind_pid;
-
-/* lo_up - bring the namespace's loopback interface up */
-static void
-lo_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	ck_assert(fd >= 0);
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
-	close(fd);
-}
 
 /* sock_there - has rpcbind made its socket yet? */
 static int
@@ -62,16 +47,10 @@ sock_there(void *arg)
 static int
 may_run(void)
 {
-	const char *ci = getenv("CI");
-	int in_ci = ci != NULL && strcmp(ci, "true") == 0;
-
-	if (geteuid() == 0 && access(RPCBIND, X_OK) == 0)
-		return 1;
-	ck_assert_msg(!in_ci, "CI=true but cannot run rpcbind (need root "
-	    "and the rpcbind package)");
-	fprintf(stderr, "rpcbind tests skipped: run as root with "
-	    "\"apt-get install rpcbind\" to include them\n");
-	return 0;
+	return may_run_if(geteuid() == 0 && access(RPCBIND, X_OK) == 0,
+	    "cannot run rpcbind (need root and the rpcbind package)",
+	    "rpcbind tests skipped: run as root with \"apt-get install "
+	    "rpcbind\" to include them");
 }
 
 static void start_rpcbind(void);
@@ -80,13 +59,9 @@ static void start_rpcbind(void);
 static void
 private_world(void)
 {
-	ck_assert_msg(unshare(CLONE_NEWNET | CLONE_NEWNS) == 0,
-	    "unshare: %s", strerror(errno));
-	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL),
-	    0);
-	ck_assert_int_eq(mount("tmpfs", "/run", "tmpfs", 0, "mode=755"), 0);
+	private_net(CLONE_NEWNET | CLONE_NEWNS);
+	private_run();
 	mkdir("/run/rpcbind", 0755);
-	lo_up();
 	start_rpcbind();
 }
 

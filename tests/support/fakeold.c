@@ -20,6 +20,7 @@
 
 #include <check.h>
 
+#include "fakeudp.h"
 #include "fakeold.h"
 
 #define ARGS_OFF	40	/* xid..proc (24) + two null auths (16) */
@@ -142,21 +143,10 @@ struct fakeold *
 fakeold_start(void)
 {
 	struct fakeold *f = calloc(1, sizeof(*f));
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-
 	ck_assert_ptr_nonnull(f);
 	pthread_mutex_init(&f->mu, NULL);
 	ck_assert_int_eq(pipe(f->stop), 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(f->fd, 0);
-	ck_assert_int_eq(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(getsockname(f->fd, (struct sockaddr *)&sa, &len), 0);
-	snprintf(f->spec, sizeof(f->spec), "127.0.0.1:%u",
-	    ntohs(sa.sin_port));
+	f->fd = udp_loopback(f->spec, sizeof(f->spec));
 	ck_assert_int_eq(pthread_create(&f->thread, NULL, fakeold_run, f), 0);
 	return f;
 }

@@ -3,7 +3,9 @@
  * tmp.c (temporary directories), wait.c (deadline waits), net.c
  * (loopback sockets), daemon.c (a real dracd on a free loopback port),
  * rpc.c (raw RPC), lossy.c (a lossy UDP relay), map.c (a Berkeley DB
- * reader), prog.c (subprocesses); fakesrv.h is a fake server for libdrac.
+ * reader), prog.c (subprocesses); fakesrv.h is a fake server for libdrac;
+ * mta.h is for the tests that run real mail servers, netns.h for those
+ * that build namespaces of their own.
  */
 #ifndef TESTS_HELPERS_H
 #define TESTS_HELPERS_H
