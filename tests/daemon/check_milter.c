@@ -566,6 +566,19 @@ uid_of(pid_t pid)
 }
 
 /* a unix socket handed to -u's user, another header name, TCP to dracd */
+static const char *owned_path;	/* for sock_owned */
+
+/* sock_owned - for wait_until: owned_path is arg's (a passwd), 0660 */
+static int
+sock_owned(void *arg)
+{
+	const struct passwd *pw = arg;
+	struct stat st;
+
+	return stat(owned_path, &st) == 0 && st.st_uid == pw->pw_uid &&
+	    (st.st_mode & 0777) == 0660;
+}
+
 START_TEST(options)
 {
 	static const struct row t[] = {
@@ -590,6 +603,9 @@ START_TEST(options)
 	snprintf(m.path, sizeof(m.path), "%s/milter.sock", d.dir);
 	m.hdr = "X-Relay-Login";
 	milter_start(&m, spec, "trace", extra);
+	/* the socket listens a moment before drac-milter hands it over */
+	owned_path = m.path;
+	(void)wait_until(sock_owned, pw, WAIT_MS);
 	ck_assert_int_eq(stat(m.path, &st), 0);
 	ck_assert_msg(st.st_uid == pw->pw_uid && (st.st_mode & 0777) == 0660,
 	    "socket uid %ld mode %o, want %ld 0660", (long)st.st_uid,
