@@ -82,13 +82,12 @@ ping(void *arg)
 	return reply_status(rep, got, 7, NULL) == SUCCESS;
 }
 
-/* daemon_start - start dracd and wait until it answers; 0 on success */
+/* daemon_start_within - start dracd and wait up to ms until it
+ * answers; 0 on success (else it is killed) */
 int
-daemon_start(struct daemon *d, const char *const *extra)
+daemon_start_within(struct daemon *d, const char *const *extra, int64_t ms)
 {
-	/* under valgrind a start takes seconds, more on a busy machine */
-	int64_t end = now_ms() + (getenv("DRACD_UNDER_VALGRIND") != NULL ?
-	    4 : 1) * WAIT_MS;
+	int64_t end = now_ms() + ms;
 	int st;
 
 	d->pid = spawn(d, extra);
@@ -102,6 +101,15 @@ daemon_start(struct daemon *d, const char *const *extra)
 	}
 	daemon_kill(d);
 	return -1;
+}
+
+/* daemon_start - start dracd and wait until it answers; 0 on success */
+int
+daemon_start(struct daemon *d, const char *const *extra)
+{
+	/* under valgrind a start takes seconds, more on a busy machine */
+	return daemon_start_within(d, extra, (getenv("DRACD_UNDER_VALGRIND") !=
+	    NULL ? 4 : 1) * WAIT_MS);
 }
 
 /* daemon_run - run dracd to its exit; its status, output in out */

@@ -38,6 +38,8 @@ int wait_until(int (*cond)(void *), void *arg, int64_t ms);
 /* daemon.c */
 void daemon_init(struct daemon *, const char *allow_text);
 int daemon_start(struct daemon *, const char *const *extra);
+int daemon_start_within(struct daemon *, const char *const *extra,
+    int64_t ms);
 int daemon_run(struct daemon *, const char *const *extra, int64_t ms,
     char *out, size_t outlen);
 int daemon_stop(struct daemon *);
