@@ -493,3 +493,11 @@ store_close(struct store *s)
 	store_map_close(s);
 	store_free(s);
 }
+
+/* store_group_status - what this member knows of its group */
+void
+store_group_status(struct store *s, struct store_group *g)
+{
+	(void)s;
+	memset(g, 0, sizeof(*g));
+}

@@ -40,6 +40,42 @@ struct store_opts {
 	uint64_t journal_size;		/* bytes before a checkpoint; 0: auto */
 	int truncate;			/* -i: start empty */
 	time_t (*clock)(void);		/* NULL: time(2); tests inject */
+	/* a group (replication): group_local "" is a single host */
+	const char *group_local;	/* HOST:PORT this member listens on */
+	const char *group_sites;	/* HOST:PORT, ... the others */
+	int group_priority;		/* election priority; 0: never master */
+	int group_ack;			/* enum store_ack */
+};
+
+enum store_ack { STORE_ACK_QUORUM, STORE_ACK_ALL, STORE_ACK_ONE,
+    STORE_ACK_NONE };
+
+/* a member's role in its group */
+enum store_role { STORE_ROLE_NONE, STORE_ROLE_REPLICA, STORE_ROLE_MASTER };
+
+#define STORE_GROUP_SITES	16
+#define STORE_SITE_ADDR		280	/* "HOST:PORT" */
+
+struct store_group_site {
+	char addr[STORE_SITE_ADDR];
+	int connected;			/* this member has a connection to it */
+	int master;			/* it is the master, as this member knows */
+	int self;			/* it is this member */
+};
+
+/* what a member knows of its group (store_group_status) */
+struct store_group {
+	int enabled;			/* 0: a single host; nothing else set */
+	enum store_role role;
+	char master[STORE_SITE_ADDR];	/* "" while none is known */
+	uint32_t log_file, log_offset;	/* the end of this member's log */
+	uint64_t seq;			/* the last change applied here */
+	int64_t seq_ms;			/* when the master committed it,
+					 * epoch milliseconds; 0: none */
+	uint64_t forwarded, forward_failures;	/* calls passed to the master */
+	uint64_t elections;		/* roles this member took, in all */
+	size_t nsites;
+	struct store_group_site sites[STORE_GROUP_SITES];
 };
 
 struct store_info {
@@ -77,5 +113,6 @@ void store_get_stats(struct store *, struct store_stats *);
 size_t store_expire(struct store *, size_t batch);
 int store_publish(struct store *, char *err, size_t errlen);
 int store_compact(struct store *, char *err, size_t errlen);
+void store_group_status(struct store *, struct store_group *);
 
 #endif
