@@ -185,6 +185,7 @@ senv_open(const char *home, const struct senv_rep *rep, struct senv **out,
 		return -1;
 	}
 	snprintf(e->home, sizeof(e->home), "%s", home);
+	pthread_mutex_init(&e->chan_lock, NULL);
 	if (rep != NULL)
 		e->rep = *rep;
 	snprintf(file, sizeof(file), "%s/state.db", home);
@@ -203,6 +204,10 @@ senv_open(const char *home, const struct senv_rep *rep, struct senv **out,
 		return -1;
 	}
 	if (rep != NULL) {	/* the databases once the role is known */
+		if (senv_rep_create(e, err, errlen) < 0) {
+			senv_close(e);
+			return -1;
+		}
 		*out = e;
 		return 0;
 	}
@@ -226,6 +231,7 @@ senv_close(struct senv *e)
 	senv_rep_close(e);
 	if (e->env != NULL)
 		e->env->close(e->env, 0);
+	pthread_mutex_destroy(&e->chan_lock);
 	free(e);
 }
 
