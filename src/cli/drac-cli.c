@@ -403,17 +403,18 @@ role_name(int role)
 }
 
 /* stats_group - with stats, the group lines of a member (none on a
- * single host or a dracd that predates groups) */
+ * single host or a dracd that predates groups); more: JSON members came
+ * before */
 static void
-stats_group(struct cli *c, int json)
+stats_group(struct cli *c, int json, int more)
 {
 	struct drac_group g;
 
 	if (drac_group(c->h, &g) < 0 || !g.enabled)
 		return;
 	if (json) {
-		printf(", \"group_role\": \"%s\", \"group_master\": ",
-		    role_name(g.role));
+		printf("%s\"group_role\": \"%s\", \"group_master\": ",
+		    more ? ", " : "", role_name(g.role));
 		json_str(g.master);
 		printf(", \"group_seq\": %llu", (unsigned long long)g.seq);
 		return;
@@ -442,8 +443,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
 			    (unsigned long long)s[i].value);
 	if (json && n == 0)
 		printf("{");
-	if (!json || n > 0)
-		stats_group(c, json);
+	stats_group(c, json, n > 0);
 	if (json)
 		printf("}\n");
 	drac_stats_free(s);
