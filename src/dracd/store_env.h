@@ -61,6 +61,7 @@ int senv_prune(struct senv *, struct senv_pos *, senv_sink keep, void *,
 int senv_checkpoint(struct senv *, char *err, size_t errlen);
 
 /* store_rep.c: the group */
+#define SENV_BUSY	(-3)	/* replication locks readers out a moment */
 extern __thread int rep_perm_failed;
 int senv_rep_check(const char *local, const char *sites, char *err,
     size_t errlen);

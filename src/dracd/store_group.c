@@ -177,7 +177,7 @@ wait_applied(struct store *s, uint64_t seq, int64_t ms)
 }
 
 /* forward_once - one try: the master's result, NOT_MASTER when there is
- * none now (or it is not ready), -1 when it does not answer */
+ * none now, it is not ready or it did not answer; -1 on a bad reply */
 static int
 forward_once(struct store *s, const unsigned char *q, size_t qlen,
     unsigned char *r, size_t cap, int64_t ms)
@@ -187,9 +187,11 @@ forward_once(struct store *s, const unsigned char *q, size_t qlen,
 
 	if (ms <= 0)
 		return -1;
+	/* no master known, or the one asked is gone: the next try goes to
+	 * whichever member is elected (an add made twice is one grant) */
 	if (senv_forward(s->env, q, qlen, r, cap, &got, (int)ms, err,
 	    sizeof(err)) < 0)
-		return strstr(err, "no master") != NULL ? NOT_MASTER : -1;
+		return NOT_MASTER;
 	if (got != REPLY_LEN || r[0] != 1)
 		return -1;
 	return (int32_t)get_le(r + 2, 4);
@@ -304,6 +306,8 @@ follow(struct store *s, char *err, size_t errlen)
 	pthread_mutex_unlock(&s->group_lock);
 	n = senv_changes(s->env, from, FOLLOW_BATCH, apply_one, s, err,
 	    errlen);
+	if (n == SENV_BUSY)	/* an election, a sync: soon again */
+		return 0;
 	if (n == -2) {
 		log_info("group: changes since %llu are gone from the feed: "
 		    "loading the whole state", (unsigned long long)from);

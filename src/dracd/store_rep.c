@@ -388,6 +388,10 @@ rep_setup(struct senv *e)
 	    (rc = timeouts(env)) != 0 ||
 	    (rc = env->rep_set_config(env, DB_REPMGR_CONF_2SITE_STRICT,
 	    e->nsites == 1)) != 0 ||
+	    /* while replication locks operations out (an election, a sync
+	     * with a new master), say so at once: Berkeley DB would sleep
+	     * 5 s before looking again, and the follower with it */
+	    (rc = env->rep_set_config(env, DB_REP_CONF_NOWAIT, 1)) != 0 ||
 	    (rc = env->repmgr_msg_dispatch(env, rep_dispatch, 0)) != 0 ||
 	    (rc = add_site(env, &e->local, DB_LOCAL_SITE)) != 0 ||
 	    (creator && (rc = add_site(env, &e->local,
@@ -634,7 +638,8 @@ senv_committed_seq(struct senv *e)
 /*
  * senv_changes - hand sink up to max changes, from number from on; the
  * number handed, -2 when from is no longer in the feed (pruned: the
- * caller loads the whole state again), -1 on error
+ * caller loads the whole state again), SENV_BUSY while replication
+ * locks readers out, -1 on error
  */
 int
 senv_changes(struct senv *e, uint64_t from, size_t max,
@@ -648,6 +653,8 @@ senv_changes(struct senv *e, uint64_t from, size_t max,
 	int rc, n = 0, i, flag = DB_SET_RANGE;
 
 	if ((rc = e->chg->cursor(e->chg, NULL, &c, 0)) != 0) {
+		if (rc == DB_REP_LOCKOUT)
+			return SENV_BUSY;
 		env_error(e, "changes.db", rc, err, errlen);
 		return -1;
 	}
@@ -676,7 +683,9 @@ senv_changes(struct senv *e, uint64_t from, size_t max,
 		n++;
 	}
 	c->close(c);
-	if (n >= 0 && rc != 0 && rc != DB_NOTFOUND) {
+	if (n == 0 && rc == DB_REP_LOCKOUT)
+		return SENV_BUSY;
+	if (n >= 0 && rc != 0 && rc != DB_NOTFOUND && rc != DB_REP_LOCKOUT) {
 		env_error(e, "changes.db", rc, err, errlen);
 		return -1;
 	}
