@@ -32,6 +32,8 @@
 #define APPLIED_MS	1000		/* the change reaching us, at most */
 #define CHANGES_KEEP	1000000		/* changes kept for members behind */
 #define PRUNE_EVERY_MS	10000
+#define TICK_MS		100		/* the master's own round */
+#define FROZEN_MS	1000		/* a round this late: we were stopped */
 #define RETRY_MS	50		/* between tries while no master */
 #define NOT_MASTER	(-101)		/* a reply's result: ask again */
 #define REQ_LEN		28
@@ -337,9 +339,11 @@ master_addr(struct store *s, char *buf, size_t len)
 }
 
 /* become_master - this member won an election: the feed's end applied,
- * its numbering taken up, the writers' calls made here from now on */
+ * its numbering taken up, the writers' calls made here from now on.
+ * With confirm (it was stopped a while), only once a commit of its own
+ * is acknowledged: the others may have elected another meanwhile. */
 static int
-become_master(struct store *s, char *err, size_t errlen)
+become_master(struct store *s, int confirm, char *err, size_t errlen)
 {
 	enum store_role was = atomic_load(&s->role);
 	struct jrec end;
@@ -360,7 +364,8 @@ become_master(struct store *s, char *err, size_t errlen)
 	memset(&end, 0, sizeof(end));
 	end.type = JREC_END;
 	if (rc < 0 || senv_last_seq(s->env, &seq, err, errlen) < 0 ||
-	    senv_apply(s->env, &end, 1, 1, err, errlen) < 0) {
+	    (rc = senv_apply(s->env, &end, 1, 1, err, errlen)) < 0 ||
+	    (confirm && rc == 1)) {
 		rc = -1;
 		goto out;
 	}
@@ -444,12 +449,15 @@ step(struct store *s, int64_t *said, int *idle)
 	}
 	if (senv_rep_master(s->env)) {
 		if (role != STORE_ROLE_MASTER &&
-		    become_master(s, err, sizeof(err)) < 0) {
-			say(said, "cannot take the master's role", err);
+		    become_master(s, s->suspect, err, sizeof(err)) < 0) {
+			if (!s->suspect)
+				say(said, "cannot take the master's role", err);
 			return 100;
 		}
-		return PRUNE_EVERY_MS;
+		s->suspect = 0;
+		return TICK_MS;
 	}
+	s->suspect = 0;
 	if (!senv_rep_ready(s->env))
 		return 100;
 	if (role != STORE_ROLE_REPLICA) {
@@ -481,10 +489,24 @@ group_main(void *arg)
 	int idle = 0;
 
 	pthread_setname_np(pthread_self(), "dracd-group");
+	int64_t last = mono_ms();
+
 	while (!atomic_load(&s->group_stop)) {
 		struct timespec ts;
 
+		/* a master whose own round comes this late was stopped (or
+		 * starved): the others may have elected another meanwhile,
+		 * and it answers as master only once they acknowledge it */
+		if (mono_ms() - last > FROZEN_MS &&
+		    atomic_load(&s->role) == STORE_ROLE_MASTER) {
+			log_warnx("group: this member was stopped for %lld ms: "
+			    "it takes calls again once the group acknowledges "
+			    "it as the master", (long long)(mono_ms() - last));
+			s->suspect = 1;
+			atomic_store(&s->role, STORE_ROLE_NONE);
+		}
 		wait = step(s, &said, &idle);
+		last = mono_ms();
 		if (atomic_load(&s->role) == STORE_ROLE_MASTER &&
 		    mono_ms() - pruned >= PRUNE_EVERY_MS) {
 			prune_feed(s);
