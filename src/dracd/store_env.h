@@ -83,5 +83,6 @@ int senv_forward(struct senv *, const unsigned char *req, size_t len,
     unsigned char *reply, size_t cap, size_t *got, int timeout_ms,
     char *err, size_t errlen);
 void senv_rep_status(struct senv *, struct store_group *);
+void senv_rep_police(struct senv *);
 
 #endif

@@ -455,6 +455,7 @@ step(struct store *s, int64_t *said, int *idle)
 			return 100;
 		}
 		s->suspect = 0;
+		senv_rep_police(s->env);
 		return TICK_MS;
 	}
 	s->suspect = 0;

@@ -249,6 +249,10 @@ rep_event(DB_ENV *env, u_int32_t which, void *info)
 	case DB_EVENT_REP_PERM_FAILED:
 		rep_perm_failed = 1;
 		break;
+	case DB_EVENT_REP_SITE_ADDED:
+		atomic_store(&e->site_added, 1);
+		e->rep.event(e->rep.arg, SENV_EV_NEWMASTER);
+		break;
 	case DB_EVENT_REP_DUPMASTER:
 		log_warnx("group: two masters met; Berkeley DB holds an "
 		    "election");
@@ -264,6 +268,27 @@ rep_event(DB_ENV *env, u_int32_t which, void *info)
 	default:
 		break;
 	}
+}
+
+/* listed - is host:port this member or one in group_sites? */
+static int
+listed(const struct senv *e, const char *host, unsigned int port)
+{
+	struct rep_site site;
+	size_t i;
+
+	snprintf(site.host, sizeof(site.host), "%s", host);
+	site.port = port;
+	if (site_eq(&site, &e->local))
+		return 1;
+	for (i = 0; i < e->nsites; i++)
+		if (site_eq(&site, &e->sites[i]))
+			return 1;
+	return 0;
+}
+
+	site->close(site);
+	return ok;
 }
 
 /* rep_dispatch - a member's request over a channel: served, answered */
@@ -771,6 +796,36 @@ senv_forward(struct senv *e, const unsigned char *req, size_t len,
 	}
 	*got = r.size;
 	return 0;
+}
+
+/*
+ * senv_rep_police - on the master, after a site joined: remove from the
+ * group every site dracd.conf does not list.  repmgr takes in any site
+ * that asks (it has no authentication: group_local belongs on a network
+ * only the members reach); this undoes what got through, loudly.
+ */
+void
+senv_rep_police(struct senv *e)
+{
+	DB_REPMGR_SITE *list = NULL;
+	DB_SITE *site;
+	u_int count = 0, i;
+
+	if (!atomic_exchange(&e->site_added, 0) || !atomic_load(&e->is_master) ||
+	    e->env->repmgr_site_list(e->env, &count, &list) != 0)
+		return;
+	for (i = 0; i < count; i++) {
+		if (listed(e, list[i].host, list[i].port))
+			continue;
+		log_warnx("group: %s:%u joined the group but is not in "
+		    "group_sites: removed (firewall group_local's port)",
+		    list[i].host, list[i].port);
+		if (e->env->repmgr_site(e->env, list[i].host, list[i].port,
+		    &site, 0) == 0 && site->remove(site) != 0)
+			log_warnx("group: %s:%u could not be removed",
+			    list[i].host, list[i].port);
+	}
+	free(list);
 }
 
 /* ---- status ---- */
