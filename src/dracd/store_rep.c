@@ -287,10 +287,6 @@ listed(const struct senv *e, const char *host, unsigned int port)
 	return 0;
 }
 
-	site->close(site);
-	return ok;
-}
-
 /* rep_dispatch - a member's request over a channel: served, answered */
 static void
 rep_dispatch(DB_ENV *env, DB_CHANNEL *ch, DBT *req, u_int32_t nreq,
