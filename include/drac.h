@@ -143,6 +143,16 @@ int drac_add(drac_t *, const char *addr, unsigned int ttl, const char *user);
 int drac_add_sa(drac_t *, const struct sockaddr *, unsigned int ttl,
     const char *user);
 
+/* The same add, to the same servers at once within one timeout, for the
+ * members of one dracd group (each passes it to the others): 0 when at
+ * least one server took it, else the first failure as drac_add's.
+ * Independent servers (DRAC's, or dracd single hosts) each hold their
+ * own table: use drac_add there. */
+int drac_add_any(drac_t *, const char *addr, unsigned int ttl,
+    const char *user);
+int drac_add_any_sa(drac_t *, const struct sockaddr *, unsigned int ttl,
+    const char *user);
+
 /* 1 allowed (out filled when not NULL), 0 not; first server to answer */
 int drac_check(drac_t *, const char *addr, struct drac_entry *out);
 

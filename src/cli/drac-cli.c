@@ -26,6 +26,7 @@ struct cli {
 	const char *servers;
 	struct drac_options o;
 	drac_t *h;
+	int any;	/* add --any: one server taking it is enough */
 };
 
 static void
@@ -38,6 +39,10 @@ usage(FILE *fp, int status)
 	    "  add ADDR [--ttl SECONDS] [--user NAME]   grant ADDR\n"
 	    "  add -                                    grant each \"ADDR "
 	    "[USER]\" line of stdin\n"
+	    "  add --any ...                            either add: one "
+	    "server taking it\n"
+	    "                                           is enough (members "
+	    "of one group)\n"
 	    "  check ADDR                               0 if allowed, 1 if "
 	    "not\n"
 	    "  del ADDR                                 remove (admin)\n"
@@ -226,6 +231,15 @@ legacy_note(struct cli *c, const char *addr, unsigned int ttl,
 		    user != NULL ? "--user" : "");
 }
 
+/* cli_add - one add: on every server, or with --any on at least one */
+static int
+cli_add(struct cli *c, const char *addr, unsigned int ttl, const char *user)
+{
+	if (c->any)
+		return drac_add_any(c->h, addr, ttl, user);
+	return drac_add(c->h, addr, ttl, user);
+}
+
 /* add_stdin - one add per "ADDR [USER]" line; comments and blanks skip */
 static int
 add_stdin(struct cli *c, unsigned int ttl)
@@ -253,7 +267,7 @@ add_stdin(struct cli *c, unsigned int ttl)
 		    sizeof(wbuf))) != NULL) {
 			warnx("line %lu: user name: %s", n, why);
 			status = EX_ERR;
-		} else if ((rc = drac_add(c->h, addr, ttl, user)) < 0) {
+		} else if ((rc = cli_add(c, addr, ttl, user)) < 0) {
 			warnx("line %lu: add %s: %s", n, addr,
 			    drac_strerror(rc));
 			status = EX_ERR;
@@ -263,13 +277,14 @@ add_stdin(struct cli *c, unsigned int ttl)
 	return status;
 }
 
-/* cmd_add - add ADDR [--ttl N] [--user NAME], or add - */
+/* cmd_add - add [--any] ADDR [--ttl N] [--user NAME], or add - */
 static int
 cmd_add(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"ttl", required_argument, NULL, 't'},
 		{"user", required_argument, NULL, 'u'},
+		{"any", no_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	unsigned int ttl = 0;
@@ -282,6 +297,7 @@ cmd_add(struct cli *c, int argc, char **argv)
 		switch (ch) {
 		case 't': ttl = parse_ttl(optarg); break;
 		case 'u': user = optarg; break;
+		case 'a': c->any = 1; break;
 		default: usage(stderr, EX_ERR);
 		}
 	if (argc - optind != 1)
@@ -291,7 +307,7 @@ cmd_add(struct cli *c, int argc, char **argv)
 		errx(EX_ERR, "bad --user: %s", why);
 	if (strcmp(argv[optind], "-") == 0)
 		return add_stdin(c, ttl);
-	if ((rc = drac_add(c->h, argv[optind], ttl, user)) < 0)
+	if ((rc = cli_add(c, argv[optind], ttl, user)) < 0)
 		fail(argv[optind], rc);
 	legacy_note(c, argv[optind], ttl, user);
 	return 0;

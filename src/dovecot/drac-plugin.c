@@ -6,7 +6,8 @@
  * Settings (plugin { } block): drac_server (libdrac's server list; unset:
  * the plugin does nothing), drac_renew (default 10m, 0: at login only),
  * drac_ttl (0: the server's default), drac_timeout (default 1s),
- * drac_key_file (HMAC adds).
+ * drac_key_file (HMAC adds), drac_group (yes: drac_server lists the
+ * members of one dracd group, and one member taking an add is enough).
  *
  * Threading and blocking: Dovecot's mail processes are single-threaded
  * around one ioloop, and its library is not thread-safe.  The add at
@@ -14,7 +15,7 @@
  * so a client that sends mail at once is never refused; it waits at most
  * drac_timeout.  Renewals come from an ioloop timer and never block it:
  * each is handed to a forked helper that owns nothing of Dovecot's (its
- * signals reset, its descriptors closed), calls drac_add on the handle it
+ * signals reset, its descriptors closed), adds through the handle it
  * inherited and reports through its exit status, which Dovecot's
  * child-wait delivers back to the ioloop.  At most one helper per session
  * runs at a time.  Failures are logged once per DRAC_WARN_SECS.
@@ -51,6 +52,7 @@ struct drac_user {
 	const char *name;		/* NULL when too long for dracd */
 	unsigned int ttl;
 	unsigned int timeout_ms;
+	bool group;			/* drac_group = yes: drac_add_any */
 	struct timeout *to_renew;
 	struct child_wait *wait;
 	pid_t helper;			/* 0 when none runs */
@@ -84,6 +86,15 @@ drac_warn(struct drac_user *du, const char *what, int rc)
 	drac_suppressed = 0;
 }
 
+/* drac_user_add - the add: on every server, or on one of a group */
+static int
+drac_user_add(struct drac_user *du)
+{
+	if (du->group)
+		return drac_add_any(du->handle, du->addr, du->ttl, du->name);
+	return drac_add(du->handle, du->addr, du->ttl, du->name);
+}
+
 /* drac_helper_run - in the forked helper: one add, the result as status */
 static void ATTR_NORETURN
 drac_helper_run(struct drac_user *du)
@@ -99,7 +110,7 @@ drac_helper_run(struct drac_user *du)
 	/* no descriptor of the session may outlive it in here */
 	(void)close_range(3, ~0U, 0);
 	(void)alarm(du->timeout_ms / 1000 + 2);
-	rc = drac_add(du->handle, du->addr, du->ttl, du->name);
+	rc = drac_user_add(du);
 	_exit(rc < 0 ? -rc : 0);
 }
 
@@ -174,6 +185,26 @@ drac_setting_secs(struct mail_user *user, const char *name,
 	return 0;
 }
 
+/* drac_setting_bool - a yes/no setting; def when unset, -1 for others */
+static int
+drac_setting_bool(struct mail_user *user, const char *name, bool def,
+    bool *val)
+{
+	const char *s = mail_user_plugin_getenv(user, name);
+
+	if (s == NULL || *s == '\0')
+		*val = def;
+	else if (strcasecmp(s, "yes") == 0)
+		*val = TRUE;
+	else if (strcasecmp(s, "no") == 0)
+		*val = FALSE;
+	else {
+		e_error(user->event, "drac: %s = %s: want yes or no", name, s);
+		return -1;
+	}
+	return 0;
+}
+
 /* drac_settings - the handle and the timings; -1 when unusable */
 static int
 drac_settings(struct drac_user *du, unsigned int *renew)
@@ -188,7 +219,8 @@ drac_settings(struct drac_user *du, unsigned int *renew)
 	if (servers == NULL || *servers == '\0')
 		return -1;
 	if (drac_setting_secs(user, "drac_renew", DRAC_DEF_RENEW, renew) < 0 ||
-	    drac_setting_secs(user, "drac_ttl", "0", &du->ttl) < 0)
+	    drac_setting_secs(user, "drac_ttl", "0", &du->ttl) < 0 ||
+	    drac_setting_bool(user, "drac_group", FALSE, &du->group) < 0)
 		return -1;
 	s = mail_user_plugin_getenv(user, "drac_timeout");
 	if (s != NULL && *s != '\0' && (settings_get_time_msecs(s, &ms,
@@ -247,7 +279,7 @@ drac_mail_user_created(struct mail_user *user)
 	MODULE_CONTEXT_SET(user, drac_user_module, du);
 
 	/* in the process: the grant is in before the client hears OK */
-	if ((rc = drac_add(du->handle, du->addr, du->ttl, du->name)) < 0)
+	if ((rc = drac_user_add(du)) < 0)
 		drac_warn(du, "add at login", rc);
 	else
 		e_debug(user->event, "drac: added %s", du->addr);

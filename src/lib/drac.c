@@ -534,15 +534,33 @@ add_old(drac_t *h, const struct addr *a, const int *old, int *rc,
 	}
 }
 
+/* add_result - the add's result from each server's: with any, 0 when
+ * one took it; else 0 when all did; otherwise the first error */
+static int
+add_result(const drac_t *h, const int *rc, int any)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < h->n; i++) {
+		if (any && rc[i] == 0)
+			return 0;
+		if (r == 0)
+			r = rc[i];
+	}
+	return r;
+}
+
 /*
  * add_addr - the add of a parsed address to every server, within one
- * timeout.  A server that answers v3 with DRAC 1.x's PROG_MISMATCH gets
+ * timeout; any: one server taking it is enough (the members of one dracd
+ * group).  A server that answers v3 with DRAC 1.x's PROG_MISMATCH gets
  * v1/v2 at once and for OLD_RETRY_MS after; an authenticated add never
  * falls back (v1/v2 carry no key): DRAC_E_OLDAUTH.
  */
 static int
 add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
-    const char *user)
+    const char *user, int any)
 {
 	int64_t now = mono_ms(), deadline = now + h->o.timeout_ms;
 	int old[MAXSERVERS], rc[MAXSERVERS], r = 0;
@@ -567,9 +585,7 @@ add_addr(drac_t *h, const struct addr *a, unsigned int ttl,
 			rc[i] = DRAC_E_OLDAUTH;
 	if (h->keylen == 0)
 		add_old(h, a, old, rc, deadline);
-	for (i = 0; i < h->n && r == 0; i++)
-		r = rc[i];
-	return r;
+	return add_result(h, rc, any);
 }
 
 /* drac_add_legacy - servers the last add reached through v1/v2 */
@@ -587,13 +603,13 @@ drac_add(drac_t *h, const char *addr, unsigned int ttl, const char *user)
 
 	if (h == NULL || addr == NULL || addr_parse(&a, addr) < 0)
 		return DRAC_E_INVAL;
-	return add_addr(h, &a, ttl, user);
+	return add_addr(h, &a, ttl, user, 0);
 }
 
-/* drac_add_sa - drac_add for a socket address (a peer's, say) */
-EXPORT int
-drac_add_sa(drac_t *h, const struct sockaddr *sa, unsigned int ttl,
-    const char *user)
+/* add_sa - a socket address (a peer's, say) to add_addr */
+static int
+add_sa(drac_t *h, const struct sockaddr *sa, unsigned int ttl,
+    const char *user, int any)
 {
 	struct addr a;
 
@@ -601,7 +617,36 @@ drac_add_sa(drac_t *h, const struct sockaddr *sa, unsigned int ttl,
 	    sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
 	    sizeof(struct sockaddr_in6)) < 0)
 		return DRAC_E_INVAL;
-	return add_addr(h, &a, ttl, user);
+	return add_addr(h, &a, ttl, user, any);
+}
+
+/* drac_add_sa - drac_add for a socket address (a peer's, say) */
+EXPORT int
+drac_add_sa(drac_t *h, const struct sockaddr *sa, unsigned int ttl,
+    const char *user)
+{
+	return add_sa(h, sa, ttl, user, 0);
+}
+
+/* drac_add_any - grant addr on the servers; 0 when at least one took it,
+ * else the first failure (the members of one dracd group) */
+EXPORT int
+drac_add_any(drac_t *h, const char *addr, unsigned int ttl,
+    const char *user)
+{
+	struct addr a;
+
+	if (h == NULL || addr == NULL || addr_parse(&a, addr) < 0)
+		return DRAC_E_INVAL;
+	return add_addr(h, &a, ttl, user, 1);
+}
+
+/* drac_add_any_sa - drac_add_any for a socket address */
+EXPORT int
+drac_add_any_sa(drac_t *h, const struct sockaddr *sa, unsigned int ttl,
+    const char *user)
+{
+	return add_sa(h, sa, ttl, user, 1);
 }
 
 /* first_error - the status of the first server, for a failed first-call */

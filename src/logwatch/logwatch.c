@@ -73,7 +73,7 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: drac-logwatch [-s host[:port][,...]] [-t seconds] "
-	    "[-k keyfile] [--tcp]\n"
+	    "[-k keyfile] [--tcp] [--any]\n"
 	    "         [-p format[,format...]] [-e regex] [--state file] "
 	    "[--lookback seconds]\n"
 	    "         [--from-start] [--ttl seconds] [--fold seconds] "
@@ -130,6 +130,7 @@ option(struct args *a, int ch, const char *arg)
 	case 'J': a->journal = 1; break;
 	case 'D': a->jdir = arg; break;
 	case 'X': a->stats = 1; break;
+	case 'Y': a->sopt.any = 1; break;
 	default: return -1;
 	}
 	return 0;
@@ -154,6 +155,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{"journal", no_argument, NULL, 'J'},
 		{"journal-dir", required_argument, NULL, 'D'},
 		{"stats", no_argument, NULL, 'X'},
+		{"any", no_argument, NULL, 'Y'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},

@@ -134,8 +134,8 @@ send_one(struct sender *s, const struct pending *p, int64_t now)
 		s->st.dropped++;	/* too old to grant now */
 		return 0;
 	}
-	rc = drac_add(s->h, p->login.addr, s->o.ttl,
-	    p->login.user[0] ? p->login.user : NULL);
+	rc = (s->o.any ? drac_add_any : drac_add)(s->h, p->login.addr,
+	    s->o.ttl, p->login.user[0] ? p->login.user : NULL);
 	if (rc == 0) {
 		s->st.added++;
 		if (s->down)

@@ -18,6 +18,8 @@ struct sender_opts {
 	int64_t fold_ms;		/* repeats within this are one add */
 	unsigned int queue_max;		/* logins held while dracd is down */
 	int64_t max_age_ms;		/* older queued logins are dropped */
+	int any;			/* one server taking an add is enough
+					 * (the members of one dracd group) */
 };
 
 struct sender_stats {

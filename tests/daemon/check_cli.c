@@ -354,6 +354,74 @@ START_TEST(old_server_messages)
 }
 END_TEST
 
+/* add --any: a second daemon, and drac-cli on both (the stopped first) */
+static struct daemon d_any;
+
+static void
+teardown_any(void)
+{
+	daemon_kill(&d);
+	daemon_kill(&d_any);
+}
+
+/* cli_both - drac-cli -s "d_any,d" with up to four arguments */
+static int
+cli_both(const char *input, char *out, size_t len, const char *a1,
+    const char *a2, const char *a3, const char *a4)
+{
+	const char *bin = getenv("DRAC_CLI");
+	char both[64];
+	const char *argv[8] = {bin != NULL ? bin : "build/drac-cli", "-s",
+	    both, a1, a2, a3, a4, NULL};
+
+	snprintf(both, sizeof(both), "127.0.0.1:%u,127.0.0.1:%u", d_any.port,
+	    d.port);
+	return run_prog(argv, input, out, len, 10000);
+}
+
+START_TEST(add_any_one_member_down)
+{
+	char out[4096];
+
+	up("127.0.0.1\n");
+	daemon_init(&d_any, "127.0.0.1\n");
+	ck_assert_int_eq(daemon_start(&d_any, NULL), 0);
+	ck_assert_int_eq(daemon_stop(&d_any), 0);
+	/* one down: add fails (2), add --any succeeds (0) */
+	ck_assert_int_eq(cli_both(NULL, out, sizeof(out), "add", "192.0.2.50",
+	    NULL, NULL), 2);
+	ck_assert_msg(strstr(out, "not running") != NULL, "%s", out);
+	ck_assert_int_eq(cli_both(NULL, out, sizeof(out), "add", "--any",
+	    "192.0.2.51", NULL), 0);
+	ck_assert_int_eq(cli_both(NULL, out, sizeof(out), "add", "192.0.2.52",
+	    "--user", "bob"), 2);
+	ck_assert_int_eq(cli_both(NULL, out, sizeof(out), "add", "192.0.2.52",
+	    "--any", "--user=bob"), 0);
+	ck_assert_int_eq(CLI(NULL, "check", "192.0.2.51", NULL, NULL, NULL,
+	    NULL), 0);
+	ck_assert_int_eq(CLI(NULL, "check", "192.0.2.52", NULL, NULL, NULL,
+	    NULL), 0);
+	ck_assert_msg(strstr(out, "user bob") != NULL, "%s", out);
+	/* standard input, likewise */
+	ck_assert_int_eq(cli_both("192.0.2.53 carl\n", out, sizeof(out),
+	    "add", "-", NULL, NULL), 2);
+	ck_assert_int_eq(cli_both("192.0.2.54 carl\n2001:db8::54\n", out,
+	    sizeof(out), "add", "--any", "-", NULL), 0);
+	ck_assert_int_eq(CLI(NULL, "check", "192.0.2.54", NULL, NULL, NULL,
+	    NULL), 0);
+	ck_assert_int_eq(CLI(NULL, "check", "2001:db8::54", NULL, NULL, NULL,
+	    NULL), 0);
+	/* both down: an error either way */
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	ck_assert_int_eq(cli_both(NULL, out, sizeof(out), "add", "--any",
+	    "192.0.2.55", NULL), 2);
+	ck_assert_msg(strstr(out, "not running") != NULL, "%s", out);
+	ck_assert_int_eq(cli_both("192.0.2.56\n", out, sizeof(out), "add",
+	    "--any", "-", NULL), 2);
+	ck_assert_msg(strstr(out, "line 1") != NULL, "%s", out);
+}
+END_TEST
+
 Suite *
 make_cli_suite(void)
 {
@@ -387,6 +455,11 @@ make_cli_suite(void)
 	tcase_add_test(tc, user_with_control_characters);
 	tcase_add_test(tc, no_rpcbind_says_so);
 	tcase_add_test(tc, old_server_messages);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("add_any");
+	tcase_add_checked_fixture(tc, NULL, teardown_any);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, add_any_one_member_down);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -960,6 +960,55 @@ START_TEST(stats_list_names)
 }
 END_TEST
 
+/*
+ * Adds to the members of a group: a client that names several needs one
+ * to take an add (drac_add_any), where drac_add wants every one.  Two
+ * single-host dracd stand in for members; the stopped one is listed
+ * first, so that its error is the first one drac_add meets.
+ */
+START_TEST(add_any_one_member_down)
+{
+	struct sockaddr_in sa;
+	struct drac_entry e;
+	char both[80];
+	drac_t *h, *h1;
+
+	daemon_init(&d, "127.0.0.1\n");
+	ck_assert_int_eq(daemon_start(&d, NULL), 0);
+	daemon_init(&d2, "127.0.0.1\n");
+	ck_assert_int_eq(daemon_start(&d2, NULL), 0);
+	snprintf(both, sizeof(both), "%s,%s", server(&d2), server(&d));
+	h = open_h(both, DRAC_UDP, 1000);
+	h1 = open_h(server(&d), DRAC_UDP, 1000);
+	/* both up: either add reaches both */
+	ck_assert_int_eq(drac_add_any(h, "192.0.2.40", 0, NULL), 0);
+	ck_assert_int_eq(drac_check(h1, "192.0.2.40", NULL), 1);
+	ck_assert_int_eq(daemon_stop(&d2), 0);
+	/* one down: drac_add fails, drac_add_any succeeds */
+	ck_assert_int_eq(drac_add(h, "192.0.2.41", 0, NULL), DRAC_E_DOWN);
+	ck_assert_int_eq(drac_add_any(h, "192.0.2.42", 0, "ann"), 0);
+	ck_assert_int_eq(drac_check(h1, "192.0.2.42", &e), 1);
+	ck_assert_str_eq(e.user, "ann");
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.43", &sa.sin_addr);
+	ck_assert_int_eq(drac_add_any_sa(h, (struct sockaddr *)&sa, 0, NULL),
+	    0);
+	ck_assert_int_eq(drac_check(h1, "192.0.2.43", NULL), 1);
+	/* both down: the first error */
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	ck_assert_int_eq(drac_add_any(h, "192.0.2.44", 0, NULL), DRAC_E_DOWN);
+	ck_assert_int_eq(drac_add_any_sa(h, (struct sockaddr *)&sa, 0, NULL),
+	    DRAC_E_DOWN);
+	/* a bad argument is still refused before any call */
+	ck_assert_int_eq(drac_add_any(h, "192.0.2", 0, NULL), DRAC_E_INVAL);
+	ck_assert_int_eq(drac_add_any(NULL, "192.0.2.45", 0, NULL),
+	    DRAC_E_INVAL);
+	drac_close(h);
+	drac_close(h1);
+}
+END_TEST
+
 Suite *
 make_lib_suite(void)
 {
@@ -1005,6 +1054,11 @@ make_lib_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, stats_list_names);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("add_any");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, add_any_one_member_down);
 	suite_add_tcase(s, tc);
 	return s;
 }
