@@ -563,6 +563,44 @@ START_TEST(standard_input)
 }
 END_TEST
 
+/* --any: the servers are a group's members, the first one down */
+static struct daemon d_any;
+
+static void
+any_teardown(void)
+{
+	lw_teardown();
+	daemon_kill(&d_any);
+}
+
+START_TEST(any_member_takes_it)
+{
+	const char *bin = getenv("DRAC_LOGWATCH");
+	struct probe p = {"127.0.0.9", 1};
+	char out[1024], both[64];
+
+	up();
+	daemon_init(&d_any, "127.0.0.0/8 add check admin\n");
+	ck_assert_int_eq(daemon_start(&d_any, NULL), 0);
+	ck_assert_int_eq(daemon_stop(&d_any), 0);
+	snprintf(both, sizeof(both), "127.0.0.1:%u,%s", d_any.port, srv);
+	const char *argv[] = {bin ? bin : "build/drac-logwatch", "-s", both,
+	    "-t", "1", "--any", "-p", "dovecot", "-", NULL};
+	ck_assert_int_eq(run_prog(argv, LOGIN("127.0.0.9", "wes"), out,
+	    sizeof(out), 10000), 0);
+	ck_assert_msg(strstr(out, "unreachable") == NULL, "%s", out);
+	ck_assert(allowed_is(&p));
+	/* without --any the stopped member holds the login in the queue */
+	argv[5] = "-p";
+	argv[6] = "dovecot";
+	argv[7] = "-";
+	argv[8] = NULL;
+	ck_assert_int_eq(run_prog(argv, LOGIN("127.0.0.10", "xan"), out,
+	    sizeof(out), 15000), 1);
+	ck_assert_msg(strstr(out, "dracd unreachable") != NULL, "%s", out);
+}
+END_TEST
+
 /* journal_export - one entry in journal export format */
 static void
 journal_export(FILE *fp, uint64_t us, const char *ident, const char *msg)
@@ -634,6 +672,7 @@ make_logwatch_suite(void)
 	TCase *tf = tcase_create("follow");
 	TCase *tw = tcase_create("watcher");
 	TCase *tj = tcase_create("journal");
+	TCase *ta = tcase_create("watcher_any");
 
 	tcase_add_test(tp, builtin_formats);
 	tcase_add_test(tp, chosen_and_custom_formats);
@@ -653,5 +692,9 @@ make_logwatch_suite(void)
 	suite_add_tcase(s, tf);
 	suite_add_tcase(s, tw);
 	suite_add_tcase(s, tj);
+	tcase_add_checked_fixture(ta, NULL, any_teardown);
+	tcase_set_timeout(ta, 60);
+	tcase_add_test(ta, any_member_takes_it);
+	suite_add_tcase(s, ta);
 	return s;
 }

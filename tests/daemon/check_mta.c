@@ -319,27 +319,35 @@ END_TEST
 #define IDLE_MS		15000	/* how long the session idles */
 #define LOGIN_MAX_MS	1500	/* a login's bound with dracd gone */
 
+/* the plugin's drac_server when set (else d's), and more settings */
+static char plugin_servers[80];
+static const char *plugin_more = "";
+
 /* dovecot_plugin_conf - IMAP beside POP3, the plugin from the build tree
  * (copied beside the config: Dovecot's users may not read the tree) */
 static void
 dovecot_plugin_conf(const char *dir, char *text, size_t len)
 {
 	const char *so = getenv("DRAC_PLUGIN");
-	char cmd[600];
+	char cmd[600], servers[80];
 
 	snprintf(cmd, sizeof(cmd), "install -m 644 %s %s/lib95_drac_plugin.so",
 	    so != NULL ? so : "build/lib95_drac_plugin.so", dir);
 	shell(cmd);
+	if (plugin_servers[0] != '\0')
+		snprintf(servers, sizeof(servers), "%s", plugin_servers);
+	else
+		snprintf(servers, sizeof(servers), "127.0.0.1:%u", d.port);
 	snprintf(text, len,
 	    "protocols = imap pop3\n"
 	    "login_trusted_networks = 127.0.0.6/32\n"
 	    "mail_plugin_dir = %s\n"
 	    "mail_plugins = $mail_plugins drac\n"
-	    "plugin {\n drac_server = 127.0.0.1:%u\n drac_renew = %ds\n"
-	    " drac_ttl = %ds\n}\n"
+	    "plugin {\n drac_server = %s\n drac_renew = %ds\n"
+	    " drac_ttl = %ds\n%s}\n"
 	    "service imap-login {\n inet_listener imap {\n"
 	    "  address = 127.0.0.1\n  port = %u\n }\n}\n",
-	    dir, d.port, RENEW_S, GRANT_S, imap);
+	    dir, servers, RENEW_S, GRANT_S, plugin_more, imap);
 }
 
 /* imap_line - one line from the server into buf; -1 at EOF or timeout */
@@ -677,6 +685,43 @@ START_TEST(plugin_pop_proxy_and_dracd_down)
 }
 END_TEST
 
+/*
+ * drac_group = yes: drac_server lists a group's members, the first of
+ * them down; a login's add is taken by the other and is no failure.
+ * Both down: the add at login fails and says so.
+ */
+START_TEST(plugin_group_one_member_down)
+{
+	static struct daemon other;
+
+	if (!may_run_imap())
+		return;
+	paths_and_ports();
+	on_death(stop_servers);
+	start_dracd();
+	daemon_init(&other, "127.0.0.0/8 add check admin\n");
+	ck_assert_int_eq(daemon_start(&other, NULL), 0);
+	ck_assert_int_eq(daemon_stop(&other), 0);
+	snprintf(plugin_servers, sizeof(plugin_servers),
+	    "127.0.0.1:%u,127.0.0.1:%u", other.port, d.port);
+	plugin_more = " drac_group = yes\n";
+	start_dovecot(DV_PLUGIN);
+	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
+	    "come up");
+	/* the add is in before the login's reply */
+	ck_assert(pop_login("127.0.0.4"));
+	ck_assert_msg(grant_expires("127.0.0.4") > 0, "no grant after the "
+	    "POP login");
+	ck_assert_int_eq(dovecot_log_count("drac: add at login of "
+	    "127.0.0.4 failed"), 0);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	ck_assert(pop_login("127.0.0.5"));
+	ck_assert_int_eq(dovecot_log_count("drac: add at login of "
+	    "127.0.0.5 failed"), 1);
+	stop_servers();
+}
+END_TEST
+
 /* relay_within - src gets code on the btree path within ms; how long */
 static int64_t
 relay_within(const char *src, int code, int64_t ms)
@@ -750,6 +795,7 @@ make_mta_suite(void)
 	TCase *tl = tcase_create("logwatch");
 	TCase *ti = tcase_create("imap");
 	TCase *tp = tcase_create("in_place");
+	TCase *tg;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, pop_before_smtp_end_to_end);
@@ -761,6 +807,10 @@ make_mta_suite(void)
 	tcase_add_test(ti, imap_plugin_end_to_end);
 	tcase_add_test(ti, plugin_pop_proxy_and_dracd_down);
 	suite_add_tcase(s, ti);
+	tg = tcase_create("plugin_group");
+	tcase_set_timeout(tg, 120);
+	tcase_add_test(tg, plugin_group_one_member_down);
+	suite_add_tcase(s, tg);
 	tcase_set_timeout(tp, 120);
 	tcase_add_test(tp, map_edited_in_place_seen);
 	suite_add_tcase(s, tp);
