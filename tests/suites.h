@@ -27,5 +27,6 @@ Suite *make_metrics_suite(void);
 Suite *make_audit_suite(void);
 Suite *make_upgrade_suite(void);
 Suite *make_milter_suite(void);
+Suite *make_group_suite(void);
 
 #endif
