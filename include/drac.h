@@ -101,6 +101,35 @@ struct drac_counter {
 	uint64_t value;
 };
 
+/* what a member of a dracd group knows of it (drac_group) */
+#define DRAC_SITEMAX	280	/* "HOST:PORT" or "[IPV6]:PORT", NUL */
+#define DRAC_GROUP_SITES 16
+#define DRAC_GROUP_NONE	0	/* no master known: joining, electing */
+#define DRAC_GROUP_REPLICA 1
+#define DRAC_GROUP_MASTER 2
+
+struct drac_group_site {
+	char addr[DRAC_SITEMAX];
+	int connected;		/* the member asked is connected to it */
+	int master;		/* it is the master, as far as known */
+	int self;		/* it is the member asked */
+};
+
+struct drac_group {
+	int enabled;		/* 0: a single host; nothing else is set */
+	int role;		/* DRAC_GROUP_NONE, _REPLICA, _MASTER */
+	char master[DRAC_SITEMAX];	/* "" while none is known */
+	uint32_t log_file, log_offset;	/* the end of its log */
+	uint64_t seq;		/* the last change applied there */
+	int64_t seq_ms;		/* the master's commit time of it, epoch
+				 * milliseconds; 0: none */
+	uint64_t forwarded, forward_failures;	/* calls passed on to
+						 * the master */
+	uint64_t elections;
+	unsigned int nsites;
+	struct drac_group_site sites[DRAC_GROUP_SITES];
+};
+
 typedef struct drac drac_t;
 typedef struct drac_list drac_list_t;
 
@@ -126,6 +155,10 @@ int drac_stats(drac_t *, struct drac_stats *);
  * without STATS2 gives the eight of struct drac_stats. */
 int drac_stats_list(drac_t *, struct drac_counter **out, size_t *n);
 void drac_stats_free(struct drac_counter *);
+
+/* What the first answering server knows of its group (admin, as
+ * stats); DRAC_E_PROTO from a dracd that predates groups. */
+int drac_group(drac_t *, struct drac_group *);
 
 /* After drac_add: how many servers took it through DRAC 1.x's version 1
  * or 2, which carry no lifetime and no user (the server's own lifetime

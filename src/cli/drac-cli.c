@@ -45,6 +45,10 @@ usage(FILE *fp, int status)
 	    "  stats [--json]                           counters (admin)\n"
 	    "  flush                                    remove all (admin)\n"
 	    "  ping                                     is the server there?\n"
+	    "  group                                    each server's place in "
+	    "its group:\n"
+	    "                                           0 in a group, 1 not, "
+	    "2 no answer\n"
 	    "  health [--intervals N]                   one line; exit 0 OK,\n"
 	    "                                           1 WARNING, 2 CRITICAL\n"
 	    "The server defaults to $DRAC_SERVER, else localhost.\n");
@@ -390,6 +394,36 @@ cmd_list(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* role_name - a member's role as drac-cli group prints it */
+static const char *
+role_name(int role)
+{
+	return role == DRAC_GROUP_MASTER ? "master" :
+	    role == DRAC_GROUP_REPLICA ? "replica" : "joining";
+}
+
+/* stats_group - with stats, the group lines of a member (none on a
+ * single host or a dracd that predates groups); more: JSON members came
+ * before */
+static void
+stats_group(struct cli *c, int json, int more)
+{
+	struct drac_group g;
+
+	if (drac_group(c->h, &g) < 0 || !g.enabled)
+		return;
+	if (json) {
+		printf("%s\"group_role\": \"%s\", \"group_master\": ",
+		    more ? ", " : "", role_name(g.role));
+		json_str(g.master);
+		printf(", \"group_seq\": %llu", (unsigned long long)g.seq);
+		return;
+	}
+	printf("group_role %s\ngroup_master ", role_name(g.role));
+	print_text(g.master[0] != '\0' ? g.master : "-");
+	printf("\ngroup_seq %llu\n", (unsigned long long)g.seq);
+}
+
 /* cmd_stats - every counter as "name value" lines or a JSON object */
 static int
 cmd_stats(struct cli *c, int argc, char **argv)
@@ -407,8 +441,11 @@ cmd_stats(struct cli *c, int argc, char **argv)
 		else
 			printf("%s %llu\n", s[i].name,
 			    (unsigned long long)s[i].value);
+	if (json && n == 0)
+		printf("{");
+	stats_group(c, json, n > 0);
 	if (json)
-		printf("%s}\n", n ? "" : "{");
+		printf("}\n");
 	drac_stats_free(s);
 	return 0;
 }
@@ -509,6 +546,167 @@ cmd_health(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
+#define GROUP_MAX	16	/* servers drac-cli group asks */
+
+/* one server's answer to drac-cli group */
+struct member {
+	char server[300];	/* as given with -s */
+	int rc;			/* 0 answered, or a DRAC_E_* code */
+	struct drac_group g;
+};
+
+/* group_ask - what server knows of its group, on a handle of its own so
+ * that each server answers for itself */
+static void
+group_ask(struct cli *c, struct member *m)
+{
+	drac_t *h;
+
+	if ((m->rc = drac_open(&h, m->server, &c->o)) < 0)
+		return;
+	m->rc = drac_group(h, &m->g);
+	drac_close(h);
+}
+
+/* group_master - the master's answer among those given, or NULL */
+static const struct member *
+group_master(const struct member *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (m[i].rc == 0 && m[i].g.enabled &&
+		    m[i].g.role == DRAC_GROUP_MASTER)
+			return &m[i];
+	return NULL;
+}
+
+/*
+ * group_lag - how far m is behind master's own answer: log bytes (same
+ * log file only) and the master's commit times of the two last changes;
+ * "?" for what cannot be told
+ */
+static void
+group_lag(const struct member *m, const struct member *master, char *buf,
+    size_t len)
+{
+	const struct drac_group *g = &m->g, *mg;
+	char bytes[32] = "?", ms[32] = "?";
+
+	if (master != NULL) {
+		mg = &master->g;
+		if (g->log_file == mg->log_file)
+			snprintf(bytes, sizeof(bytes), "%llu",
+			    (unsigned long long)(mg->log_offset > g->log_offset
+			    ? mg->log_offset - g->log_offset : 0));
+		if (g->seq >= mg->seq)
+			snprintf(ms, sizeof(ms), "0");
+		else if (g->seq_ms > 0 && mg->seq_ms >= g->seq_ms)
+			snprintf(ms, sizeof(ms), "%lld",
+			    (long long)(mg->seq_ms - g->seq_ms));
+	}
+	snprintf(buf, len, "lag_bytes=%s lag_ms=%s", bytes, ms);
+}
+
+/* group_self - the member's own group address, "-" if not listed */
+static const char *
+group_self(const struct drac_group *g)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->nsites; i++)
+		if (g->sites[i].self)
+			return g->sites[i].addr;
+	return "-";
+}
+
+/* group_line - one member's line */
+static void
+group_line(const struct member *m, const struct member *master)
+{
+	const struct drac_group *g = &m->g;
+	char lag[96];
+
+	if (m->rc < 0) {
+		printf("%s no answer: %s\n", m->server, drac_strerror(m->rc));
+		return;
+	}
+	if (!g->enabled) {
+		printf("%s not in a group (single host)\n", m->server);
+		return;
+	}
+	group_lag(m, master, lag, sizeof(lag));
+	printf("%s role=%s member=", m->server, role_name(g->role));
+	print_text(group_self(g));
+	printf(" master=");
+	print_text(g->master[0] != '\0' ? g->master : "-");
+	printf(" log=%u/%u seq=%llu %s\n", (unsigned)g->log_file,
+	    (unsigned)g->log_offset, (unsigned long long)g->seq, lag);
+}
+
+/* group_sites - the site list of the first member in a group */
+static void
+group_sites(const struct member *m, size_t n)
+{
+	const struct drac_group *g;
+	unsigned int i;
+	size_t k;
+
+	for (k = 0; k < n && (m[k].rc < 0 || !m[k].g.enabled); k++)
+		;
+	if (k == n)
+		return;
+	g = &m[k].g;
+	for (i = 0; i < g->nsites; i++) {
+		printf("site ");
+		print_text(g->sites[i].addr);
+		printf(" %s%s%s (seen by %s)\n", g->sites[i].connected ?
+		    "connected" : "not-connected", g->sites[i].master ?
+		    " master" : "", g->sites[i].self ? " self" : "",
+		    m[k].server);
+	}
+}
+
+/*
+ * cmd_group - ask every server given (-s a,b,c) for its place in its
+ * group: a line each, then the sites the first one in a group knows.
+ * Exit 0 when one answered in a group, 1 when those that answered are
+ * single hosts, 2 when none answered.
+ */
+static int
+cmd_group(struct cli *c, int argc, char **argv)
+{
+	char buf[2048], *tok, *save = NULL;
+	struct member *m;
+	size_t n = 0, i, answered = 0, grouped = 0;
+
+	(void)argv;
+	if (argc != 1)
+		usage(stderr, EX_ERR);
+	if (snprintf(buf, sizeof(buf), "%s", c->servers) >= (int)sizeof(buf))
+		errx(EX_ERR, "server list longer than %zu bytes",
+		    sizeof(buf) - 1);
+	if ((m = calloc(GROUP_MAX, sizeof(*m))) == NULL)
+		err(EX_ERR, "calloc");
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (n == GROUP_MAX)
+			errx(EX_ERR, "more than %d servers", GROUP_MAX);
+		if (snprintf(m[n].server, sizeof(m[n].server), "%s", tok) >=
+		    (int)sizeof(m[n].server))
+			errx(EX_ERR, "%.40s...: server name too long", tok);
+		group_ask(c, &m[n]);
+		answered += m[n].rc == 0;
+		grouped += m[n].rc == 0 && m[n].g.enabled;
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		group_line(&m[i], group_master(m, n));
+	group_sites(m, n);
+	free(m);
+	return answered == 0 ? EX_ERR : grouped == 0 ? EX_NO : 0;
+}
+
 /* cmd_flush - empty the table */
 static int
 cmd_flush(struct cli *c, int argc, char **argv)
@@ -544,7 +742,7 @@ static const struct {
 } commands[] = {
 	{"add", cmd_add}, {"check", cmd_check}, {"del", cmd_del},
 	{"list", cmd_list}, {"stats", cmd_stats}, {"flush", cmd_flush},
-	{"ping", cmd_ping}, {"health", cmd_health},
+	{"ping", cmd_ping}, {"health", cmd_health}, {"group", cmd_group},
 };
 
 /* parse_timeout - seconds, decimals allowed, to milliseconds */

@@ -109,6 +109,76 @@ check_streams(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* group_alone - -1 when a group setting is given without group_local */
+static int
+group_alone(const struct config *c, char *err, size_t errlen)
+{
+	static const char *const dep[] = {"group_sites", "group_priority",
+	    "group_ack"};
+	size_t i;
+
+	for (i = 0; i < sizeof(dep) / sizeof(dep[0]); i++)
+		if (config_from(c, dep[i]) != CONFIG_DEFAULT) {
+			snprintf(err, errlen, "%s is set but group_local is "
+			    "not: set group_local to this member's HOST:PORT "
+			    "(or remove %s for a single host)", dep[i],
+			    dep[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * check_group - group_local parses; then group_sites lists 1 to
+ * CONFIG_GROUPMAX members that parse, none twice, none group_local
+ */
+static int
+check_group(const struct config *c, char *err, size_t errlen)
+{
+	char seen[CONFIG_GROUPMAX][CONFIG_SITEMAX], tok[CONFIG_PATHMAX];
+	char why[CONFIG_ERRMAX - 64];
+	const char *cur = c->group_sites;
+	struct config_site self, m;
+	size_t n = 0, i;
+
+	if (c->group_local[0] == '\0')
+		return group_alone(c, err, errlen);
+	if (config_site(c->group_local, &self, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "group_local: %s", why);
+		return -1;
+	}
+	while (config_sites_next(&cur, tok, sizeof(tok)) != NULL) {
+		if (n == CONFIG_GROUPMAX) {
+			snprintf(err, errlen, "group_sites: more than %d "
+			    "members (a group has at most %d)",
+			    CONFIG_GROUPMAX, CONFIG_GROUPMAX + 1);
+			return -1;
+		}
+		if (config_site(tok, &m, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "group_sites: %s", why);
+			return -1;
+		}
+		if (strcmp(m.canon, self.canon) == 0) {
+			snprintf(err, errlen, "group_sites: %s is group_local "
+			    "itself (list the other members)", tok);
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			if (strcmp(seen[i], m.canon) == 0) {
+				snprintf(err, errlen, "group_sites: %s is "
+				    "listed twice", tok);
+				return -1;
+			}
+		snprintf(seen[n++], CONFIG_SITEMAX, "%s", m.canon);
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "group_sites: empty: with group_local "
+		    "set, list the other members (HOST:PORT), at least one");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * config_check - -1 with a message when start-up with c would fail (or
  * serve where no client finds it); 0 when it may go ahead
@@ -122,7 +192,8 @@ config_check(const struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (svc_listen_check(c->listen, err, errlen) < 0 ||
-	    check_streams(c, err, errlen) < 0)
+	    check_streams(c, err, errlen) < 0 ||
+	    check_group(c, err, errlen) < 0)
 		return -1;
 	if (!c->rpcbind && c->port == 0) {
 		snprintf(err, errlen, "rpcbind = no needs a fixed port (port "

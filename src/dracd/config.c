@@ -5,6 +5,8 @@
  * in the manner of Postfix's CONFIG_INT_TABLE.  Values outside the bounds
  * and unknown keys are errors, never clamped or ignored.  No state.
  */
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -32,6 +34,8 @@ static const char *const map_keys[] = {"plain", "cidr", "auto", NULL};
 static const char *const map_nuls[] = {"no", "yes", "auto", NULL};
 static const char *const add_transports[] = {"any", "tcp", NULL};
 static const char *const admin_transports[] = {"auto", "any", "tcp", NULL};
+static const char *const group_acks[] = {"quorum", "all", "one", "none",
+    NULL};
 
 #define OFF(f) offsetof(struct config, f)
 #define STR(n, f, d) {n, C_STR, OFF(f), sizeof(((struct config *)0)->f), d, 0, 0, NULL, 0}
@@ -81,6 +85,11 @@ static const struct setting settings[] = {
 	STR("metrics_listen", metrics_listen, ""),
 	HUP_BOOL("audit_grants", audit_grants, "yes"),
 	HUP_STR("never_grant", never_grant, ""),
+	/* a group: the store joins it at start, so only a restart changes it */
+	STR("group_local", group_local, ""),
+	STR("group_sites", group_sites, ""),
+	INT("group_priority", group_priority, "100", 0, 1000000),
+	ENUM("group_ack", group_ack, "quorum", group_acks),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -439,4 +448,151 @@ config_diff(const struct config *a, const struct config *b,
 		if (strcmp(va, vb) != 0)
 			fn(arg, settings[i].name, va, vb, settings[i].reload);
 	}
+}
+
+/*
+ * host_name_ok - a DNS name: dot-separated labels of letters, digits and
+ * hyphens, 1 to 63 bytes each, no hyphen at either end; 253 bytes in all
+ */
+static int
+host_name_ok(const char *h)
+{
+	size_t len = strlen(h), lab = 0;
+	const char *p;
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (p = h;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (lab == 0 || lab > 63 || p[-1] == '-')
+				return 0;
+			if (*p == '\0')
+				return 1;
+			lab = 0;
+		} else if ((!isalnum((unsigned char)*p) && *p != '-') ||
+		    (lab++ == 0 && *p == '-'))
+			return 0;
+	}
+}
+
+/* site_port - a port number 1 to 65535 and nothing after it */
+static int
+site_port(const char *s, unsigned int *port)
+{
+	int64_t n;
+	const char *e;
+
+	if (strlen(s) > 5 || parse_int(s, &n, &e) < 0 || *e != '\0' ||
+	    n < 1 || n > 65535)
+		return -1;
+	*port = (unsigned int)n;
+	return 0;
+}
+
+/* site_host - the host part: an IPv4 address or a DNS name (v6 is the
+ * caller's, in brackets); its canonical text into canon */
+static int
+site_host(const char *h, char *canon, size_t len)
+{
+	unsigned char bin[4];
+	size_t i;
+
+	if (inet_pton(AF_INET, h, bin) == 1)
+		return inet_ntop(AF_INET, bin, canon, (socklen_t)len) ==
+		    NULL ? -1 : 0;
+	if (strspn(h, "0123456789.") == strlen(h) || !host_name_ok(h))
+		return -1;
+	for (i = 0; h[i] != '\0' && i + 1 < len; i++)
+		canon[i] = (char)tolower((unsigned char)h[i]);
+	canon[i] = '\0';
+	return 0;
+}
+
+/* site_v6 - the inside of "[...]": an IPv6 address, canonical into canon */
+static int
+site_v6(const char *h, char *canon, size_t len)
+{
+	unsigned char bin[16];
+
+	if (inet_pton(AF_INET6, h, bin) != 1 ||
+	    inet_ntop(AF_INET6, bin, canon, (socklen_t)len) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * config_site - parse one group member, "HOST:PORT" or "[IPV6]:PORT"
+ * (HOST an IPv4 address or a DNS name); -1 with a message on error.
+ * canon is the member written one way, for comparing two of them.
+ */
+int
+config_site(const char *spec, struct config_site *s, char *err,
+    size_t errlen)
+{
+	char canon[CONFIG_SITEMAX];
+	const char *colon, *close;
+	int v6 = spec[0] == '[';
+
+	memset(s, 0, sizeof(*s));
+	if (strlen(spec) >= sizeof(s->host)) {
+		snprintf(err, errlen, "\"%.40s...\": longer than %zu bytes",
+		    spec, sizeof(s->host) - 1);
+		return -1;
+	}
+	if (v6) {
+		if ((close = strchr(spec, ']')) == NULL || close[1] != ':')
+			goto bad;
+		memcpy(s->host, spec + 1, (size_t)(close - spec - 1));
+		colon = close + 1;
+	} else {
+		if ((colon = strrchr(spec, ':')) == NULL)
+			goto bad;
+		if (strchr(spec, ':') != colon) {
+			snprintf(err, errlen, "\"%s\": write an IPv6 address "
+			    "in brackets, [ADDR]:PORT", spec);
+			return -1;
+		}
+		memcpy(s->host, spec, (size_t)(colon - spec));
+	}
+	if ((v6 ? site_v6(s->host, canon, sizeof(canon)) :
+	    site_host(s->host, canon, sizeof(canon))) < 0) {
+		snprintf(err, errlen, "\"%s\": \"%s\" is not %s", spec,
+		    s->host, v6 ? "an IPv6 address" :
+		    "an IPv4 address or a host name");
+		return -1;
+	}
+	if (site_port(colon + 1, &s->port) < 0) {
+		snprintf(err, errlen, "\"%s\": bad port \"%s\" (want 1 to "
+		    "65535)", spec, colon + 1);
+		return -1;
+	}
+	snprintf(s->canon, sizeof(s->canon), v6 ? "[%s]:%u" : "%s:%u", canon,
+	    s->port);
+	return 0;
+bad:
+	snprintf(err, errlen, "\"%s\": want HOST:PORT or [IPV6]:PORT", spec);
+	return -1;
+}
+
+/*
+ * config_sites_next - the next member of a group_sites list (separated by
+ * commas and/or white space) into buf, advancing *cursor; NULL at the end.
+ * A member longer than buf is cut to fit (and then fails config_site).
+ */
+const char *
+config_sites_next(const char **cursor, char *buf, size_t len)
+{
+	const char *p = *cursor;
+	size_t n;
+
+	p += strspn(p, ", \t");
+	if (*p == '\0' || len == 0)
+		return NULL;
+	n = strcspn(p, ", \t");
+	*cursor = p + n;
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return buf;
 }

@@ -20,6 +20,11 @@ enum map_keys { MAP_KEYS_PLAIN, MAP_KEYS_CIDR, MAP_KEYS_AUTO };
 enum map_nul { MAP_NUL_NO, MAP_NUL_YES, MAP_NUL_AUTO };
 enum add_transport { ADD_ANY, ADD_TCP };
 enum admin_transport { ADMIN_AUTO, ADMIN_ANY, ADMIN_TCP };	/* auto: as adds */
+/* the order of store.h's enum store_ack */
+enum group_ack { GROUP_ACK_QUORUM, GROUP_ACK_ALL, GROUP_ACK_ONE,
+    GROUP_ACK_NONE };
+#define CONFIG_SITEMAX 280	/* "HOST:PORT" and its NUL */
+#define CONFIG_GROUPMAX 15	/* members in group_sites */
 /* where a setting's value came from */
 enum config_from { CONFIG_DEFAULT, CONFIG_FILE, CONFIG_CMDLINE };
 #define CONFIG_NMAX 64		/* settings the table may hold */
@@ -56,6 +61,10 @@ struct config {
 	int64_t add_rate;		/* adds a second per client; 0: no limit */
 	int64_t audit_grants;		/* an audit line per add granted */
 	char metrics_listen[CONFIG_PATHMAX];	/* "" off, inet:HOST:PORT */
+	char group_local[CONFIG_SITEMAX];	/* "": a single host */
+	char group_sites[CONFIG_PATHMAX];	/* the other members */
+	int64_t group_priority;		/* election priority; 0: never master */
+	int64_t group_ack;		/* enum group_ack */
 	unsigned char from[CONFIG_NMAX];	/* enum config_from, by row */
 	unsigned char setting_from;	/* what config_set records */
 };
@@ -76,5 +85,16 @@ void config_dump(const struct config *, const char *file, FILE *);
 void config_diff(const struct config *, const struct config *,
     config_diff_fn, void *arg);
 int config_check(const struct config *, char *err, size_t errlen);
+
+/* a group member's address as parsed by config_site */
+struct config_site {
+	char host[CONFIG_SITEMAX];	/* address without brackets, or name */
+	unsigned int port;
+	char canon[CONFIG_SITEMAX];	/* "host:port", "[v6]:port", lower case */
+};
+
+int config_site(const char *spec, struct config_site *, char *err,
+    size_t errlen);
+const char *config_sites_next(const char **cursor, char *buf, size_t len);
 
 #endif

@@ -438,6 +438,11 @@ drop_privileges(const char *user)
 		fatalx("privileges were not dropped");
 }
 
+_Static_assert((int)GROUP_ACK_QUORUM == (int)STORE_ACK_QUORUM &&
+    (int)GROUP_ACK_ALL == (int)STORE_ACK_ALL &&
+    (int)GROUP_ACK_ONE == (int)STORE_ACK_ONE &&
+    (int)GROUP_ACK_NONE == (int)STORE_ACK_NONE, "group_ack's words");
+
 /* open_store - the allowlist with the configured format and limits */
 static struct store *
 open_store(const struct options *op, const struct config *c)
@@ -458,6 +463,10 @@ open_store(const struct options *op, const struct config *c)
 	so.max_entries = (size_t)c->max_entries;
 	so.journal_size = (uint64_t)c->journal_size;
 	so.truncate = op->truncate;
+	so.group_local = c->group_local;	/* "": a single host */
+	so.group_sites = c->group_sites;
+	so.group_priority = (int)c->group_priority;
+	so.group_ack = (int)c->group_ack;	/* enum group_ack = store_ack */
 	if ((st = store_open(&so, err, sizeof(err))) == NULL)
 		fatalx("cannot open the allowlist: %s; start with -i to begin "
 		    "with an empty one (a damaged map can be salvaged with "

@@ -29,7 +29,7 @@
 
 #define METRICS_CONNS 8
 #define METRICS_TIMEOUT 10	/* seconds */
-#define METRICS_MAX 8192	/* the body's bound */
+#define METRICS_MAX 16384	/* the body's bound (a group's sites too) */
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct metrics {
@@ -133,14 +133,78 @@ render_store(struct out *o, struct server *sv)
 	    (double)st.commit_us / 1e6, (unsigned long long)st.commits);
 }
 
+/* put_label - a label value with Prometheus's escapes (\\, \", \n) */
+static void
+put_label(struct out *o, const char *v)
+{
+	for (; *v != '\0'; v++)
+		if (*v == '\\' || *v == '"')
+			put(o, "\\%c", *v);
+		else if (*v == '\n')
+			put(o, "\\n");
+		else
+			put(o, "%c", *v);
+}
+
+/* render_group - a member's view of its group; nothing on a single host */
+static void
+render_group(struct out *o, const struct store_group *g)
+{
+	size_t i;
+
+	if (!g->enabled)
+		return;
+	one(o, "dracd_group_role", "gauge", "This member's role in its group "
+	    "(0 none: joining or electing, 1 replica, 2 master).",
+	    g->role == STORE_ROLE_MASTER ? 2 : g->role == STORE_ROLE_REPLICA ?
+	    1 : 0);
+	one(o, "dracd_group_seq", "gauge",
+	    "The number of the last change applied at this member.", g->seq);
+	head(o, "dracd_group_seq_timestamp_seconds", "gauge",
+	    "When the master committed the last change applied here "
+	    "(0: none).");
+	put(o, "dracd_group_seq_timestamp_seconds %.3f\n",
+	    (double)g->seq_ms / 1e3);
+	one(o, "dracd_group_forwarded_total", "counter",
+	    "Adds, dels and flushes passed on to the master.", g->forwarded);
+	one(o, "dracd_group_forward_failures_total", "counter",
+	    "Calls passed on to the master that failed.",
+	    g->forward_failures);
+	one(o, "dracd_group_elections_total", "counter",
+	    "Roles this member took since start.", g->elections);
+	if (g->nsites == 0)
+		return;
+	head(o, "dracd_group_site_connected", "gauge", "Whether this member "
+	    "has a connection to each member of its group (1) or not (0).");
+	for (i = 0; i < g->nsites && i < STORE_GROUP_SITES; i++) {
+		put(o, "dracd_group_site_connected{site=\"");
+		put_label(o, g->sites[i].addr);
+		put(o, "\"} %d\n", g->sites[i].connected ? 1 : 0);
+	}
+}
+
+/* metrics_render_group - render_group alone into buf, for the tests */
+size_t
+metrics_render_group(const struct store_group *g, char *buf, size_t cap)
+{
+	struct out o = {buf, cap, 0};
+
+	render_group(&o, g);
+	return o.len;
+}
+
 /* metrics_render - the whole body into buf; its length */
 size_t
 metrics_render(struct server *sv, char *buf, size_t cap)
 {
 	struct out o = {buf, cap, 0};
+	struct store_group g;
 
 	render_proc(&o, sv);
 	render_store(&o, sv);
+	memset(&g, 0, sizeof(g));
+	store_group_status(sv->store, &g);
+	render_group(&o, &g);
 	one(&o, "dracd_open_connections", "gauge",
 	    "TCP and local connections open (RPC, policy, socketmap).",
 	    stream_open_connections());

@@ -18,5 +18,7 @@ struct metrics *metrics_start(int fd, struct server *, char *err,
     size_t errlen);
 void metrics_stop(struct metrics *);
 size_t metrics_render(struct server *, char *buf, size_t cap);
+size_t metrics_render_group(const struct store_group *, char *buf,
+    size_t cap);
 
 #endif

@@ -34,6 +34,12 @@
 #define LIST_TCP_MAX	((LIST_TCP_BUDGET - LIST_FIXED) / LIST_ENTRY_MAX)
 #define LIST_UDP_MAX	((LIST_UDP_BUDGET - LIST_FIXED) / LIST_ENTRY_MAX)
 _Static_assert(LIST_TCP_MAX <= DRAC_MAXPAGE, "a LIST page over TCP fits");
+/* a GROUP reply: every address at its longest, in one datagram */
+_Static_assert(STORE_SITE_ADDR - 1 <= DRAC_MAXSITE &&
+    STORE_GROUP_SITES <= DRAC_MAXSITES, "the store's group fits the wire");
+_Static_assert(24 + 4 * 3 + 4 + DRAC_MAXSITE + 1 + 4 * 2 + 8 * 5 + 4 +
+    DRAC_MAXSITES * (4 + DRAC_MAXSITE + 1 + 4 * 3) <= UDPMSGSIZE,
+    "a GROUP reply fits a datagram");
 
 
 
@@ -48,7 +54,7 @@ static const char *
 proc_name(const struct svc_call *c)
 {
 	static const char *const v3[] = {"null", "add", "check", "del",
-	    "list", "stats", "flush", "add_auth", "stats2"};
+	    "list", "stats", "flush", "add_auth", "stats2", "group"};
 
 	if (c->proc == 0)
 		return "null";
@@ -453,6 +459,77 @@ p_stats2(struct svc_call *c, void *arg, void *res)
 	return 0;
 }
 
+/* what GROUP's reply points into: the store's answer and the wire sites */
+struct group_scratch {
+	struct store_group g;
+	group_site3 sites[STORE_GROUP_SITES];
+};
+
+/* group_fill - the store's view of its group as the wire's, pointing
+ * into gs */
+static void
+group_fill(struct group_scratch *gs, group3_res *out)
+{
+	const struct store_group *g = &gs->g;
+	size_t i, n = g->nsites < STORE_GROUP_SITES ? g->nsites :
+	    STORE_GROUP_SITES;
+
+	out->enabled = g->enabled != 0;
+	out->role = g->role == STORE_ROLE_MASTER ? DRAC_ROLE_MASTER :
+	    g->role == STORE_ROLE_REPLICA ? DRAC_ROLE_REPLICA : DRAC_ROLE_NONE;
+	out->master = gs->g.master;
+	out->log_file = g->log_file;
+	out->log_offset = g->log_offset;
+	out->seq = g->seq;
+	out->seq_ms = g->seq_ms;
+	out->forwarded = g->forwarded;
+	out->forward_failures = g->forward_failures;
+	out->elections = g->elections;
+	for (i = 0; i < n; i++) {
+		gs->sites[i].addr = gs->g.sites[i].addr;
+		gs->sites[i].connected = g->sites[i].connected != 0;
+		gs->sites[i].master = g->sites[i].master != 0;
+		gs->sites[i].self = g->sites[i].self != 0;
+	}
+	out->sites.sites_val = gs->sites;
+	out->sites.sites_len = (u_int)n;
+}
+
+/*
+ * p_group3 - what this member knows of its group (admin, as STATS).  A
+ * single host answers enabled FALSE and nothing else.
+ */
+static int
+p_group3(struct svc_call *c, void *arg, void *res)
+{
+	struct server *sv = c->ctx;
+	group3_res *out = res;
+	struct group_scratch *gs;
+	struct policy p;
+	size_t i;
+
+	(void)arg;
+	out->master = (char *)(uintptr_t)"";
+	if (!admin_ok(c, &p)) {
+		out->stat = DRAC_PERM;
+		debug_call(c, NULL, DRAC_PERM);
+		return 0;
+	}
+	if ((c->scratch = calloc(1, sizeof(*gs))) == NULL)
+		return -1;
+	gs = c->scratch;
+	store_group_status(sv->store, &gs->g);
+	/* the wire's strings are bounded: never send past them */
+	gs->g.master[sizeof(gs->g.master) - 1] = '\0';
+	for (i = 0; i < STORE_GROUP_SITES; i++)
+		gs->g.sites[i].addr[sizeof(gs->g.sites[i].addr) - 1] = '\0';
+	out->stat = DRAC_OK;
+	if (gs->g.enabled)
+		group_fill(gs, out);
+	debug_call(c, NULL, DRAC_OK);
+	return 0;
+}
+
 /* p_flush3 - remove every entry (admin) */
 static int
 p_flush3(struct svc_call *c, void *arg, void *res)
@@ -500,6 +577,7 @@ static const struct svc_proc v3[] = {
 	PW(xdr_add3_auth_args, add3_auth_args, xdr_add3_res, add3_res,
 	    p_add3auth),
 	P(wire_xdr_none, char, xdr_stats2_res, stats2_res, p_stats2),
+	P(wire_xdr_none, char, xdr_group3_res, group3_res, p_group3),
 };
 
 /* proc_lookup - the procedure for vers/proc, or NULL */

@@ -126,6 +126,42 @@ wait_durable(struct store *s, uint64_t j, uint64_t g)
 	return s->durable_gen >= j && s->map_gen >= g ? 0 : -1;
 }
 
+/* wait_commit - in a group: wait until record j is committed, with the
+ * acknowledgements group_ack asks for (the sync thread writes at once
+ * while someone waits) */
+static int
+wait_commit(struct store *s, uint64_t j)
+{
+	s->durable_waiters++;
+	store_wake(s, W_SYNC, &s->sync_cv);
+	pthread_cond_signal(&s->sync_cv);
+	while (s->durable_gen < j && s->durable_failed_gen < j && !s->stopping)
+		pthread_cond_wait(&s->durable_cv, &s->lock);
+	s->durable_waiters--;
+	return s->durable_gen >= j && s->durable_failed_gen < j ? 0 : -1;
+}
+
+/* settle - after a change: wait as the settings ask (sync interval 0:
+ * disk and map; a group: the commit) */
+static int
+settle(struct store *s)
+{
+	if (!s->running)
+		return 0;
+	if (s->o.sync_interval_ms == 0)
+		return wait_durable(s, s->jgen, s->gen);
+	if (s->group)
+		return wait_commit(s, s->jgen);
+	return 0;
+}
+
+/* forwards - is this call for the master (a group's replica)? */
+static int
+forwards(struct store *s)
+{
+	return s->group && atomic_load(&s->role) != STORE_ROLE_MASTER;
+}
+
 /*
  * store_add - grant a for ttl seconds: expiry becomes the later of the
  * current one and now + ttl.  Returns 1, STORE_FULL when the table is at
@@ -155,6 +191,9 @@ store_grant(struct store *s, const struct addr *a, int64_t ttl,
 	*fresh = 0;
 	if (user != NULL && strlen(user) > MAPFILE_USERMAX)
 		return -1;
+	if (forwards(s))
+		return store_group_forward(s, FWD_ADD, a, ttl, user, expires,
+		    fresh);
 	store_lock(s);
 	t = store_now(s);
 	exp = t + ttl;
@@ -181,8 +220,7 @@ store_grant(struct store *s, const struct addr *a, int64_t ttl,
 	changed(s);
 	store_map_dirty(s, &e->addr);
 	store_note(s, JREC_SET, e);
-	if (s->o.sync_interval_ms == 0 && s->running &&
-	    wait_durable(s, s->jgen, s->gen) < 0)
+	if (settle(s) < 0)
 		rc = -1;
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -214,6 +252,8 @@ store_del(struct store *s, const struct addr *a)
 	struct entry *e;
 	int rc = 0;
 
+	if (forwards(s))
+		return store_group_forward(s, FWD_DEL, a, 0, NULL, NULL, NULL);
 	store_lock(s);
 	if ((e = store_lookup(s, a)) != NULL) {
 		store_note(s, JREC_DEL, e);
@@ -223,6 +263,8 @@ store_del(struct store *s, const struct addr *a)
 		changed(s);
 		store_revoked(s);
 		rc = 1;
+		if (s->group && settle(s) < 0)
+			rc = -1;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -232,6 +274,12 @@ store_del(struct store *s, const struct addr *a)
 void
 store_flush(struct store *s)
 {
+	if (forwards(s)) {
+		if (store_group_forward(s, FWD_FLUSH, NULL, 0, NULL, NULL,
+		    NULL) < 0)
+			log_warnx("group: a flush could not reach the master");
+		return;
+	}
 	store_lock(s);
 	while (s->t.heap_len > 0) {
 		store_unlink(s, s->t.heap[s->t.heap_len - 1]);
@@ -241,7 +289,69 @@ store_flush(struct store *s)
 	store_revoked(s);
 	store_map_whole(s);
 	store_note(s, JREC_FLUSH, NULL);
+	if (s->group && settle(s) < 0)
+		log_warnx("group: a flush is not acknowledged by the group");
 	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * store_apply_change - on a group's replica, a change the master made
+ * (the feed, store_rep.c): the entry's whole new state, a delete or a
+ * flush, into the table and the map, with no record of ours
+ */
+int
+store_apply_change(struct store *s, const struct jrec *r)
+{
+	struct entry *e;
+	int rc = 0;
+
+	store_lock(s);
+	switch (r->type) {
+	case JREC_SET:
+		if (r->expires <= store_now(s)) {
+			if ((e = store_lookup(s, &r->addr)) != NULL) {
+				store_map_dirty(s, &e->addr);
+				store_unlink(s, e);
+			}
+			break;
+		}
+		if ((e = store_lookup(s, &r->addr)) == NULL &&
+		    (e = table_insert(&s->t, &r->addr)) == NULL) {
+			rc = -1;
+			break;
+		}
+		e->expires = r->expires;
+		e->first_seen = r->first_seen;
+		e->adds = r->adds;
+		table_reheap(&s->t, e);
+		if (e->heap_idx == 0)
+			pthread_cond_signal(&s->expiry_cv);
+		rc = set_user(e, r->user);
+		s->st.adds++;
+		store_map_dirty(s, &e->addr);
+		break;
+	case JREC_DEL:
+		if ((e = store_lookup(s, &r->addr)) != NULL) {
+			store_map_dirty(s, &e->addr);
+			store_unlink(s, e);
+			s->st.deletions++;
+			store_revoked(s);
+		}
+		break;
+	case JREC_FLUSH:
+		while (s->t.heap_len > 0) {
+			store_unlink(s, s->t.heap[s->t.heap_len - 1]);
+			s->st.deletions++;
+		}
+		store_revoked(s);
+		store_map_whole(s);
+		break;
+	default:
+		break;
+	}
+	changed(s);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 /* store_list - a chunk of the list for a caller (LIST): see
@@ -340,6 +450,10 @@ store_free(struct store *s)
 {
 	table_free(&s->t);
 	store_env_close(s);
+	if (s->group) {
+		pthread_mutex_destroy(&s->group_lock);
+		pthread_cond_destroy(&s->group_cv);
+	}
 	free(s->jbuf.p);
 	free(s->jspare.p);
 	free(s->dirty);
@@ -415,7 +529,10 @@ store_open(const struct store_opts *o, char *err, size_t errlen)
 	if (o->truncate)
 		store_remove_state(s);
 	s->loading = 1;
-	rc = store_load(s, err, errlen);
+	if (o->group_local != NULL && o->group_local[0] != '\0')
+		rc = store_group_open(s, err, errlen);
+	else
+		rc = store_load(s, err, errlen);
 	s->loading = 0;
 	if (rc < 0) {
 		store_free(s);
@@ -467,6 +584,11 @@ store_start(struct store *s)
 	pthread_mutex_lock(&s->lock);
 	s->running = 1;
 	pthread_mutex_unlock(&s->lock);
+	if (s->group && store_group_start(s) < 0) {
+		stop_threads(s, 4);
+		s->running = 0;
+		return -1;
+	}
 	return 0;
 }
 
@@ -478,6 +600,8 @@ store_close(struct store *s)
 
 	if (s == NULL)
 		return;
+	if (s->running && s->group)
+		store_group_stop(s);
 	if (s->running)
 		stop_threads(s, 4);
 	s->running = 0;
@@ -492,12 +616,4 @@ store_close(struct store *s)
 	}
 	store_map_close(s);
 	store_free(s);
-}
-
-/* store_group_status - what this member knows of its group */
-void
-store_group_status(struct store *s, struct store_group *g)
-{
-	(void)s;
-	memset(g, 0, sizeof(*g));
 }

@@ -205,6 +205,7 @@ env_write(struct store *s, const unsigned char *p, size_t len, char *err,
 	struct jrec recs[ENV_BATCH];
 	size_t n = 0, off = 0, size;
 	int64_t t0;
+	int rc, unacked = 0;
 
 	if (len == 0)
 		return 0;
@@ -217,16 +218,17 @@ env_write(struct store *s, const unsigned char *p, size_t len, char *err,
 		}
 		off += size;
 		if (++n == ENV_BATCH || off == len) {
-			if (senv_apply(s->env, recs, n, off == len, err,
-			    errlen) < 0)
+			if ((rc = senv_apply(s->env, recs, n, off == len, err,
+			    errlen)) < 0)
 				return -1;
+			unacked |= rc;
 			n = 0;
 		}
 	}
 	__atomic_add_fetch(&s->commits, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->commit_us, (uint64_t)(mono_us() - t0),
 	    __ATOMIC_RELAXED);
-	return 0;
+	return unacked;
 }
 
 /* take_buffer - swap the records waiting for the empty spare; with
@@ -291,6 +293,26 @@ compact_due(const struct store *s)
 	return s->need_compact || s->jbytes > limit || prune_due(s);
 }
 
+/* group_unacked - in a group, records up to j are committed here but
+ * the group did not acknowledge them in time: their adders hear a
+ * failure (the grant may yet reach the others; nothing is written
+ * again).  With s->lock held. */
+static void
+group_unacked(struct store *s, uint64_t j, const char *err)
+{
+	static int64_t said;
+	int64_t t = mono_ms();
+
+	if (j > s->durable_failed_gen)
+		s->durable_failed_gen = j;
+	pthread_cond_broadcast(&s->durable_cv);
+	if (t - said >= 10000) {
+		said = t;
+		log_warnx("group: %s: the adds waiting are answered as "
+		    "failed", err);
+	}
+}
+
 /* store_sync - commit and flush the records waiting; -1 with a message */
 int
 store_sync(struct store *s, char *err, size_t errlen)
@@ -303,10 +325,14 @@ store_sync(struct store *s, char *err, size_t errlen)
 	b = take_buffer(s, &j);
 	rc = env_write(s, b.p, b.len, err, errlen);
 	pthread_mutex_lock(&s->lock);
-	journal_outcome(s, j, rc == 0);
-	if (rc == 0) {
+	if (rc == 1)	/* made here, not acknowledged by the group */
+		group_unacked(s, j, err);
+	else
+		journal_outcome(s, j, rc == 0);
+	if (rc >= 0) {
 		s->jbytes += b.len;
 		s->pbytes += b.len;
+		rc = 0;
 	}
 	if (compact_due(s))
 		pthread_cond_signal(&s->compact_cv);
@@ -872,6 +898,8 @@ store_compact(struct store *s, char *err, size_t errlen)
 static int
 compact_auto(struct store *s, char *err, size_t errlen)
 {
+	if (s->group && atomic_load(&s->role) != STORE_ROLE_MASTER)
+		return 0;	/* a replica writes nothing */
 	return compact(s, 0, err, errlen);
 }
 
@@ -1229,7 +1257,7 @@ store_load(struct store *s, char *err, size_t errlen)
 {
 	int created, rc, old = 0;
 
-	if (senv_open(s->env_path, &s->env, &created, err, errlen) < 0)
+	if (senv_open(s->env_path, NULL, &s->env, &created, err, errlen) < 0)
 		return -1;
 	if ((rc = senv_load(s->env, load_env_rec, s, err, errlen)) != 0)
 		return rc < 0 ? -1 : 0;
@@ -1299,6 +1327,49 @@ store_map_format(struct store *s)
 		    s->path, was, now);
 }
 
+/*
+ * store_reload - a group's member: the table again, whole, from the
+ * replicated state.db; the map is written whole next
+ */
+int
+store_reload(struct store *s, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	table_clear(&s->t);
+	s->loading = 1;
+	rc = senv_load(s->env, load_env_rec, s, err, errlen);
+	s->loading = 0;
+	s->gen++;
+	s->whole_gen = s->gen;
+	s->revoke_gen = s->gen;
+	if (s->revoke_ms == 0)
+		s->revoke_ms = mono_ms();
+	store_wake(s, W_MAP, &s->map_cv);
+	pthread_cond_signal(&s->expiry_cv);
+	pthread_mutex_unlock(&s->lock);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * store_demoted - a group's master is a replica now: records not yet
+ * committed cannot be (a replica writes nothing); their adders hear a
+ * failure, and nothing is to be compacted here
+ */
+void
+store_demoted(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->jbuf.len = 0;
+	s->durable_failed_gen = s->jgen;
+	s->need_compact = 0;
+	s->jbytes = s->pbytes = 0;
+	pthread_cond_broadcast(&s->durable_cv);
+	pthread_mutex_unlock(&s->lock);
+	log_warnx("group: this member is no longer the master");
+}
+
 /* store_remove_state - -i: the environment and any old files go */
 void
 store_remove_state(struct store *s)
@@ -1319,7 +1390,8 @@ store_env_close(struct store *s)
 
 	if (s->env == NULL)
 		return;
-	if (senv_checkpoint(s->env, err, sizeof(err)) < 0)
+	if ((!s->group || atomic_load(&s->role) == STORE_ROLE_MASTER) &&
+	    senv_checkpoint(s->env, err, sizeof(err)) < 0)
 		log_warnx("at exit: %s", err);
 	senv_close(s->env);
 	s->env = NULL;

@@ -25,28 +25,20 @@
 
 #include "log.h"
 #include "store_env.h"
+#include "store_env_int.h"
 
 #define ENV_CACHE	(4 * 1024 * 1024)
 #define ENV_LOG_MAX	(8 * 1024 * 1024)	/* bytes per log file */
 #define ENV_LOCKS	5000		/* locks: pages a batch touches */
 #define LOAD_BULK	(1024 * 1024)
 #define PRUNE_CHUNK	1000		/* keys per pruning transaction */
-#define KEY_MAX		17
-#define VAL_MAX		(16 + MAPFILE_USERMAX)
-#define DEADLOCK_TRIES	5
 
-struct senv {
-	DB_ENV *env;
-	DB *db;
-	char home[1024];
-};
-
-static __thread char env_msg[256];	/* Berkeley DB's last complaint */
+__thread char env_msg[256];	/* Berkeley DB's last complaint */
 
 static const unsigned char ready_key[1] = {0};
 
 /* env_errcall - keep Berkeley DB's message for our own error text */
-static void
+void
 env_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
 	(void)env, (void)pfx;
@@ -54,7 +46,7 @@ env_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 }
 
 /* env_error - the text for a failure: Berkeley DB's own words if any */
-static void
+void
 env_error(const struct senv *e, const char *what, int rc, char *err,
     size_t errlen)
 {
@@ -107,7 +99,7 @@ rec_value(const struct jrec *r, unsigned char buf[VAL_MAX])
 }
 
 /* rec_decode - a record from a key and value; -1 if not one (the mark) */
-static int
+int
 rec_decode(const DBT *k, const DBT *v, struct jrec *r)
 {
 	const unsigned char *kp = k->data, *vp = v->data;
@@ -127,7 +119,7 @@ rec_decode(const DBT *k, const DBT *v, struct jrec *r)
 }
 
 /* dbt_user - a DBT over a buffer of ours (DB_THREAD handles want one) */
-static void
+void
 dbt_user(DBT *d, void *buf, uint32_t cap)
 {
 	memset(d, 0, sizeof(*d));
@@ -137,7 +129,7 @@ dbt_user(DBT *d, void *buf, uint32_t cap)
 }
 
 /* dbt_in - a DBT over len bytes to write */
-static void
+void
 dbt_in(DBT *d, const void *p, uint32_t len)
 {
 	memset(d, 0, sizeof(*d));
@@ -164,9 +156,12 @@ env_setup(struct senv *e)
 	    (rc = env->set_lk_max_objects(env, ENV_LOCKS)) != 0 ||
 	    (rc = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0)
 		return rc;
+	if (e->rep.local != NULL && (rc = rep_setup(e)) != 0)
+		return rc;
 	return env->open(env, e->home, DB_CREATE | DB_INIT_TXN |
 	    DB_INIT_LOG | DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER |
-	    DB_THREAD | DB_PRIVATE, 0600);
+	    DB_THREAD | DB_PRIVATE |
+	    (e->rep.local != NULL ? DB_INIT_REP : 0), 0600);
 }
 
 /*
@@ -176,8 +171,8 @@ env_setup(struct senv *e)
  * not start over state it cannot read.
  */
 int
-senv_open(const char *home, struct senv **out, int *created, char *err,
-    size_t errlen)
+senv_open(const char *home, const struct senv_rep *rep, struct senv **out,
+    int *created, char *err, size_t errlen)
 {
 	struct senv *e;
 	char file[1100];
@@ -190,6 +185,8 @@ senv_open(const char *home, struct senv **out, int *created, char *err,
 		return -1;
 	}
 	snprintf(e->home, sizeof(e->home), "%s", home);
+	if (rep != NULL)
+		e->rep = *rep;
 	snprintf(file, sizeof(file), "%s/state.db", home);
 	if (mkdir(home, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", home, strerror(errno));
@@ -204,6 +201,10 @@ senv_open(const char *home, struct senv **out, int *created, char *err,
 		    errlen);
 		senv_close(e);
 		return -1;
+	}
+	if (rep != NULL) {	/* the databases once the role is known */
+		*out = e;
+		return 0;
 	}
 	if ((rc = db_create(&e->db, e->env, 0)) != 0 ||
 	    (rc = e->db->open(e->db, NULL, "state.db", NULL, DB_BTREE,
@@ -222,8 +223,7 @@ senv_close(struct senv *e)
 {
 	if (e == NULL)
 		return;
-	if (e->db != NULL)
-		e->db->close(e->db, 0);
+	senv_rep_close(e);
 	if (e->env != NULL)
 		e->env->close(e->env, 0);
 	free(e);
@@ -243,6 +243,7 @@ senv_remove(const char *home)
 		return errno == ENOENT ? 0 : -1;
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, "state.db") != 0 &&
+		    strcmp(de->d_name, "changes.db") != 0 &&
 		    strncmp(de->d_name, "log.", 4) != 0 &&
 		    strncmp(de->d_name, "__db", 4) != 0)
 			continue;
@@ -342,19 +343,27 @@ apply_one(struct senv *e, DB_TXN *t, const struct jrec *r)
 	case JREC_SET:
 		dbt_in(&k, kb, rec_key(r, kb));
 		dbt_in(&v, vb, rec_value(r, vb));
-		return e->db->put(e->db, t, &k, &v, 0);
+		rc = e->db->put(e->db, t, &k, &v, 0);
+		break;
 	case JREC_DEL:
 		dbt_in(&k, kb, rec_key(r, kb));
 		rc = e->db->del(e->db, t, &k, 0);
-		return rc == DB_NOTFOUND ? 0 : rc;
+		rc = rc == DB_NOTFOUND ? 0 : rc;
+		break;
 	case JREC_FLUSH:	/* the state stays complete: the mark again */
 		if ((rc = e->db->truncate(e->db, t, &count, 0)) != 0)
 			return rc;
-		return put_mark(e, t);
+		rc = put_mark(e, t);
+		break;
 	case JREC_END:
 		return put_mark(e, t);
+	default:
+		return EINVAL;
 	}
-	return EINVAL;
+	/* a group's members follow the changes in order */
+	if (rc == 0 && e->chg != NULL)
+		rc = rep_put_change(e, t, r);
+	return rc;
 }
 
 /* apply_txn - the records in one transaction, committed */
@@ -365,19 +374,31 @@ apply_txn(struct senv *e, const struct jrec *recs, size_t n)
 	size_t i;
 	int rc;
 
+	uint64_t seq = e->next_seq;
+
 	if ((rc = e->env->txn_begin(e->env, NULL, &t, 0)) != 0)
 		return rc;
 	for (i = 0; i < n; i++)
 		if ((rc = apply_one(e, t, &recs[i])) != 0) {
 			t->abort(t);
+			e->next_seq = seq;
 			return rc;
 		}
-	return t->commit(t, 0);
+	rep_perm_failed = 0;
+	if ((rc = t->commit(t, 0)) != 0) {
+		e->next_seq = seq;
+		return rc;
+	}
+	if (e->next_seq != seq)
+		atomic_store(&e->last_seq, e->next_seq - 1);
+	return rep_perm_failed ? DB_REP_UNAVAIL : 0;
 }
 
 /*
  * senv_apply - the n records as one transaction, on disk when it returns
- * 0 if flush (one log flush for all; without, with the next flush).  JREC_END marks the state complete.
+ * 0 if flush (one log flush for all; without, with the next flush).
+ * JREC_END marks the state complete.  In a group, 1 when the commit
+ * is made here but the acknowledgements group_ack asks for did not come.
  */
 int
 senv_apply(struct senv *e, const struct jrec *recs, size_t n, int flush,
@@ -390,6 +411,11 @@ senv_apply(struct senv *e, const struct jrec *recs, size_t n, int flush,
 	do
 		rc = apply_txn(e, recs, n);
 	while (rc == DB_LOCK_DEADLOCK && ++tries < DEADLOCK_TRIES);
+	if (rc == DB_REP_UNAVAIL) {	/* committed; the group did not ack */
+		snprintf(err, errlen, "%s: the group did not acknowledge a "
+		    "commit in time", e->home);
+		return 1;
+	}
 	if (rc == 0 && flush)
 		rc = e->env->log_flush(e->env, NULL);
 	if (rc != 0) {

@@ -20,11 +20,30 @@
 #include "journal.h"
 
 struct senv;
+struct store_group;
 
 typedef int (*senv_sink)(void *, const struct jrec *);
 
-int senv_open(const char *home, struct senv **, int *created, char *err,
-    size_t errlen);
+/* a group's settings and the calls back up (from Berkeley DB's threads) */
+enum senv_event { SENV_EV_MASTER = 1, SENV_EV_CLIENT, SENV_EV_STARTUPDONE,
+    SENV_EV_NEWMASTER };
+
+struct senv_rep {
+	const char *local, *sites;	/* local NULL: a single host */
+	int priority, ack;		/* ack: enum store_ack */
+	void (*event)(void *, enum senv_event);
+	/* a member's request: the reply's length in reply (at most cap) */
+	size_t (*serve)(void *, const unsigned char *req, size_t len,
+	    unsigned char *reply, size_t cap);
+	void *arg;
+};
+
+/* one change of the feed a group's members follow */
+typedef int (*senv_change_sink)(void *, uint64_t seq, int64_t ms,
+    const struct jrec *);
+
+int senv_open(const char *home, const struct senv_rep *, struct senv **,
+    int *created, char *err, size_t errlen);
 void senv_close(struct senv *);
 int senv_remove(const char *home);
 int senv_load(struct senv *, senv_sink, void *, char *err, size_t errlen);
@@ -40,5 +59,27 @@ struct senv_pos {
 int senv_prune(struct senv *, struct senv_pos *, senv_sink keep, void *,
     char *err, size_t errlen);
 int senv_checkpoint(struct senv *, char *err, size_t errlen);
+
+/* store_rep.c: the group */
+extern __thread int rep_perm_failed;
+int senv_rep_check(const char *local, const char *sites, char *err,
+    size_t errlen);
+int senv_rep_start(struct senv *, char *err, size_t errlen);
+int senv_rep_open(struct senv *, int create, char *err, size_t errlen);
+void senv_rep_close(struct senv *);
+int senv_rep_master(struct senv *);
+int senv_rep_ready(struct senv *);
+int senv_last_seq(struct senv *, uint64_t *seq, char *err, size_t errlen);
+void senv_set_next_seq(struct senv *, uint64_t);
+uint64_t senv_committed_seq(struct senv *);
+int64_t senv_committed_ms(struct senv *);
+int senv_changes(struct senv *, uint64_t from, size_t max,
+    senv_change_sink, void *, char *err, size_t errlen);
+int senv_prune_changes(struct senv *, uint64_t below, char *err,
+    size_t errlen);
+int senv_forward(struct senv *, const unsigned char *req, size_t len,
+    unsigned char *reply, size_t cap, size_t *got, int timeout_ms,
+    char *err, size_t errlen);
+void senv_rep_status(struct senv *, struct store_group *);
 
 #endif

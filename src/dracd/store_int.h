@@ -70,6 +70,17 @@ struct store {
 	uint64_t whole_gen;		/* map_gen below it: rewrite whole */
 	struct map_edit *medit;		/* the map, open for edits; map_lock */
 	time_t touch_at;		/* when to move the map's mtime; 0 */
+	/* a group (store_group.c); group 0 for a single host */
+	int group;
+	atomic_int role;		/* enum store_role */
+	atomic_int group_stop;
+	pthread_t group_thr;
+	pthread_mutex_t group_lock;	/* the follower's wake-ups, and: */
+	pthread_cond_t group_cv;
+	uint64_t applied_seq;		/* group_lock: the last change here */
+	int64_t applied_ms;
+	int group_kick;			/* group_lock: an event, a waiter */
+	atomic_ullong forwarded, forward_failures;
 };
 
 /* store_disk.c: the clock, waits and walks (store.c calls them; the
@@ -98,5 +109,18 @@ void store_map_whole(struct store *);
 void store_map_close(struct store *);
 void store_map_format(struct store *);
 size_t store_writers_start(struct store *);
+int store_reload(struct store *, char *err, size_t errlen);
+void store_demoted(struct store *);
+
+/* store.c, for the group */
+int store_apply_change(struct store *, const struct jrec *);
+
+/* store_group.c */
+int store_group_open(struct store *, char *err, size_t errlen);
+int store_group_start(struct store *);
+void store_group_stop(struct store *);
+int store_group_forward(struct store *, int op, const struct addr *,
+    int64_t ttl, const char *user, int64_t *expires, int *fresh);
+enum { FWD_ADD = 1, FWD_DEL, FWD_FLUSH };
 
 #endif

@@ -825,6 +825,63 @@ drac_stats_free(struct drac_counter *s)
 	free(s);
 }
 
+/* group_copy - a GROUP reply into the caller's struct */
+static void
+group_copy(const group3_res *r, struct drac_group *g)
+{
+	u_int i;
+
+	memset(g, 0, sizeof(*g));
+	g->enabled = r->enabled != 0;
+	if (!g->enabled)
+		return;
+	g->role = r->role == DRAC_ROLE_MASTER ? DRAC_GROUP_MASTER :
+	    r->role == DRAC_ROLE_REPLICA ? DRAC_GROUP_REPLICA :
+	    DRAC_GROUP_NONE;
+	snprintf(g->master, sizeof(g->master), "%s",
+	    r->master != NULL ? r->master : "");
+	g->log_file = r->log_file;
+	g->log_offset = r->log_offset;
+	g->seq = r->seq;
+	g->seq_ms = r->seq_ms;
+	g->forwarded = r->forwarded;
+	g->forward_failures = r->forward_failures;
+	g->elections = r->elections;
+	for (i = 0; i < r->sites.sites_len && i < DRAC_GROUP_SITES; i++) {
+		const group_site3 *w = &r->sites.sites_val[i];
+		struct drac_group_site *s = &g->sites[g->nsites++];
+
+		snprintf(s->addr, sizeof(s->addr), "%s",
+		    w->addr != NULL ? w->addr : "");
+		s->connected = w->connected != 0;
+		s->master = w->master != 0;
+		s->self = w->self != 0;
+	}
+}
+
+/* drac_group - what the first answering server knows of its group
+ * (admin, as drac_stats) */
+EXPORT int
+drac_group(drac_t *h, struct drac_group *out)
+{
+	struct rpc_req rq = {DRACPROG, DRACVERS3, DRACPROC3_GROUP,
+	    (xdrproc_t)wire_xdr_none, (xdrproc_t)xdr_group3_res, NULL,
+	    sizeof(group3_res)};
+	group3_res res[MAXSERVERS];
+	int status[MAXSERVERS], i, rc;
+
+	if (h == NULL || out == NULL)
+		return DRAC_E_INVAL;
+	memset(out, 0, sizeof(*out));
+	if ((i = drac_call(h, &rq, res, status, 1)) < 0)
+		return first_error(h, status);
+	rc = stat_code(res[i].stat);
+	if (rc == 0)
+		group_copy(&res[i], out);
+	xdr_free((xdrproc_t)xdr_group3_res, (char *)&res[i]);
+	return rc;
+}
+
 /* drac_list_open - start walking the first server's table (admin) */
 EXPORT int
 drac_list_open(drac_t *h, drac_list_t **lp)

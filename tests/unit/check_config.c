@@ -121,6 +121,175 @@ START_TEST(file)
 }
 END_TEST
 
+/* the group settings: NULL leaves one at its default */
+static const struct {
+	const char *local, *sites, *priority, *ack;
+	int ok;
+	const char *msg;	/* in the error when not ok */
+} group_cases[] = {
+	{NULL, NULL, NULL, NULL, 1, NULL},
+	{"127.0.0.1:7301", "127.0.0.1:7302, 127.0.0.1:7303", NULL, NULL, 1,
+	    NULL},
+	{"127.0.0.1:7301", "127.0.0.1:7302,127.0.0.1:7303 127.0.0.1:7304", "0",
+	    "all", 1, NULL},
+	{"[::1]:7301", "[::1]:7302\t[2001:db8::7]:7301", "1000000", "none", 1,
+	    NULL},
+	{"pop1.example.net:7301", "Relay-1.example.net:7301, 192.0.2.9:1",
+	    NULL, "one", 1, NULL},
+	{"127.0.0.1:7301", "127.0.0.2:7301,2.0.0.0:7301,2.0.0.1:7301,"
+	    "2.0.0.2:7301,2.0.0.3:7301,2.0.0.4:7301,2.0.0.5:7301,2.0.0.6:7301,"
+	    "2.0.0.7:7301,2.0.0.8:7301,2.0.0.9:7301,2.0.0.10:7301,"
+	    "2.0.0.11:7301,2.0.0.12:7301,2.0.0.13:7301", NULL, NULL, 1, NULL},
+	{"127.0.0.1:7301", "127.0.0.2:7301,2.0.0.0:7301,2.0.0.1:7301,"
+	    "2.0.0.2:7301,2.0.0.3:7301,2.0.0.4:7301,2.0.0.5:7301,2.0.0.6:7301,"
+	    "2.0.0.7:7301,2.0.0.8:7301,2.0.0.9:7301,2.0.0.10:7301,"
+	    "2.0.0.11:7301,2.0.0.12:7301,2.0.0.13:7301,2.0.0.14:7301", NULL,
+	    NULL, 0, "more than 15"},
+	/* single host: the others need group_local */
+	{NULL, "127.0.0.1:7302", NULL, NULL, 0, "group_local"},
+	{NULL, NULL, "5", NULL, 0, "group_local"},
+	{NULL, NULL, NULL, "all", 0, "group_local"},
+	/* group_local set: group_sites must list someone else */
+	{"127.0.0.1:7301", NULL, NULL, NULL, 0, "group_sites"},
+	{"127.0.0.1:7301", " , ", NULL, NULL, 0, "group_sites"},
+	{"127.0.0.1:7301", "127.0.0.1:7301", NULL, NULL, 0, "group_local"},
+	{"127.0.0.1:7301", "127.0.0.1:07301", NULL, NULL, 0, "group_local"},
+	{"[::1]:7301", "[0:0::1]:7301", NULL, NULL, 0, "group_local"},
+	{"127.0.0.1:7301", "127.0.0.1:7302 127.0.0.1:7302", NULL, NULL, 0,
+	    "twice"},
+	{"a.example:7301", "A.EXAMPLE:7301", NULL, NULL, 0, "group_local"},
+	/* what does not parse */
+	{"127.0.0.1", "127.0.0.1:7302", NULL, NULL, 0, "group_local"},
+	{"127.0.0.1:0", "127.0.0.1:7302", NULL, NULL, 0, "group_local"},
+	{"127.0.0.1:65536", "127.0.0.1:7302", NULL, NULL, 0, "port"},
+	{"127.0.0.1:73x", "127.0.0.1:7302", NULL, NULL, 0, "port"},
+	{"127.0.0.1:", "127.0.0.1:7302", NULL, NULL, 0, "port"},
+	{"::1:7301", "127.0.0.1:7302", NULL, NULL, 0, "brackets"},
+	{"[::1:7301", "127.0.0.1:7302", NULL, NULL, 0, "group_local"},
+	{"[127.0.0.1]:7301", "127.0.0.1:7302", NULL, NULL, 0, "IPv6"},
+	{"256.0.0.1:7301", "127.0.0.1:7302", NULL, NULL, 0, "group_local"},
+	{"1.2.3:7301", "127.0.0.1:7302", NULL, NULL, 0, "group_local"},
+	{"-bad.example:7301", "127.0.0.1:7302", NULL, NULL, 0, "host name"},
+	{"bad_name:7301", "127.0.0.1:7302", NULL, NULL, 0, "host name"},
+	{":7301", "127.0.0.1:7302", NULL, NULL, 0, "group_local"},
+	{"127.0.0.1:7301", "127.0.0.1:7302;127.0.0.1:7303", NULL, NULL, 0,
+	    "group_sites"},
+	{"127.0.0.1:7301", "127.0.0.1:7302, fe80::1:7303", NULL, NULL, 0,
+	    "group_sites"},
+};
+
+/* group_set - one setting of a group case, or none for NULL */
+static void
+group_set(struct config *c, const char *key, const char *value)
+{
+	char err[CONFIG_ERRMAX];
+
+	if (value != NULL)
+		ck_assert_msg(config_set(c, key, value, err, sizeof(err)) == 0,
+		    "%s = %s: %s", key, value, err);
+}
+
+START_TEST(group_table)
+{
+	char err[CONFIG_ERRMAX] = "", db[512];
+	struct config c;
+	int rc;
+
+	config_defaults(&c);
+	snprintf(db, sizeof(db), "%s/dracd.db", tmpdir());
+	group_set(&c, "dbfile", db);
+	group_set(&c, "group_local", group_cases[_i].local);
+	group_set(&c, "group_sites", group_cases[_i].sites);
+	group_set(&c, "group_priority", group_cases[_i].priority);
+	group_set(&c, "group_ack", group_cases[_i].ack);
+	rc = config_check(&c, err, sizeof(err));
+	ck_assert_msg((rc == 0) == group_cases[_i].ok, "case %d (%s | %s): got "
+	    "%d (%s), want ok=%d", _i, group_cases[_i].local,
+	    group_cases[_i].sites, rc, err, group_cases[_i].ok);
+	if (!group_cases[_i].ok)
+		ck_assert_msg(strstr(err, group_cases[_i].msg) != NULL,
+		    "case %d: message \"%s\" lacks \"%s\"", _i, err,
+		    group_cases[_i].msg);
+}
+END_TEST
+
+/* the values themselves: defaults, bounds, words, the dump */
+START_TEST(group_values)
+{
+	char err[CONFIG_ERRMAX], buf[4096];
+	struct config c;
+	FILE *fp;
+	size_t n;
+
+	config_defaults(&c);
+	ck_assert_str_eq(c.group_local, "");
+	ck_assert_str_eq(c.group_sites, "");
+	ck_assert_int_eq(c.group_priority, 100);
+	ck_assert_int_eq(c.group_ack, GROUP_ACK_QUORUM);
+	ck_assert_int_eq(config_set(&c, "group_priority", "1000001", err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(config_set(&c, "group_priority", "-1", err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(config_set(&c, "group_ack", "majority", err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "quorum, all, one, none") != NULL, "%s",
+	    err);
+	ck_assert_int_eq(config_set(&c, "group_ack", "none", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.group_ack, GROUP_ACK_NONE);
+	ck_assert_int_eq(config_set(&c, "group_local", "127.0.0.1:7301", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(config_set(&c, "group_sites", "127.0.0.1:7302 "
+	    "[::1]:7303", err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(fp = tmpfile());
+	config_dump(&c, "x.conf", fp);
+	rewind(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	ck_assert_msg(strstr(buf, "group_local = 127.0.0.1:7301\n") != NULL &&
+	    strstr(buf, "group_sites = 127.0.0.1:7302 [::1]:7303\n") != NULL &&
+	    strstr(buf, "group_priority = 100\n") != NULL &&
+	    strstr(buf, "group_ack = none\n") != NULL, "%s", buf);
+}
+END_TEST
+
+/* a reload reports a group setting as needing a restart */
+static void
+diff_seen(void *arg, const char *name, const char *oldval,
+    const char *newval, int reloadable)
+{
+	int *seen = arg;
+
+	(void)oldval;
+	(void)newval;
+	if (strncmp(name, "group_", 6) == 0) {
+		ck_assert_msg(!reloadable, "%s reloadable", name);
+		(*seen)++;
+	}
+}
+
+START_TEST(group_restart_only)
+{
+	char err[CONFIG_ERRMAX];
+	struct config a, b;
+	int seen = 0;
+
+	config_defaults(&a);
+	config_defaults(&b);
+	ck_assert_int_eq(config_set(&b, "group_local", "127.0.0.1:7301", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(config_set(&b, "group_sites", "127.0.0.1:7302", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(config_set(&b, "group_priority", "7", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(config_set(&b, "group_ack", "all", err,
+	    sizeof(err)), 0);
+	config_diff(&a, &b, diff_seen, &seen);
+	ck_assert_int_eq(seen, 4);
+}
+END_TEST
+
 Suite *
 make_config_suite(void)
 {
@@ -131,6 +300,12 @@ make_config_suite(void)
 	tcase_add_loop_test(tc, set_table, 0,
 	    sizeof(set_cases) / sizeof(set_cases[0]));
 	tcase_add_test(tc, file);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("group");
+	tcase_add_loop_test(tc, group_table, 0,
+	    sizeof(group_cases) / sizeof(group_cases[0]));
+	tcase_add_test(tc, group_values);
+	tcase_add_test(tc, group_restart_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1035,7 +1035,7 @@ START_TEST(compaction_under_churn)
 	    c.err);
 	store_get_stats(s, &st);
 	store_close(s);
-	ck_assert_int_eq(senv_open(env_file(""), &e, &created, err,
+	ck_assert_int_eq(senv_open(env_file(""), NULL, &e, &created, err,
 	    sizeof(err)), 0);
 	ck_assert_int_eq(senv_load(e, count_rec, &n, err, sizeof(err)), 1);
 	senv_close(e);

@@ -1,0 +1,524 @@
+/*
+ * store_group.c - the store as a member of a group (dracd.conf's
+ * group_local): its role, the follower that keeps a replica's table
+ * current from the change feed, and calls passed to the master.
+ *
+ * One thread, "dracd-group", joins the group (retrying while no member
+ * takes this one in), takes the role Berkeley DB's elections give it,
+ * and, on a replica, applies each change of the feed (store_rep.c) to
+ * the table as replication brings it.  The master serves the calls
+ * replicas pass it (serve) with the store's own calls: they find it the
+ * master and run here.
+ *
+ * Threading: role is atomic; applied_seq, applied_ms and group_kick are
+ * group_lock's, which waits on group_cv share; the databases' handles
+ * are (re)opened by this thread alone, with jio_lock held so that no
+ * writer is inside the environment meanwhile.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mono.h"
+#include "store_int.h"
+
+#define FOLLOW_BATCH	1000		/* changes applied per read */
+#define POLL_MIN_MS	1		/* the follower's wait while busy */
+#define POLL_MAX_MS	20		/* and at most, idle */
+#define FORWARD_MS	2000		/* the master's answer, at most */
+#define APPLIED_MS	1000		/* the change reaching us, at most */
+#define CHANGES_KEEP	1000000		/* changes kept for members behind */
+#define PRUNE_EVERY_MS	10000
+#define REQ_LEN		28
+#define REPLY_LEN	22
+
+/* kick - wake the group thread (an event, a waiter) */
+static void
+kick(struct store *s)
+{
+	pthread_mutex_lock(&s->group_lock);
+	s->group_kick = 1;
+	pthread_cond_broadcast(&s->group_cv);
+	pthread_mutex_unlock(&s->group_lock);
+}
+
+/* on_event - Berkeley DB's replication events: the thread sorts them */
+static void
+on_event(void *arg, enum senv_event ev)
+{
+	(void)ev;
+	kick(arg);
+}
+
+/* ---- the wire between members: fixed little-endian fields ---- */
+
+static void
+put_le(unsigned char *p, uint64_t v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t
+get_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = (v << 8) | p[n];
+	return v;
+}
+
+/* encode_req - a call for the master: version, op, family, user length,
+ * ttl, address, user */
+static size_t
+encode_req(unsigned char *b, int op, const struct addr *a, int64_t ttl,
+    const char *user)
+{
+	size_t ulen = user != NULL ? strnlen(user, MAPFILE_USERMAX) : 0;
+
+	memset(b, 0, REQ_LEN);
+	b[0] = 1;
+	b[1] = (unsigned char)op;
+	if (a != NULL) {
+		b[2] = a->family == AF_INET6 ? 6 : 4;
+		memcpy(b + 12, a->bytes, b[2] == 6 ? 16 : 4);
+	}
+	b[3] = (unsigned char)ulen;
+	put_le(b + 4, (uint64_t)ttl, 8);
+	memcpy(b + REQ_LEN, user, ulen);
+	return REQ_LEN + ulen;
+}
+
+/* encode_reply - the master's answer: version, fresh, result, expiry,
+ * the change's number */
+static size_t
+encode_reply(unsigned char *b, int rc, int fresh, int64_t expires,
+    uint64_t seq)
+{
+	b[0] = 1;
+	b[1] = (unsigned char)fresh;
+	put_le(b + 2, (uint32_t)rc, 4);
+	put_le(b + 6, (uint64_t)expires, 8);
+	put_le(b + 14, seq, 8);
+	return REPLY_LEN;
+}
+
+/*
+ * serve - on the master, a call a replica passed on: run as the store's
+ * own (the rights were the replica's to check), answered with the number
+ * of the change that made it, so the replica can wait for it
+ */
+static size_t
+serve(void *arg, const unsigned char *q, size_t len, unsigned char *reply,
+    size_t cap)
+{
+	struct store *s = arg;
+	char user[MAPFILE_USERMAX + 1];
+	struct addr a;
+	int64_t expires = 0;
+	int rc = -1, fresh = 0;
+
+	if (cap < REPLY_LEN)
+		return 0;
+	if (len < REQ_LEN || q[0] != 1 || len != REQ_LEN + (size_t)q[3] ||
+	    q[3] > MAPFILE_USERMAX || (q[1] != FWD_FLUSH && q[2] != 4 &&
+	    q[2] != 6) || atomic_load(&s->role) != STORE_ROLE_MASTER)
+		return encode_reply(reply, -1, 0, 0, 0);
+	memset(&a, 0, sizeof(a));
+	a.family = q[2] == 6 ? AF_INET6 : AF_INET;
+	memcpy(a.bytes, q + 12, q[2] == 6 ? 16 : 4);
+	memcpy(user, q + REQ_LEN, q[3]);
+	user[q[3]] = '\0';
+	switch (q[1]) {
+	case FWD_ADD:
+		rc = store_grant(s, &a, (int64_t)get_le(q + 4, 8), user,
+		    &expires, &fresh);
+		break;
+	case FWD_DEL:
+		rc = store_del(s, &a);
+		break;
+	case FWD_FLUSH:
+		store_flush(s);
+		rc = 0;
+		break;
+	}
+	return encode_reply(reply, rc, fresh, expires,
+	    senv_committed_seq(s->env));
+}
+
+/* wait_applied - until this member has applied change seq, or ms pass */
+static int
+wait_applied(struct store *s, uint64_t seq, int64_t ms)
+{
+	struct timespec ts = store_deadline(CLOCK_MONOTONIC, ms);
+	int ok;
+
+	pthread_mutex_lock(&s->group_lock);
+	s->group_kick = 1;
+	pthread_cond_broadcast(&s->group_cv);
+	while (s->applied_seq < seq && atomic_load(&s->role) ==
+	    STORE_ROLE_REPLICA && pthread_cond_timedwait(&s->group_cv,
+	    &s->group_lock, &ts) != ETIMEDOUT)
+		;
+	ok = s->applied_seq >= seq;
+	pthread_mutex_unlock(&s->group_lock);
+	return ok;
+}
+
+/*
+ * store_group_forward - a call made at a replica, passed to the master:
+ * its result, once the change has reached this member's table too (a
+ * check here right after then agrees); -1 when there is no master or it
+ * does not answer in time
+ */
+int
+store_group_forward(struct store *s, int op, const struct addr *a,
+    int64_t ttl, const char *user, int64_t *expires, int *fresh)
+{
+	unsigned char q[REQ_LEN + MAPFILE_USERMAX], r[64];
+	char err[512];
+	size_t got;
+	int rc;
+
+	atomic_fetch_add(&s->forwarded, 1);
+	if (senv_forward(s->env, q, encode_req(q, op, a, ttl, user), r,
+	    sizeof(r), &got, FORWARD_MS, err, sizeof(err)) < 0 ||
+	    got != REPLY_LEN || r[0] != 1) {
+		atomic_fetch_add(&s->forward_failures, 1);
+		return -1;
+	}
+	rc = (int32_t)get_le(r + 2, 4);
+	if (expires != NULL)
+		*expires = (int64_t)get_le(r + 6, 8);
+	if (fresh != NULL)
+		*fresh = r[1];
+	if (rc >= 0 && !wait_applied(s, get_le(r + 14, 8), APPLIED_MS))
+		log_warnx("group: a change the master made is not here after "
+		    "%d ms", APPLIED_MS);
+	return rc;
+}
+
+/* ---- the follower ---- */
+
+/* apply_one - a change of the feed into the table */
+static int
+apply_one(void *arg, uint64_t seq, int64_t ms, const struct jrec *r)
+{
+	struct store *s = arg;
+
+	if (store_apply_change(s, r) < 0)
+		return -1;
+	pthread_mutex_lock(&s->group_lock);
+	s->applied_seq = seq;
+	s->applied_ms = ms;
+	pthread_mutex_unlock(&s->group_lock);
+	return 0;
+}
+
+/* set_applied - the feed's position after a whole load */
+static void
+set_applied(struct store *s, uint64_t seq)
+{
+	pthread_mutex_lock(&s->group_lock);
+	s->applied_seq = seq;
+	pthread_cond_broadcast(&s->group_cv);
+	pthread_mutex_unlock(&s->group_lock);
+}
+
+/*
+ * reload - the whole state again from state.db, and the feed's position
+ * before it: changes after that position are applied again, in order,
+ * which leaves the same state (each change is an entry's whole state)
+ */
+static int
+reload(struct store *s, char *err, size_t errlen)
+{
+	uint64_t seq;
+
+	if (senv_last_seq(s->env, &seq, err, errlen) < 0 ||
+	    store_reload(s, err, errlen) < 0)
+		return -1;
+	set_applied(s, seq);
+	return 0;
+}
+
+/* follow - apply what the feed holds past the last change applied; the
+ * number applied, -1 on error (the databases are opened again) */
+static int
+follow(struct store *s, char *err, size_t errlen)
+{
+	uint64_t from;
+	int n;
+
+	pthread_mutex_lock(&s->group_lock);
+	from = s->applied_seq + 1;
+	pthread_mutex_unlock(&s->group_lock);
+	n = senv_changes(s->env, from, FOLLOW_BATCH, apply_one, s, err,
+	    errlen);
+	if (n == -2) {
+		log_info("group: changes since %llu are gone from the feed: "
+		    "loading the whole state", (unsigned long long)from);
+		return reload(s, err, errlen) < 0 ? -1 : 1;
+	}
+	if (n > 0) {
+		pthread_mutex_lock(&s->group_lock);
+		pthread_cond_broadcast(&s->group_cv);
+		pthread_mutex_unlock(&s->group_lock);
+	}
+	return n;
+}
+
+/* master_addr - the master's address as this member knows it */
+static void
+master_addr(struct store *s, char *buf, size_t len)
+{
+	struct store_group *g = calloc(1, sizeof(*g));
+
+	snprintf(buf, len, "an unknown master");
+	if (g == NULL)
+		return;
+	senv_rep_status(s->env, g);
+	if (g->master[0] != '\0')
+		snprintf(buf, len, "%s", g->master);
+	free(g);
+}
+
+/* become_master - this member won an election: the feed's end applied,
+ * its numbering taken up, the writers' calls made here from now on */
+static int
+become_master(struct store *s, char *err, size_t errlen)
+{
+	enum store_role was = atomic_load(&s->role);
+	uint64_t seq;
+	int rc = -1;
+
+	pthread_mutex_lock(&s->jio_lock);
+	if (was == STORE_ROLE_NONE && senv_rep_open(s->env, 1, err,
+	    errlen) < 0)
+		goto out;
+	if (was == STORE_ROLE_REPLICA)
+		while ((rc = follow(s, err, errlen)) > 0)
+			;
+	else
+		rc = reload(s, err, errlen);
+	if (rc < 0 || senv_last_seq(s->env, &seq, err, errlen) < 0) {
+		rc = -1;
+		goto out;
+	}
+	senv_set_next_seq(s->env, seq + 1);
+	set_applied(s, seq);
+	atomic_store(&s->role, STORE_ROLE_MASTER);
+	log_info("group: this member is now the master (%zu grants, change "
+	    "%llu)", s->t.count, (unsigned long long)seq);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&s->jio_lock);
+	return rc;
+}
+
+/* become_replica - another member is the master: the state as
+ * replication has it, loaded whole, then followed.  1 while the
+ * databases are not there yet. */
+static int
+become_replica(struct store *s, char *err, size_t errlen)
+{
+	char m[STORE_SITE_ADDR];
+	int rc;
+
+	if (atomic_exchange(&s->role, STORE_ROLE_NONE) == STORE_ROLE_MASTER)
+		store_demoted(s);
+	pthread_mutex_lock(&s->jio_lock);
+	if ((rc = senv_rep_open(s->env, 0, err, errlen)) == 0 &&
+	    (rc = reload(s, err, errlen)) == 0)
+		atomic_store(&s->role, STORE_ROLE_REPLICA);
+	pthread_mutex_unlock(&s->jio_lock);
+	if (rc == 0) {
+		master_addr(s, m, sizeof(m));
+		log_info("group: this member is a replica of %s (%zu grants, "
+		    "change %llu)", m, s->t.count,
+		    (unsigned long long)s->applied_seq);
+	}
+	return rc;
+}
+
+/* prune_feed - the master drops changes no member should need (one
+ * further behind loads the whole state) */
+static void
+prune_feed(struct store *s)
+{
+	uint64_t last = senv_committed_seq(s->env);
+	char err[512];
+
+	if (last <= CHANGES_KEEP)
+		return;
+	pthread_mutex_lock(&s->jio_lock);
+	if (senv_prune_changes(s->env, last - CHANGES_KEEP, err,
+	    sizeof(err)) < 0)
+		log_warnx("group: %s", err);
+	pthread_mutex_unlock(&s->jio_lock);
+}
+
+/* say - a failure, once per 10 s at most */
+static void
+say(int64_t *last, const char *what, const char *err)
+{
+	int64_t t = mono_ms();
+
+	if (t - *last < 10000)
+		return;
+	*last = t;
+	log_warnx("group: %s: %s", what, err);
+}
+
+/* step - one round of the group thread; how long it may wait now */
+static int64_t
+step(struct store *s, int64_t *said, int *idle)
+{
+	enum store_role role = atomic_load(&s->role);
+	char err[1400];
+	int rc;
+
+	if ((rc = senv_rep_start(s->env, err, sizeof(err))) != 0) {
+		if (rc < 0)
+			say(said, "cannot start replication", err);
+		return 1000;	/* no member took us in yet: again */
+	}
+	if (senv_rep_master(s->env)) {
+		if (role != STORE_ROLE_MASTER &&
+		    become_master(s, err, sizeof(err)) < 0) {
+			say(said, "cannot take the master's role", err);
+			return 100;
+		}
+		return PRUNE_EVERY_MS;
+	}
+	if (!senv_rep_ready(s->env))
+		return 100;
+	if (role != STORE_ROLE_REPLICA) {
+		if ((rc = become_replica(s, err, sizeof(err))) < 0)
+			say(said, "cannot load the group's state", err);
+		return rc == 0 ? 0 : 100;
+	}
+	if ((rc = follow(s, err, sizeof(err))) < 0) {
+		say(said, "cannot follow the master", err);
+		atomic_store(&s->role, STORE_ROLE_NONE);	/* reopen */
+		return 100;
+	}
+	if (rc > 0) {
+		*idle = 0;
+		return 0;
+	}
+	/* nothing new: wait a little longer each time, up to POLL_MAX_MS */
+	if (*idle < POLL_MAX_MS)
+		(*idle)++;
+	return *idle < POLL_MIN_MS ? POLL_MIN_MS : *idle;
+}
+
+/* group_main - the group thread */
+static void *
+group_main(void *arg)
+{
+	struct store *s = arg;
+	int64_t said = -100000, wait, pruned = mono_ms();
+	int idle = 0;
+
+	pthread_setname_np(pthread_self(), "dracd-group");
+	while (!atomic_load(&s->group_stop)) {
+		struct timespec ts;
+
+		wait = step(s, &said, &idle);
+		if (atomic_load(&s->role) == STORE_ROLE_MASTER &&
+		    mono_ms() - pruned >= PRUNE_EVERY_MS) {
+			prune_feed(s);
+			pruned = mono_ms();
+		}
+		if (wait == 0)
+			continue;
+		ts = store_deadline(CLOCK_MONOTONIC, wait);
+		pthread_mutex_lock(&s->group_lock);
+		while (!s->group_kick && !atomic_load(&s->group_stop) &&
+		    pthread_cond_timedwait(&s->group_cv, &s->group_lock,
+		    &ts) != ETIMEDOUT)
+			;
+		if (s->group_kick)
+			idle = 0;
+		s->group_kick = 0;
+		pthread_mutex_unlock(&s->group_lock);
+	}
+	return NULL;
+}
+
+/* ---- open, start, stop, status ---- */
+
+/* store_group_open - the environment, replicated; its databases come
+ * with the role (the group thread) */
+int
+store_group_open(struct store *s, char *err, size_t errlen)
+{
+	struct senv_rep rep;
+	pthread_condattr_t mono;
+	int created;
+
+	pthread_mutex_init(&s->group_lock, NULL);
+	pthread_condattr_init(&mono);
+	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->group_cv, &mono);
+	pthread_condattr_destroy(&mono);
+	s->group = 1;
+	if (senv_rep_check(s->o.group_local, s->o.group_sites != NULL ?
+	    s->o.group_sites : "", err, errlen) < 0)
+		return -1;
+	memset(&rep, 0, sizeof(rep));
+	rep.local = s->o.group_local;
+	rep.sites = s->o.group_sites;
+	rep.priority = s->o.group_priority;
+	rep.ack = s->o.group_ack;
+	rep.event = on_event;
+	rep.serve = serve;
+	rep.arg = s;
+	return senv_open(s->env_path, &rep, &s->env, &created, err, errlen);
+}
+
+/* store_group_start - the group thread */
+int
+store_group_start(struct store *s)
+{
+	return pthread_create(&s->group_thr, NULL, group_main, s) == 0 ?
+	    0 : -1;
+}
+
+/* store_group_stop - the group thread stops (before the environment
+ * closes) */
+void
+store_group_stop(struct store *s)
+{
+	atomic_store(&s->group_stop, 1);
+	kick(s);
+	pthread_join(s->group_thr, NULL);
+}
+
+/* store_group_status - what this member knows of its group */
+void
+store_group_status(struct store *s, struct store_group *g)
+{
+	memset(g, 0, sizeof(*g));
+	if (!s->group)
+		return;
+	senv_rep_status(s->env, g);
+	g->role = atomic_load(&s->role);
+	pthread_mutex_lock(&s->group_lock);
+	g->seq = s->applied_seq;
+	g->seq_ms = s->applied_ms;
+	pthread_mutex_unlock(&s->group_lock);
+	if (g->role == STORE_ROLE_MASTER) {
+		g->seq = senv_committed_seq(s->env);
+		g->seq_ms = senv_committed_ms(s->env);
+	}
+	g->forwarded = atomic_load(&s->forwarded);
+	g->forward_failures = atomic_load(&s->forward_failures);
+}
