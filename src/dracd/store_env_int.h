@@ -32,6 +32,7 @@ struct senv {
 	size_t nsites;
 	DB_CHANNEL *to_master;
 	atomic_int is_master, startup_done, started;
+	atomic_int channel_open;	/* to_master is set */
 	atomic_int master_eid;
 	uint64_t next_seq;	/* the next change's number (master) */
 	atomic_ullong last_seq;	/* the last committed here */

@@ -404,29 +404,43 @@ rep_setup(struct senv *e)
 }
 
 /*
- * senv_rep_start - start repmgr (elections on); 0 when started, 1 when
- * no member could take this one in yet (retry), -1 on error
+ * senv_rep_start - start repmgr (elections on), then open the channel to
+ * the master, which needs a master known (DB_REP_UNAVAIL before: asked
+ * again on the next call, repmgr_start never twice); 0 when started, 1
+ * when no member could take this one in yet (retry), -1 on error
  */
 int
 senv_rep_start(struct senv *e, char *err, size_t errlen)
 {
 	int rc;
 
-	if (atomic_load(&e->started))
-		return 0;
-	rc = e->env->repmgr_start(e->env, REP_THREADS, DB_REP_ELECTION);
-	if (rc == DB_REP_UNAVAIL) {
-		env_msg[0] = '\0';
-		return 1;
+	if (!atomic_load(&e->started)) {
+		rc = e->env->repmgr_start(e->env, REP_THREADS,
+		    DB_REP_ELECTION);
+		if (rc == DB_REP_UNAVAIL) {
+			env_msg[0] = '\0';
+			return 1;
+		}
+		if (rc != 0) {
+			env_error(e, "repmgr_start", rc, err, errlen);
+			return -1;
+		}
+		atomic_store(&e->started, 1);
 	}
-	if (rc == 0)
-		rc = e->env->repmgr_channel(e->env, DB_EID_MASTER,
-		    &e->to_master, 0);
+	if (atomic_load(&e->channel_open))
+		return 0;
+	rc = e->env->repmgr_channel(e->env, DB_EID_MASTER, &e->to_master, 0);
+	if (rc == DB_REP_UNAVAIL) {	/* no master known yet */
+		e->to_master = NULL;
+		env_msg[0] = '\0';
+		return 0;
+	}
 	if (rc != 0) {
-		env_error(e, "repmgr_start", rc, err, errlen);
+		e->to_master = NULL;
+		env_error(e, "repmgr_channel", rc, err, errlen);
 		return -1;
 	}
-	atomic_store(&e->started, 1);
+	atomic_store(&e->channel_open, 1);
 	return 0;
 }
 
@@ -499,6 +513,7 @@ void
 senv_rep_close(struct senv *e)
 {
 	close_dbs(e);
+	atomic_store(&e->channel_open, 0);
 	if (e->to_master != NULL)
 		e->to_master->close(e->to_master, 0);
 	e->to_master = NULL;
@@ -716,7 +731,7 @@ senv_forward(struct senv *e, const unsigned char *req, size_t len,
 	int rc;
 
 	*got = 0;
-	if (!atomic_load(&e->started) || e->to_master == NULL) {
+	if (!atomic_load(&e->channel_open)) {
 		snprintf(err, errlen, "not yet in the group");
 		return -1;
 	}
