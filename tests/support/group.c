@@ -26,6 +26,7 @@
 
 #include <check.h>
 
+#include "drac.h"
 #include "drac_prot.h"
 #include "group.h"
 
@@ -53,7 +54,7 @@ conf_write(struct group *g, size_t i, const char *more)
 		if (j != i)
 			len += (size_t)snprintf(sites + len, sizeof(sites) - len,
 			    "%s%s", len ? ", " : "", g->m[j].gaddr);
-	snprintf(text, sizeof(text), "rpcbind = no\nadd_rate = 0\n"
+	snprintf(text, sizeof(text), "rpcbind = no\nadd_rate = 0\naudit_grants = no\n"
 	    "group_local = %s\ngroup_sites = %s\n%s", g->m[i].gaddr, sites,
 	    more != NULL ? more : "");
 	write_file(g->m[i].conf, text);
@@ -300,19 +301,16 @@ last_of(const char *buf, const char *needle)
 	return last;
 }
 
-/* group_role - what member i said last about its role (its log since
- * its start); GROUP_DOWN while it is not running or paused */
-enum group_role
-group_role(struct group *g, size_t i)
+/* log_role - what member i's running process logged last about its
+ * role */
+static enum group_role
+log_role(const struct member *m)
 {
-	struct member *m = &g->m[i];
 	enum group_role r = GROUP_NONE;
 	const char *best = NULL, *p;
 	size_t len, k;
 	char *log;
 
-	if (!alive(m) || m->paused)
-		return GROUP_DOWN;
 	if ((log = log_since(m, &len)) == NULL)
 		return GROUP_NONE;
 	for (k = 0; k < sizeof(role_lines) / sizeof(role_lines[0]); k++)
@@ -323,6 +321,90 @@ group_role(struct group *g, size_t i)
 		}
 	free(log);
 	return r;
+}
+
+/* group_ask - what member i says of its group (the GROUP call, admin);
+ * 0, or a libdrac error */
+int
+group_ask(const struct group *g, size_t i, struct drac_group *out)
+{
+	struct drac_options o = {300, 1, DRAC_UDP, NULL};
+	char server[64];
+	drac_t *h;
+	int rc;
+
+	snprintf(server, sizeof(server), "127.0.0.1:%u", g->m[i].d.port);
+	if ((rc = drac_open(&h, server, &o)) < 0)
+		return rc;
+	rc = drac_group(h, out);
+	drac_close(h);
+	return rc;
+}
+
+/*
+ * group_role - member i's role as it says it now (the GROUP call), or,
+ * with GROUP_ROLES=log in the environment, as it logged last since its
+ * start; GROUP_DOWN while it is not running or paused, GROUP_NONE when it
+ * does not answer
+ */
+enum group_role
+group_role(struct group *g, size_t i)
+{
+	struct member *m = &g->m[i];
+	const char *how = getenv("GROUP_ROLES");
+	struct drac_group *dg;
+	enum group_role r = GROUP_NONE;
+
+	if (!alive(m) || m->paused)
+		return GROUP_DOWN;
+	if (how != NULL && strcmp(how, "log") == 0)
+		return log_role(m);
+	ck_assert_ptr_nonnull(dg = calloc(1, sizeof(*dg)));
+	if (group_ask(g, i, dg) == 0 && dg->enabled)
+		r = dg->role == DRAC_GROUP_MASTER ? GROUP_MASTER :
+		    dg->role == DRAC_GROUP_REPLICA ? GROUP_REPLICA : GROUP_NONE;
+	free(dg);
+	return r;
+}
+
+/* group_view - every member's view of the group, a line each, into buf */
+const char *
+group_view(const struct group *g, char *buf, size_t len)
+{
+	static const char *const roles[] = {"none", "replica", "master"};
+	struct drac_group *dg;
+	size_t i, used = 0;
+	unsigned int k;
+	int rc;
+
+	buf[0] = '\0';
+	ck_assert_ptr_nonnull(dg = calloc(1, sizeof(*dg)));
+	for (i = 0; i < g->n && used < len; i++) {
+		memset(dg, 0, sizeof(*dg));
+		if (g->m[i].d.pid <= 0 || g->m[i].paused)
+			rc = DRAC_E_DOWN;
+		else
+			rc = group_ask(g, i, dg);
+		if (rc < 0) {
+			used += (size_t)snprintf(buf + used, len - used,
+			    "member %zu: %s\n", i, g->m[i].paused ? "paused" :
+			    g->m[i].d.pid <= 0 ? "down" : drac_strerror(rc));
+			continue;
+		}
+		used += (size_t)snprintf(buf + used, len - used, "member %zu: "
+		    "role=%s master=%s seq=%llu sites:", i,
+		    roles[dg->role >= 0 && dg->role <= 2 ? dg->role : 0],
+		    dg->master[0] ? dg->master : "-",
+		    (unsigned long long)dg->seq);
+		for (k = 0; k < dg->nsites && used < len; k++)
+			used += (size_t)snprintf(buf + used, len - used,
+			    " %s%s%s", dg->sites[k].addr, dg->sites[k].connected ?
+			    "" : "(down)", dg->sites[k].master ? "(m)" : "");
+		if (used < len)
+			used += (size_t)snprintf(buf + used, len - used, "\n");
+	}
+	free(dg);
+	return buf;
 }
 
 /* group_masters - how many running members say they are the master;
@@ -430,19 +512,24 @@ group_tail(const struct group *g, size_t i, char *buf, size_t len)
 	return buf;
 }
 
-/* group_tails - the end of every member's log, labelled, into buf */
+/* group_tails - the end of every member's log, labelled, into buf (a
+ * share of it each) */
 const char *
 group_tails(const struct group *g, char *buf, size_t len)
 {
 	char one[2048];
-	size_t i, used = 0;
+	size_t i, used, share;
 
-	buf[0] = '\0';
+	group_view(g, buf, len / 3);
+	used = strlen(buf);
+	share = g->n > 0 ? (len - used) / g->n - 80 : 0;
+	if (share > sizeof(one))
+		share = sizeof(one);
 	for (i = 0; i < g->n && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used,
 		    "--- member %zu (rpc %u, group %s) ---\n%s", i,
 		    g->m[i].d.port, g->m[i].gaddr,
-		    group_tail(g, i, one, sizeof(one)));
+		    group_tail(g, i, one, share));
 	return buf;
 }
 

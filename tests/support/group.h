@@ -47,7 +47,10 @@ void group_pause(struct group *, size_t i);
 void group_resume(struct group *, size_t i);
 void group_teardown(struct group *);
 
+struct drac_group;
+int group_ask(const struct group *, size_t i, struct drac_group *);
 enum group_role group_role(struct group *, size_t i);
+const char *group_view(const struct group *, char *buf, size_t len);
 int group_masters(struct group *, int *which);
 int group_settled(struct group *, int64_t ms);
 int group_log_wait(struct group *, size_t i, const char *needle,
