@@ -77,8 +77,9 @@ allowed_everywhere(const char *addr, int64_t ms)
 	for (i = 0; i < g.n; i++)
 		if (g.m[i].d.pid > 0)
 			ck_assert_msg(group_allowed_at(&g, i, addr, ms),
-			    "%s not allowed at member %zu within %lld ms:\n%s",
-			    addr, i, (long long)ms, logs());
+			    "%s not allowed at member %zu within %lld ms "
+			    "(answer %d):\n%s", addr, i, (long long)ms,
+			    group_check(&g, i, addr), logs());
 }
 
 /* maps_alike - every member's map holds the same records, in time */
@@ -363,9 +364,11 @@ every_acked_allowed(const struct spread *s, size_t tried)
 		for (i = 0; i < g.n; i++)
 			if (g.m[i].d.pid > 0)
 				ck_assert_msg(group_allowed_at(&g, i, addr,
-				    SEEN_MS), "%s, acknowledged by member %d, "
-				    "not allowed at member %zu:\n%s", addr,
-				    s->acked[k] - 1, i, logs());
+				    SEEN_MS), "%s, acknowledged by member %d "
+				    "(add %zu of %zu), not allowed at member "
+				    "%zu (answer %d):\n%s", addr, s->acked[k] -
+				    1, k, tried, i, group_check(&g, i, addr),
+				    logs());
 	}
 }
 
