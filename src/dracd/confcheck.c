@@ -109,23 +109,27 @@ check_streams(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* group_alone - -1 when a group setting is given without group_local */
+/*
+ * group_alone - -1 when a group setting is given a value other than its
+ * default without group_local.  By value, not by origin, so that the
+ * output of dracd -n -v reads back.
+ */
 static int
 group_alone(const struct config *c, char *err, size_t errlen)
 {
-	static const char *const dep[] = {"group_sites", "group_priority",
-	    "group_ack"};
-	size_t i;
+	struct config def;
+	const char *what;
 
-	for (i = 0; i < sizeof(dep) / sizeof(dep[0]); i++)
-		if (config_from(c, dep[i]) != CONFIG_DEFAULT) {
-			snprintf(err, errlen, "%s is set but group_local is "
-			    "not: set group_local to this member's HOST:PORT "
-			    "(or remove %s for a single host)", dep[i],
-			    dep[i]);
-			return -1;
-		}
-	return 0;
+	config_defaults(&def);
+	what = strcmp(c->group_sites, def.group_sites) != 0 ? "group_sites" :
+	    c->group_priority != def.group_priority ? "group_priority" :
+	    c->group_ack != def.group_ack ? "group_ack" : NULL;
+	if (what == NULL)
+		return 0;
+	snprintf(err, errlen, "%s is set but group_local is not: set "
+	    "group_local to this member's HOST:PORT (or remove %s for a "
+	    "single host)", what, what);
+	return -1;
 }
 
 /*

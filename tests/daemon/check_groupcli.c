@@ -86,6 +86,48 @@ START_TEST(group_single_host)
 }
 END_TEST
 
+/* dracd_conf - dracd -f ARG -c (a dracd.conf of text); its status */
+static int
+dracd_conf(const char *arg, const char *text)
+{
+	const char *bin = getenv("DRACD");
+	char path[512], body[1024];
+	const char *argv[] = {bin != NULL ? bin : "build/dracd", "-f", "-c",
+	    path, arg, NULL};
+
+	snprintf(path, sizeof(path), "%s/group.conf", tmpdir());
+	snprintf(body, sizeof(body), "dbfile = %s/dracd.db\nport = %u\n%s",
+	    tmpdir(), free_port(), text);
+	write_file(path, body);
+	return run_prog(argv, NULL, out, sizeof(out), WAIT_MS);
+}
+
+START_TEST(group_conf)
+{
+	/* -n -v: the four settings, from the file */
+	ck_assert_msg(dracd_conf("-nv", "group_local = 127.0.0.1:7301\n"
+	    "group_sites = 127.0.0.1:7302 [::1]:7303\ngroup_priority = 0\n"
+	    "group_ack = one\n") == 0, "%s", out);
+	ck_assert_msg(strstr(out, "\ngroup_local = 127.0.0.1:7301\n") != NULL &&
+	    strstr(out, "\ngroup_sites = 127.0.0.1:7302 [::1]:7303\n") !=
+	    NULL && strstr(out, "\ngroup_priority = 0\n") != NULL &&
+	    strstr(out, "\ngroup_ack = one\n") != NULL, "%s", out);
+	/* a single host's dump shows the defaults */
+	ck_assert_msg(dracd_conf("-nv", "") == 0, "%s", out);
+	ck_assert_msg(strstr(out, "\ngroup_local = \n") != NULL &&
+	    strstr(out, "\ngroup_ack = quorum\n") != NULL, "%s", out);
+	/* refused by -n, and by a start, naming what is wrong */
+	ck_assert_int_ne(dracd_conf("-n", "group_ack = all\n"), 0);
+	ck_assert_msg(strstr(out, "group_local") != NULL, "%s", out);
+	ck_assert_int_ne(dracd_conf("-d", "group_local = 127.0.0.1:7301\n"),
+	    0);
+	ck_assert_msg(strstr(out, "group_sites") != NULL, "%s", out);
+	ck_assert_int_ne(dracd_conf("-n", "group_local = 127.0.0.1:7301\n"
+	    "group_sites = ::1:7302\n"), 0);
+	ck_assert_msg(strstr(out, "brackets") != NULL, "%s", out);
+}
+END_TEST
+
 /* group_call - GROUP from src over tcp or UDP; the status */
 static drac_stat
 group_call(const char *src, int tcp, bool_t *enabled)
@@ -315,6 +357,10 @@ make_groupcli_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, group_single_host);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("group_conf");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, group_conf);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("group_rights");
 	tcase_add_checked_fixture(tc, NULL, teardown);

@@ -149,6 +149,8 @@ static const struct {
 	{NULL, "127.0.0.1:7302", NULL, NULL, 0, "group_local"},
 	{NULL, NULL, "5", NULL, 0, "group_local"},
 	{NULL, NULL, NULL, "all", 0, "group_local"},
+	/* ... by value: the defaults written out (dracd -n -v) are fine */
+	{NULL, "", "100", "quorum", 1, NULL},
 	/* group_local set: group_sites must list someone else */
 	{"127.0.0.1:7301", NULL, NULL, NULL, 0, "group_sites"},
 	{"127.0.0.1:7301", " , ", NULL, NULL, 0, "group_sites"},
