@@ -13,11 +13,9 @@ if [ "$QUICK" = 1 ]; then RUNS=1; SECS=1; BIG=100000; else RUNS=3; SECS=4; BIG=1
 WORK=$(mktemp -d /tmp/dracd-bench.XXXXXX)
 PID=""
 RESULTS=()
-GPIDS=()
 
 cleanup() {
 	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
-	for p in "${GPIDS[@]}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -175,71 +173,10 @@ wait $LG
 record "$(cat "$WORK/storm") map_clean_ms_after_last_expiry=${CLEAN:-never}"
 stop
 
-# 9. a group of three on loopback (group_ack = quorum): adds/s with 4
-# clients spread over the members, against a single host's rate measured
-# just before; the lag until every member answers allowed at 1,000
-# adds/s; the time until an add is acknowledged again after the master's
-# SIGKILL, over a few kills (the killed member restarted each time)
-GPORTS=()
-# gstart I - member I, its state and log in $WORK/gI
-gstart() {
-	$DRACD -f -c "$WORK/g$1/dracd.conf" -a "$WORK/allow" -l 127.0.0.1 \
-	    -p "${GPORTS[$1]}" "$WORK/g$1/dracd.db" 2>>"$WORK/g$1/log" &
-	GPIDS[$1]=$!
-}
-# grole I - member I's role as it says it (GROUP), "" without an answer
-grole() {
-	$B/drac-cli -t 1 -s "127.0.0.1:${GPORTS[$1]}" group 2>/dev/null |
-	    sed -n '1s/.* role=\([a-z]*\).*/\1/p'
-}
-# gmaster - wait (30 s at most) for one master and two replicas; the
-# master's index
-gmaster() {
-	local m r i
-	for _ in $(seq 1 600); do
-		m=""; r=0
-		for i in 0 1 2; do
-			case $(grole $i) in master) m=$i;; replica) r=$((r + 1));; esac
-		done
-		if [ -n "$m" ] && [ $r = 2 ]; then echo "$m"; return 0; fi
-		sleep 0.05
-	done
-	return 1
-}
-fresh; start
-record "$(median group_single_add_v1_udp_c4 -m add -c 4)"
-GSINGLE=$(field "${RESULTS[-1]}" calls_per_s)
-stop
-for i in 0 1 2; do GPORTS[$i]=$(free_port); GREP[$i]=$(free_port); mkdir -p "$WORK/g$i"; done
-for i in 0 1 2; do
-	sites=""
-	for j in 0 1 2; do [ $j != $i ] && sites="$sites 127.0.0.1:${GREP[$j]}"; done
-	printf '%s\n' "add_rate = 0" "rpcbind = no" "group_ack = quorum" \
-	    "group_local = 127.0.0.1:${GREP[$i]}" "group_sites =$sites" \
-	    > "$WORK/g$i/dracd.conf"
-done
-echo "127.0.0.1 add check admin" > "$WORK/allow"
-for i in 0 1 2; do gstart $i; done
-GALL="${GPORTS[0]},${GPORTS[1]},${GPORTS[2]}"
-if GM=$(gmaster); then
-	SAVE=$PORT; PORT=$GALL
-	record "$(median group_add_v1_udp_c4 -m add -c 4)"
-	PORT=$SAVE
-	record "$($B/grouplag -p "$GALL" -r 1000 -n $(( QUICK ? 1000 : 3000 )) -s group_lag_1000 -b 0x31000000)"
-	GFAIL=()
-	for k in $(seq 1 $(( QUICK ? 2 : 5 ))); do
-		GM=$(gmaster) || { record "scenario=group_failover_$k failover_ms=never no_master_before"; break; }
-		surv=""; for i in 0 1 2; do [ $i != "$GM" ] && surv="$surv${surv:+,}${GPORTS[$i]}"; done
-		kill -9 "${GPIDS[$GM]}"; wait "${GPIDS[$GM]}" 2>/dev/null || true
-		record "$($B/grouplag -m failover -p "$surv" -t 15 -s group_failover_$k -b $(( 0x32000000 + k * 65536 )))"
-		GFAIL+=("$(field "${RESULTS[-1]}" failover_ms)")
-		gstart "$GM"
-	done
-	record "scenario=group_failover kills=${#GFAIL[@]} failover_ms=$(IFS=,; echo "${GFAIL[*]}")"
-else
-	record "scenario=group_add no_master=1"
-fi
-for i in 0 1 2; do kill "${GPIDS[$i]}" 2>/dev/null || true; wait "${GPIDS[$i]}" 2>/dev/null || true; GPIDS[$i]=""; done
+# 9. a group of three (tests/bench/group.sh)
+while read -r line; do record "$line"; done < <(B=$B GROUP_SECS=$SECS GROUP_RUNS=$RUNS BENCH_QUICK=$QUICK tests/bench/group.sh)
+GSINGLE=""
+for r in "${RESULTS[@]}"; do case $r in scenario=group_single_add*) GSINGLE=$(field "$r" calls_per_s);; esac; done
 
 # 8. drac-milter: messages/s through a real Postfix without and with it
 # (needs root and Postfix; tests/bench/milter.sh prints nothing otherwise)
