@@ -292,9 +292,13 @@ senv_load(struct senv *e, senv_sink sink, void *arg, char *err,
 
 	dbt_in(&k, ready_key, sizeof(ready_key));
 	dbt_user(&v, vb, sizeof(vb));
-	if ((rc = e->db->get(e->db, NULL, &k, &v, 0)) == DB_NOTFOUND)
+	/* a group's state.db is whole as replication leaves it: its
+	 * creator imports nothing and writes no mark */
+	if ((rc = e->db->get(e->db, NULL, &k, &v, 0)) == DB_NOTFOUND &&
+	    e->chg == NULL)
 		return 0;
-	if (rc != 0 || (rc = e->db->cursor(e->db, NULL, &c, 0)) != 0) {
+	if ((rc != 0 && rc != DB_NOTFOUND) ||
+	    (rc = e->db->cursor(e->db, NULL, &c, 0)) != 0) {
 		env_error(e, "state.db", rc, err, errlen);
 		return -1;
 	}

@@ -32,7 +32,7 @@
 #define CATCHUP_ADDS	5000
 
 static struct group g;
-static char tails[3600];	/* Check carries a message of 4 KB at most */
+static char tails[3000];	/* Check carries a message of 4 KB at most */
 
 static void
 teardown(void)

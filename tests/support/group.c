@@ -732,7 +732,8 @@ map_list(const char *path, struct maplist *l)
 		rc = 0;
 	}
 	db->close(db, 0);
-	qsort(l->recs, l->n, sizeof(*l->recs), rec_cmp);
+	if (l->n > 1)
+		qsort(l->recs, l->n, sizeof(*l->recs), rec_cmp);
 	return rc;
 }
 
