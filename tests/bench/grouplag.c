@@ -10,7 +10,7 @@
  *   scenario=NAME adds=N rate=N p50_us=N p99_us=N max_us=N unseen=N
  *   errors=N
  * failover: adds at the members in turn (each waits 100 ms for its
- * answer) until one is acknowledged; prints the time from the start
+ * answer, 1 ms between tries) until one is acknowledged; prints the time from the start
  * (the caller starts it right after killing the master):
  *   scenario=NAME failover_ms=N tries=N
  *
@@ -266,6 +266,7 @@ static int
 failover(const struct opts *o)
 {
 	int64_t t0 = now_ns(), end = t0 + (int64_t)(o->timeout * 1e9);
+	struct timespec gap = {0, 1000000};
 	int fd[MAXPORTS], i, tries = 0;
 	uint32_t k = 0;
 
@@ -278,6 +279,7 @@ failover(const struct opts *o)
 			    o->name, (double)(now_ns() - t0) / 1e6, tries);
 			return 0;
 		}
+		nanosleep(&gap, NULL);	/* a refusal comes at once */
 	}
 	printf("scenario=%s failover_ms=never tries=%d\n", o->name, tries);
 	return 1;
