@@ -191,9 +191,10 @@ store_grant(struct store *s, const struct addr *a, int64_t ttl,
 	*fresh = 0;
 	if (user != NULL && strlen(user) > MAPFILE_USERMAX)
 		return -1;
-	if (forwards(s))
-		return store_group_forward(s, FWD_ADD, a, ttl, user, expires,
-		    fresh);
+	if (forwards(s) && (rc = store_group_forward(s, FWD_ADD, a, ttl,
+	    user, expires, fresh)) != STORE_LOCAL)
+		return rc;
+	rc = 1;
 	store_lock(s);
 	t = store_now(s);
 	exp = t + ttl;
@@ -252,8 +253,10 @@ store_del(struct store *s, const struct addr *a)
 	struct entry *e;
 	int rc = 0;
 
-	if (forwards(s))
-		return store_group_forward(s, FWD_DEL, a, 0, NULL, NULL, NULL);
+	if (forwards(s) && (rc = store_group_forward(s, FWD_DEL, a, 0, NULL,
+	    NULL, NULL)) != STORE_LOCAL)
+		return rc;
+	rc = 0;
 	store_lock(s);
 	if ((e = store_lookup(s, a)) != NULL) {
 		store_note(s, JREC_DEL, e);
@@ -274,9 +277,11 @@ store_del(struct store *s, const struct addr *a)
 void
 store_flush(struct store *s)
 {
-	if (forwards(s)) {
-		if (store_group_forward(s, FWD_FLUSH, NULL, 0, NULL, NULL,
-		    NULL) < 0)
+	int rc;
+
+	if (forwards(s) && (rc = store_group_forward(s, FWD_FLUSH, NULL, 0,
+	    NULL, NULL, NULL)) != STORE_LOCAL) {
+		if (rc < 0)
 			log_warnx("group: a flush could not reach the master");
 		return;
 	}

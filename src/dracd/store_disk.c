@@ -1390,8 +1390,10 @@ store_env_close(struct store *s)
 
 	if (s->env == NULL)
 		return;
-	if ((!s->group || atomic_load(&s->role) == STORE_ROLE_MASTER) &&
-	    senv_checkpoint(s->env, err, sizeof(err)) < 0)
+	/* a group's master would wait in the checkpoint for members gone
+	 * (Berkeley DB yields until they answer): recovery at the next
+	 * start does the work instead */
+	if (!s->group && senv_checkpoint(s->env, err, sizeof(err)) < 0)
 		log_warnx("at exit: %s", err);
 	senv_close(s->env);
 	s->env = NULL;

@@ -185,6 +185,7 @@ senv_open(const char *home, const struct senv_rep *rep, struct senv **out,
 		return -1;
 	}
 	snprintf(e->home, sizeof(e->home), "%s", home);
+	pthread_mutex_init(&e->chan_lock, NULL);
 	if (rep != NULL)
 		e->rep = *rep;
 	snprintf(file, sizeof(file), "%s/state.db", home);
@@ -203,6 +204,10 @@ senv_open(const char *home, const struct senv_rep *rep, struct senv **out,
 		return -1;
 	}
 	if (rep != NULL) {	/* the databases once the role is known */
+		if (senv_rep_create(e, err, errlen) < 0) {
+			senv_close(e);
+			return -1;
+		}
 		*out = e;
 		return 0;
 	}
@@ -226,6 +231,7 @@ senv_close(struct senv *e)
 	senv_rep_close(e);
 	if (e->env != NULL)
 		e->env->close(e->env, 0);
+	pthread_mutex_destroy(&e->chan_lock);
 	free(e);
 }
 
@@ -292,13 +298,9 @@ senv_load(struct senv *e, senv_sink sink, void *arg, char *err,
 
 	dbt_in(&k, ready_key, sizeof(ready_key));
 	dbt_user(&v, vb, sizeof(vb));
-	/* a group's state.db is whole as replication leaves it: its
-	 * creator imports nothing and writes no mark */
-	if ((rc = e->db->get(e->db, NULL, &k, &v, 0)) == DB_NOTFOUND &&
-	    e->chg == NULL)
+	if ((rc = e->db->get(e->db, NULL, &k, &v, 0)) == DB_NOTFOUND)
 		return 0;
-	if ((rc != 0 && rc != DB_NOTFOUND) ||
-	    (rc = e->db->cursor(e->db, NULL, &c, 0)) != 0) {
+	if (rc != 0 || (rc = e->db->cursor(e->db, NULL, &c, 0)) != 0) {
 		env_error(e, "state.db", rc, err, errlen);
 		return -1;
 	}

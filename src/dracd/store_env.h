@@ -64,6 +64,7 @@ int senv_checkpoint(struct senv *, char *err, size_t errlen);
 extern __thread int rep_perm_failed;
 int senv_rep_check(const char *local, const char *sites, char *err,
     size_t errlen);
+int senv_rep_create(struct senv *, char *err, size_t errlen);
 int senv_rep_start(struct senv *, char *err, size_t errlen);
 int senv_rep_open(struct senv *, int create, char *err, size_t errlen);
 void senv_rep_close(struct senv *);

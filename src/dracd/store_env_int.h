@@ -7,6 +7,7 @@
 #define DRACD_STORE_ENV_INT_H
 
 #include <db.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "store_env.h"
@@ -30,9 +31,10 @@ struct senv {
 	struct senv_rep rep;
 	struct rep_site local, sites[REP_SITES];
 	size_t nsites;
+	int creator;		/* this start creates the group */
 	DB_CHANNEL *to_master;
+	pthread_mutex_t chan_lock;	/* making to_master */
 	atomic_int is_master, startup_done, started;
-	atomic_int channel_open;	/* to_master is set */
 	atomic_int master_eid;
 	uint64_t next_seq;	/* the next change's number (master) */
 	atomic_ullong last_seq;	/* the last committed here */

@@ -32,6 +32,8 @@
 #define APPLIED_MS	1000		/* the change reaching us, at most */
 #define CHANGES_KEEP	1000000		/* changes kept for members behind */
 #define PRUNE_EVERY_MS	10000
+#define RETRY_MS	50		/* between tries while no master */
+#define NOT_MASTER	(-101)		/* a reply's result: ask again */
 #define REQ_LEN		28
 #define REPLY_LEN	22
 
@@ -128,8 +130,11 @@ serve(void *arg, const unsigned char *q, size_t len, unsigned char *reply,
 		return 0;
 	if (len < REQ_LEN || q[0] != 1 || len != REQ_LEN + (size_t)q[3] ||
 	    q[3] > MAPFILE_USERMAX || (q[1] != FWD_FLUSH && q[2] != 4 &&
-	    q[2] != 6) || atomic_load(&s->role) != STORE_ROLE_MASTER)
+	    q[2] != 6))
 		return encode_reply(reply, -1, 0, 0, 0);
+	if (atomic_load(&s->role) != STORE_ROLE_MASTER)	/* not yet, or
+							 * no longer */
+		return encode_reply(reply, NOT_MASTER, 0, 0, 0);
 	memset(&a, 0, sizeof(a));
 	a.family = q[2] == 6 ? AF_INET6 : AF_INET;
 	memcpy(a.bytes, q + 12, q[2] == 6 ? 16 : 4);
@@ -171,29 +176,67 @@ wait_applied(struct store *s, uint64_t seq, int64_t ms)
 	return ok;
 }
 
+/* forward_once - one try: the master's result, NOT_MASTER when there is
+ * none now (or it is not ready), -1 when it does not answer */
+static int
+forward_once(struct store *s, const unsigned char *q, size_t qlen,
+    unsigned char *r, size_t cap, int64_t ms)
+{
+	char err[512];
+	size_t got;
+
+	if (ms <= 0)
+		return -1;
+	if (senv_forward(s->env, q, qlen, r, cap, &got, (int)ms, err,
+	    sizeof(err)) < 0)
+		return strstr(err, "no master") != NULL ? NOT_MASTER : -1;
+	if (got != REPLY_LEN || r[0] != 1)
+		return -1;
+	return (int32_t)get_le(r + 2, 4);
+}
+
+/* wait_kick - up to ms, or until the group thread is kicked */
+static void
+wait_kick(struct store *s, int64_t ms)
+{
+	struct timespec ts = store_deadline(CLOCK_MONOTONIC, ms);
+
+	pthread_mutex_lock(&s->group_lock);
+	pthread_cond_timedwait(&s->group_cv, &s->group_lock, &ts);
+	pthread_mutex_unlock(&s->group_lock);
+}
+
 /*
  * store_group_forward - a call made at a replica, passed to the master:
  * its result, once the change has reached this member's table too (a
  * check here right after then agrees); -1 when there is no master or it
- * does not answer in time
+ * does not answer in time; STORE_LOCAL when this member has become the
+ * master meanwhile (the caller makes the call itself)
  */
 int
 store_group_forward(struct store *s, int op, const struct addr *a,
     int64_t ttl, const char *user, int64_t *expires, int *fresh)
 {
 	unsigned char q[REQ_LEN + MAPFILE_USERMAX], r[64];
-	char err[512];
-	size_t got;
+	int64_t deadline = mono_ms() + FORWARD_MS;
+	size_t qlen = encode_req(q, op, a, ttl, user);
 	int rc;
 
 	atomic_fetch_add(&s->forwarded, 1);
-	if (senv_forward(s->env, q, encode_req(q, op, a, ttl, user), r,
-	    sizeof(r), &got, FORWARD_MS, err, sizeof(err)) < 0 ||
-	    got != REPLY_LEN || r[0] != 1) {
+	/* during an election there is no master for a moment: again */
+	for (;;) {
+		if (atomic_load(&s->role) == STORE_ROLE_MASTER)
+			return STORE_LOCAL;	/* elected meanwhile */
+		rc = forward_once(s, q, qlen, r, sizeof(r),
+		    deadline - mono_ms());
+		if (rc != NOT_MASTER || mono_ms() + RETRY_MS >= deadline)
+			break;
+		wait_kick(s, RETRY_MS);
+	}
+	if (rc == NOT_MASTER || rc == -1) {
 		atomic_fetch_add(&s->forward_failures, 1);
 		return -1;
 	}
-	rc = (int32_t)get_le(r + 2, 4);
 	if (expires != NULL)
 		*expires = (int64_t)get_le(r + 6, 8);
 	if (fresh != NULL)
@@ -295,6 +338,7 @@ static int
 become_master(struct store *s, char *err, size_t errlen)
 {
 	enum store_role was = atomic_load(&s->role);
+	struct jrec end;
 	uint64_t seq;
 	int rc = -1;
 
@@ -307,7 +351,12 @@ become_master(struct store *s, char *err, size_t errlen)
 			;
 	else
 		rc = reload(s, err, errlen);
-	if (rc < 0 || senv_last_seq(s->env, &seq, err, errlen) < 0) {
+	/* the state is complete (store_env.h's mark): a member loading it
+	 * whole later takes it as it is */
+	memset(&end, 0, sizeof(end));
+	end.type = JREC_END;
+	if (rc < 0 || senv_last_seq(s->env, &seq, err, errlen) < 0 ||
+	    senv_apply(s->env, &end, 1, 1, err, errlen) < 0) {
 		rc = -1;
 		goto out;
 	}

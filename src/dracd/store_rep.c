@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,6 +397,7 @@ rep_setup(struct senv *e)
 		if ((rc = add_site(env, &e->sites[i],
 		    DB_BOOTSTRAP_HELPER)) != 0)
 			return rc;
+	e->creator = creator;
 	if (creator)
 		log_info("group: a new environment, and %s:%u sorts first: "
 		    "this member creates the group", e->local.host,
@@ -404,43 +406,26 @@ rep_setup(struct senv *e)
 }
 
 /*
- * senv_rep_start - start repmgr (elections on), then open the channel to
- * the master, which needs a master known (DB_REP_UNAVAIL before: asked
- * again on the next call, repmgr_start never twice); 0 when started, 1
- * when no member could take this one in yet (retry), -1 on error
+ * senv_rep_start - start repmgr (elections on); 0 when started, 1 when
+ * no member could take this one in yet (retry), -1 on error
  */
 int
 senv_rep_start(struct senv *e, char *err, size_t errlen)
 {
 	int rc;
 
-	if (!atomic_load(&e->started)) {
-		rc = e->env->repmgr_start(e->env, REP_THREADS,
-		    DB_REP_ELECTION);
-		if (rc == DB_REP_UNAVAIL) {
-			env_msg[0] = '\0';
-			return 1;
-		}
-		if (rc != 0) {
-			env_error(e, "repmgr_start", rc, err, errlen);
-			return -1;
-		}
-		atomic_store(&e->started, 1);
-	}
-	if (atomic_load(&e->channel_open))
+	if (atomic_load(&e->started))
 		return 0;
-	rc = e->env->repmgr_channel(e->env, DB_EID_MASTER, &e->to_master, 0);
-	if (rc == DB_REP_UNAVAIL) {	/* no master known yet */
-		e->to_master = NULL;
+	rc = e->env->repmgr_start(e->env, REP_THREADS, DB_REP_ELECTION);
+	if (rc == DB_REP_UNAVAIL) {
 		env_msg[0] = '\0';
-		return 0;
+		return 1;
 	}
 	if (rc != 0) {
-		e->to_master = NULL;
-		env_error(e, "repmgr_channel", rc, err, errlen);
+		env_error(e, "repmgr_start", rc, err, errlen);
 		return -1;
 	}
-	atomic_store(&e->channel_open, 1);
+	atomic_store(&e->started, 1);
 	return 0;
 }
 
@@ -494,12 +479,18 @@ open_db(struct senv *e, DB **db, const char *name, int create)
 int
 senv_rep_open(struct senv *e, int create, char *err, size_t errlen)
 {
-	int rc;
+	int rc, tries = 0;
 
-	close_dbs(e);
-	if ((rc = open_db(e, &e->db, "state.db", create)) == 0 &&
-	    (rc = open_db(e, &e->chg, "changes.db", create)) == 0)
-		return 0;
+	/* a deadlock here is with repmgr's own start (its membership
+	 * database): again */
+	do {
+		close_dbs(e);
+		if ((rc = open_db(e, &e->db, "state.db", create)) == 0 &&
+		    (rc = open_db(e, &e->chg, "changes.db", create)) == 0)
+			return 0;
+		if (rc == DB_LOCK_DEADLOCK)
+			usleep(10000);
+	} while (rc == DB_LOCK_DEADLOCK && ++tries < 50);
 	close_dbs(e);
 	if (!create && rc == ENOENT)
 		return 1;
@@ -513,10 +504,26 @@ void
 senv_rep_close(struct senv *e)
 {
 	close_dbs(e);
-	atomic_store(&e->channel_open, 0);
 	if (e->to_master != NULL)
 		e->to_master->close(e->to_master, 0);
 	e->to_master = NULL;
+}
+
+/*
+ * senv_rep_create - the group's creator makes its databases before
+ * replication starts: made later, as the first master, their creation
+ * can meet the members' joins (repmgr's membership transactions) in a
+ * deadlock that takes seconds to break
+ */
+int
+senv_rep_create(struct senv *e, char *err, size_t errlen)
+{
+	if (!e->creator)
+		return 0;
+	if (senv_rep_open(e, 1, err, errlen) < 0)
+		return -1;
+	close_dbs(e);
+	return 0;
 }
 
 /* ---- the change feed ---- */
@@ -731,8 +738,19 @@ senv_forward(struct senv *e, const unsigned char *req, size_t len,
 	int rc;
 
 	*got = 0;
-	if (!atomic_load(&e->channel_open)) {
+	if (!atomic_load(&e->started)) {
 		snprintf(err, errlen, "not yet in the group");
+		return -1;
+	}
+	/* the channel follows the master as it changes; made once one is
+	 * known (it cannot be before) */
+	pthread_mutex_lock(&e->chan_lock);
+	if (e->to_master == NULL && (rc = e->env->repmgr_channel(e->env,
+	    DB_EID_MASTER, &e->to_master, 0)) != 0)
+		e->to_master = NULL;
+	pthread_mutex_unlock(&e->chan_lock);
+	if (e->to_master == NULL) {
+		snprintf(err, errlen, "no master known");
 		return -1;
 	}
 	dbt_in(&q, req, (uint32_t)len);
