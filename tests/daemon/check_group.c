@@ -567,8 +567,9 @@ START_TEST(partition_stop_master)
 		poll_roles(t0, why, sizeof(why));
 	tried = spread_stop(&s);
 	ck_assert_msg(group_settled(&g, 1000) >= 0 && group_role(&g,
-	    (size_t)old) == GROUP_REPLICA, "the old master (member %d) is not "
-	    "a replica %d ms after SIGCONT:\n%s", old, FORM_MS, logs());
+	    (size_t)old) == GROUP_REPLICA, "no single master with the others "
+	    "(the old master, member %d, among them) its replicas %d ms after "
+	    "SIGCONT:\n%s", old, FORM_MS, logs());
 	ck_assert_msg(atomic_load(&s.acked_n) > 0, "no add acknowledged");
 	every_acked_allowed(&s, tried);
 	maps_alike();

@@ -512,14 +512,40 @@ group_tail(const struct group *g, size_t i, char *buf, size_t len)
 	return buf;
 }
 
+/* save_logs - with GROUP_LOGDIR set, every member's whole log copied
+ * there (member-I.log), for a failure looked at after the test */
+static void
+save_logs(const struct group *g)
+{
+	const char *dir = getenv("GROUP_LOGDIR");
+	char path[512], buf[8192];
+	FILE *in, *out;
+	size_t i, n;
+
+	if (dir == NULL)
+		return;
+	for (i = 0; i < g->n; i++) {
+		snprintf(path, sizeof(path), "%s/member-%zu.log", dir, i);
+		if ((in = fopen(g->m[i].d.log, "r")) == NULL)
+			continue;
+		if ((out = fopen(path, "w")) != NULL) {
+			while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+				fwrite(buf, 1, n, out);
+			fclose(out);
+		}
+		fclose(in);
+	}
+}
+
 /* group_tails - the end of every member's log, labelled, into buf (a
- * share of it each) */
+ * share of it each); GROUP_LOGDIR: the whole logs saved there too */
 const char *
 group_tails(const struct group *g, char *buf, size_t len)
 {
 	char one[2048];
 	size_t i, used, share;
 
+	save_logs(g);
 	group_view(g, buf, len / 3);
 	used = strlen(buf);
 	share = g->n > 0 ? (len - used) / g->n - 80 : 0;
