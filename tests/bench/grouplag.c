@@ -61,6 +61,7 @@ struct poller {
 	int member;
 };
 
+/* now_ns - monotonic nanoseconds */
 static int64_t
 now_ns(void)
 {
@@ -70,6 +71,7 @@ now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* put32 - one big-endian XDR unit at p; 4 */
 static size_t
 put32(uint8_t *p, uint32_t v)
 {
@@ -78,6 +80,7 @@ put32(uint8_t *p, uint32_t v)
 	return 4;
 }
 
+/* get32 - one big-endian XDR unit */
 static uint32_t
 get32(const uint8_t *p)
 {
@@ -177,6 +180,7 @@ poll_run(void *arg)
 	return NULL;
 }
 
+/* cmp64 - qsort: int64_t ascending */
 static int
 cmp64(const void *a, const void *b)
 {
@@ -285,6 +289,7 @@ failover(const struct opts *o)
 	return 1;
 }
 
+/* usage - say how, exit 2 */
 static void
 usage(void)
 {
@@ -293,6 +298,7 @@ usage(void)
 	exit(2);
 }
 
+/* main - options, then lag or failover */
 int
 main(int argc, char **argv)
 {

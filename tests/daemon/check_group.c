@@ -34,6 +34,7 @@
 static struct group g;
 static char tails[3000];	/* Check carries a message of 4 KB at most */
 
+/* teardown - every member killed, by PID */
 static void
 teardown(void)
 {
@@ -141,6 +142,7 @@ struct lag_thread {
 	size_t member;
 };
 
+/* now_us - monotonic microseconds */
 static int64_t
 now_us(void)
 {
@@ -211,6 +213,7 @@ lag_poller(void *arg)
 	return NULL;
 }
 
+/* cmp_i64 - qsort: int64_t ascending */
 static int
 cmp_i64(const void *a, const void *b)
 {
@@ -292,6 +295,7 @@ struct spread {
 	unsigned int base;
 };
 
+/* spread_run - the spread adder thread */
 static void *
 spread_run(void *arg)
 {
@@ -319,6 +323,8 @@ spread_run(void *arg)
 	return NULL;
 }
 
+/* spread_start - the spread adder on addresses 10.base.x.y, asking
+ * the members in include (a bit each) */
 static void
 spread_start(struct spread *s, unsigned int base, int include)
 {
@@ -337,10 +343,9 @@ spread_stop(struct spread *s)
 	return atomic_load(&s->tried);
 }
 
-/* acked_at_least - has the adder (arg) n acknowledged adds (n in
- * spread_goal)? */
-static size_t spread_goal;
+static size_t spread_goal;	/* acked_at_least's n */
 
+/* acked_at_least - has the adder (arg) n acknowledged adds? */
 static int
 acked_at_least(void *arg)
 {
@@ -434,6 +439,7 @@ struct bulk {
 	size_t acked;
 };
 
+/* bulk_run - one member's share of the catchup adds */
 static void *
 bulk_run(void *arg)
 {
@@ -644,6 +650,7 @@ START_TEST(expiry_everywhere)
 }
 END_TEST
 
+/* make_group_suite - the group suite, a case a subject */
 Suite *
 make_group_suite(void)
 {
