@@ -6,6 +6,10 @@
  * or drac-cli group); adds and checks at one member over raw RPC; the
  * members' map files compared.  Each member is a struct daemon
  * (daemon.c), so log_contains and the like apply to it.
+ *
+ * Environment: GROUP_ROLES=log reads roles from the members' log lines
+ * instead of their GROUP answers; GROUP_LOGDIR=DIR keeps the members'
+ * whole logs there when a test fails.
  */
 #ifndef TESTS_GROUP_H
 #define TESTS_GROUP_H
