@@ -41,6 +41,8 @@
 #define PRUNE_AUTO	(16 * 1024 * 1024)
 #define LIST_SCAN	(4 * SLAB_ENTRIES) /* slots looked at, at most */
 #define GATHER_US	300		/* see gather */
+#define CONFIRM_MS	3000		/* see confirm */
+#define CONFIRM_STEP_MS	50
 
 /* ---- the store's clock, waits and walks (store.c calls them) ---- */
 
@@ -313,6 +315,43 @@ group_unacked(struct store *s, uint64_t j, const char *err)
 	}
 }
 
+/* stopping - is the store closing? */
+static int
+stopping(struct store *s)
+{
+	int stop;
+
+	pthread_mutex_lock(&s->lock);
+	stop = s->stopping;
+	pthread_mutex_unlock(&s->lock);
+	return stop;
+}
+
+/*
+ * confirm - a group's commit made here came without the acknowledgements
+ * group_ack asks for (a member is still catching up with a new master,
+ * say): commit the state's mark again, every CONFIRM_STEP_MS for up to
+ * CONFIRM_MS, until one is acknowledged; members acknowledge a log
+ * position, so that one covers every commit before it.  0 when one was,
+ * 1 when none (the adders hear a failure).  With jio_lock held.
+ */
+static int
+confirm(struct store *s, char *err, size_t errlen)
+{
+	struct jrec end = {.type = JREC_END};
+	int64_t until = mono_ms() + CONFIRM_MS;
+	int rc = 1;
+
+	while (rc == 1 && mono_ms() < until && !stopping(s)) {
+		struct timespec ts = {0, CONFIRM_STEP_MS * 1000000L};
+
+		nanosleep(&ts, NULL);
+		if ((rc = senv_apply(s->env, &end, 1, 1, err, errlen)) < 0)
+			return -1;
+	}
+	return rc;
+}
+
 /* store_sync - commit and flush the records waiting; -1 with a message */
 int
 store_sync(struct store *s, char *err, size_t errlen)
@@ -324,6 +363,8 @@ store_sync(struct store *s, char *err, size_t errlen)
 	pthread_mutex_lock(&s->jio_lock);
 	b = take_buffer(s, &j);
 	rc = env_write(s, b.p, b.len, err, errlen);
+	if (rc == 1)
+		rc = confirm(s, err, errlen);
 	pthread_mutex_lock(&s->lock);
 	if (rc == 1)	/* made here, not acknowledged by the group */
 		group_unacked(s, j, err);

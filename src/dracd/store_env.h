@@ -61,6 +61,7 @@ int senv_prune(struct senv *, struct senv_pos *, senv_sink keep, void *,
 int senv_checkpoint(struct senv *, char *err, size_t errlen);
 
 /* store_rep.c: the group */
+#define SENV_BUSY	(-3)	/* replication locks readers out a moment */
 extern __thread int rep_perm_failed;
 int senv_rep_check(const char *local, const char *sites, char *err,
     size_t errlen);
@@ -82,5 +83,6 @@ int senv_forward(struct senv *, const unsigned char *req, size_t len,
     unsigned char *reply, size_t cap, size_t *got, int timeout_ms,
     char *err, size_t errlen);
 void senv_rep_status(struct senv *, struct store_group *);
+void senv_rep_police(struct senv *);
 
 #endif

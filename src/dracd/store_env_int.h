@@ -36,6 +36,7 @@ struct senv {
 	pthread_mutex_t chan_lock;	/* making to_master */
 	atomic_int is_master, startup_done, started;
 	atomic_int master_eid;
+	atomic_int site_added;	/* a site joined: police it */
 	uint64_t next_seq;	/* the next change's number (master) */
 	atomic_ullong last_seq;	/* the last committed here */
 	atomic_llong last_ms;

@@ -32,6 +32,8 @@
 #define APPLIED_MS	1000		/* the change reaching us, at most */
 #define CHANGES_KEEP	1000000		/* changes kept for members behind */
 #define PRUNE_EVERY_MS	10000
+#define TICK_MS		100		/* the master's own round */
+#define FROZEN_MS	1000		/* a round this late: we were stopped */
 #define RETRY_MS	50		/* between tries while no master */
 #define NOT_MASTER	(-101)		/* a reply's result: ask again */
 #define REQ_LEN		28
@@ -177,7 +179,7 @@ wait_applied(struct store *s, uint64_t seq, int64_t ms)
 }
 
 /* forward_once - one try: the master's result, NOT_MASTER when there is
- * none now (or it is not ready), -1 when it does not answer */
+ * none now, it is not ready or it did not answer; -1 on a bad reply */
 static int
 forward_once(struct store *s, const unsigned char *q, size_t qlen,
     unsigned char *r, size_t cap, int64_t ms)
@@ -187,9 +189,11 @@ forward_once(struct store *s, const unsigned char *q, size_t qlen,
 
 	if (ms <= 0)
 		return -1;
+	/* no master known, or the one asked is gone: the next try goes to
+	 * whichever member is elected (an add made twice is one grant) */
 	if (senv_forward(s->env, q, qlen, r, cap, &got, (int)ms, err,
 	    sizeof(err)) < 0)
-		return strstr(err, "no master") != NULL ? NOT_MASTER : -1;
+		return NOT_MASTER;
 	if (got != REPLY_LEN || r[0] != 1)
 		return -1;
 	return (int32_t)get_le(r + 2, 4);
@@ -304,6 +308,8 @@ follow(struct store *s, char *err, size_t errlen)
 	pthread_mutex_unlock(&s->group_lock);
 	n = senv_changes(s->env, from, FOLLOW_BATCH, apply_one, s, err,
 	    errlen);
+	if (n == SENV_BUSY)	/* an election, a sync: soon again */
+		return 0;
 	if (n == -2) {
 		log_info("group: changes since %llu are gone from the feed: "
 		    "loading the whole state", (unsigned long long)from);
@@ -344,9 +350,11 @@ grants(struct store *s)
 }
 
 /* become_master - this member won an election: the feed's end applied,
- * its numbering taken up, the writers' calls made here from now on */
+ * its numbering taken up, the writers' calls made here from now on.
+ * With confirm (it was stopped a while), only once a commit of its own
+ * is acknowledged: the others may have elected another meanwhile. */
 static int
-become_master(struct store *s, char *err, size_t errlen)
+become_master(struct store *s, int confirm, char *err, size_t errlen)
 {
 	enum store_role was = atomic_load(&s->role);
 	struct jrec end;
@@ -367,7 +375,8 @@ become_master(struct store *s, char *err, size_t errlen)
 	memset(&end, 0, sizeof(end));
 	end.type = JREC_END;
 	if (rc < 0 || senv_last_seq(s->env, &seq, err, errlen) < 0 ||
-	    senv_apply(s->env, &end, 1, 1, err, errlen) < 0) {
+	    (rc = senv_apply(s->env, &end, 1, 1, err, errlen)) < 0 ||
+	    (confirm && rc == 1)) {
 		rc = -1;
 		goto out;
 	}
@@ -451,12 +460,16 @@ step(struct store *s, int64_t *said, int *idle)
 	}
 	if (senv_rep_master(s->env)) {
 		if (role != STORE_ROLE_MASTER &&
-		    become_master(s, err, sizeof(err)) < 0) {
-			say(said, "cannot take the master's role", err);
+		    become_master(s, s->suspect, err, sizeof(err)) < 0) {
+			if (!s->suspect)
+				say(said, "cannot take the master's role", err);
 			return 100;
 		}
-		return PRUNE_EVERY_MS;
+		s->suspect = 0;
+		senv_rep_police(s->env);
+		return TICK_MS;
 	}
+	s->suspect = 0;
 	if (!senv_rep_ready(s->env))
 		return 100;
 	if (role != STORE_ROLE_REPLICA) {
@@ -488,10 +501,24 @@ group_main(void *arg)
 	int idle = 0;
 
 	pthread_setname_np(pthread_self(), "dracd-group");
+	int64_t last = mono_ms();
+
 	while (!atomic_load(&s->group_stop)) {
 		struct timespec ts;
 
+		/* a master whose own round comes this late was stopped (or
+		 * starved): the others may have elected another meanwhile,
+		 * and it answers as master only once they acknowledge it */
+		if (mono_ms() - last > FROZEN_MS &&
+		    atomic_load(&s->role) == STORE_ROLE_MASTER) {
+			log_warnx("group: this member was stopped for %lld ms: "
+			    "it takes calls again once the group acknowledges "
+			    "it as the master", (long long)(mono_ms() - last));
+			s->suspect = 1;
+			atomic_store(&s->role, STORE_ROLE_NONE);
+		}
 		wait = step(s, &said, &idle);
+		last = mono_ms();
 		if (atomic_load(&s->role) == STORE_ROLE_MASTER &&
 		    mono_ms() - pruned >= PRUNE_EVERY_MS) {
 			prune_feed(s);

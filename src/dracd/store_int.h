@@ -80,6 +80,7 @@ struct store {
 	uint64_t applied_seq;		/* group_lock: the last change here */
 	int64_t applied_ms;
 	int group_kick;			/* group_lock: an event, a waiter */
+	int suspect;			/* the group thread's: see group_main */
 	atomic_ullong forwarded, forward_failures;
 };
 

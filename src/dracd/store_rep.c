@@ -249,6 +249,10 @@ rep_event(DB_ENV *env, u_int32_t which, void *info)
 	case DB_EVENT_REP_PERM_FAILED:
 		rep_perm_failed = 1;
 		break;
+	case DB_EVENT_REP_SITE_ADDED:
+		atomic_store(&e->site_added, 1);
+		e->rep.event(e->rep.arg, SENV_EV_NEWMASTER);
+		break;
 	case DB_EVENT_REP_DUPMASTER:
 		log_warnx("group: two masters met; Berkeley DB holds an "
 		    "election");
@@ -264,6 +268,23 @@ rep_event(DB_ENV *env, u_int32_t which, void *info)
 	default:
 		break;
 	}
+}
+
+/* listed - is host:port this member or one in group_sites? */
+static int
+listed(const struct senv *e, const char *host, unsigned int port)
+{
+	struct rep_site site;
+	size_t i;
+
+	snprintf(site.host, sizeof(site.host), "%s", host);
+	site.port = port;
+	if (site_eq(&site, &e->local))
+		return 1;
+	for (i = 0; i < e->nsites; i++)
+		if (site_eq(&site, &e->sites[i]))
+			return 1;
+	return 0;
 }
 
 /* rep_dispatch - a member's request over a channel: served, answered */
@@ -388,6 +409,10 @@ rep_setup(struct senv *e)
 	    (rc = timeouts(env)) != 0 ||
 	    (rc = env->rep_set_config(env, DB_REPMGR_CONF_2SITE_STRICT,
 	    e->nsites == 1)) != 0 ||
+	    /* while replication locks operations out (an election, a sync
+	     * with a new master), say so at once: Berkeley DB would sleep
+	     * 5 s before looking again, and the follower with it */
+	    (rc = env->rep_set_config(env, DB_REP_CONF_NOWAIT, 1)) != 0 ||
 	    (rc = env->repmgr_msg_dispatch(env, rep_dispatch, 0)) != 0 ||
 	    (rc = add_site(env, &e->local, DB_LOCAL_SITE)) != 0 ||
 	    (creator && (rc = add_site(env, &e->local,
@@ -634,7 +659,8 @@ senv_committed_seq(struct senv *e)
 /*
  * senv_changes - hand sink up to max changes, from number from on; the
  * number handed, -2 when from is no longer in the feed (pruned: the
- * caller loads the whole state again), -1 on error
+ * caller loads the whole state again), SENV_BUSY while replication
+ * locks readers out, -1 on error
  */
 int
 senv_changes(struct senv *e, uint64_t from, size_t max,
@@ -648,6 +674,8 @@ senv_changes(struct senv *e, uint64_t from, size_t max,
 	int rc, n = 0, i, flag = DB_SET_RANGE;
 
 	if ((rc = e->chg->cursor(e->chg, NULL, &c, 0)) != 0) {
+		if (rc == DB_REP_LOCKOUT)
+			return SENV_BUSY;
 		env_error(e, "changes.db", rc, err, errlen);
 		return -1;
 	}
@@ -676,7 +704,9 @@ senv_changes(struct senv *e, uint64_t from, size_t max,
 		n++;
 	}
 	c->close(c);
-	if (n >= 0 && rc != 0 && rc != DB_NOTFOUND) {
+	if (n == 0 && rc == DB_REP_LOCKOUT)
+		return SENV_BUSY;
+	if (n >= 0 && rc != 0 && rc != DB_NOTFOUND && rc != DB_REP_LOCKOUT) {
 		env_error(e, "changes.db", rc, err, errlen);
 		return -1;
 	}
@@ -762,6 +792,36 @@ senv_forward(struct senv *e, const unsigned char *req, size_t len,
 	}
 	*got = r.size;
 	return 0;
+}
+
+/*
+ * senv_rep_police - on the master, after a site joined: remove from the
+ * group every site dracd.conf does not list.  repmgr takes in any site
+ * that asks (it has no authentication: group_local belongs on a network
+ * only the members reach); this undoes what got through, loudly.
+ */
+void
+senv_rep_police(struct senv *e)
+{
+	DB_REPMGR_SITE *list = NULL;
+	DB_SITE *site;
+	u_int count = 0, i;
+
+	if (!atomic_exchange(&e->site_added, 0) || !atomic_load(&e->is_master) ||
+	    e->env->repmgr_site_list(e->env, &count, &list) != 0)
+		return;
+	for (i = 0; i < count; i++) {
+		if (listed(e, list[i].host, list[i].port))
+			continue;
+		log_warnx("group: %s:%u joined the group but is not in "
+		    "group_sites: removed (firewall group_local's port)",
+		    list[i].host, list[i].port);
+		if (e->env->repmgr_site(e->env, list[i].host, list[i].port,
+		    &site, 0) == 0 && site->remove(site) != 0)
+			log_warnx("group: %s:%u could not be removed",
+			    list[i].host, list[i].port);
+	}
+	free(list);
 }
 
 /* ---- status ---- */
