@@ -243,7 +243,7 @@ START_TEST(lag_p99)
 	static struct lag l;
 	struct lag_thread ad[GROUP_MAX], po[GROUP_MAX];
 	int64_t lag[LAG_ADDS], last;
-	size_t i, k, n = 0, unseen = 0, refused = 0;
+	size_t i, k, n = 0, unseen = 0, refused = 0, slow;
 
 	form(3, NULL);
 	memset(&l, 0, sizeof(l));
@@ -282,10 +282,13 @@ START_TEST(lag_p99)
 	ck_assert_msg(unseen == 0, "%zu acknowledged adds not allowed "
 	    "everywhere within %d ms:\n%s", unseen, SEEN_MS, logs());
 	qsort(lag, n, sizeof(lag[0]), cmp_i64);
+	for (k = 0, slow = 0; k < n; k++)
+		slow += lag[k] >= 20000;
 	fprintf(stderr, "group lag: %zu adds at 500/s over 3 members, until "
-	    "every member answers allowed: p50 %.2f ms, p99 %.2f ms, max "
-	    "%.2f ms (target p99 5 ms)\n", n, (double)lag[n / 2] / 1e3,
-	    (double)lag[n * 99 / 100] / 1e3, (double)lag[n - 1] / 1e3);
+	    "every member answers allowed: p50 %.2f ms, p90 %.2f ms, p99 %.2f "
+	    "ms, max %.2f ms, %zu at 20 ms or more (target p99 5 ms)\n", n,
+	    (double)lag[n / 2] / 1e3, (double)lag[n * 9 / 10] / 1e3,
+	    (double)lag[n * 99 / 100] / 1e3, (double)lag[n - 1] / 1e3, slow);
 	ck_assert_msg(lag[n * 99 / 100] < lag_bound_ms() * 1000, "lag p99 "
 	    "%.2f ms, want under %lld", (double)lag[n * 99 / 100] / 1e3,
 	    (long long)lag_bound_ms());
