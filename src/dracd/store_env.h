@@ -31,6 +31,7 @@ enum senv_event { SENV_EV_MASTER = 1, SENV_EV_CLIENT, SENV_EV_STARTUPDONE,
 struct senv_rep {
 	const char *local, *sites;	/* local NULL: a single host */
 	int priority, ack;		/* ack: enum store_ack */
+	int creator;			/* this start creates the group */
 	void (*event)(void *, enum senv_event);
 	/* a member's request: the reply's length in reply (at most cap) */
 	size_t (*serve)(void *, const unsigned char *req, size_t len,
@@ -65,6 +66,7 @@ int senv_checkpoint(struct senv *, char *err, size_t errlen);
 extern __thread int rep_perm_failed;
 int senv_rep_check(const char *local, const char *sites, char *err,
     size_t errlen);
+int senv_rep_first(const char *home, const char *local, const char *sites);
 int senv_rep_create(struct senv *, char *err, size_t errlen);
 int senv_rep_start(struct senv *, char *err, size_t errlen);
 int senv_rep_open(struct senv *, int create, char *err, size_t errlen);

@@ -32,6 +32,7 @@
 #define APPLIED_MS	1000		/* the change reaching us, at most */
 #define CHANGES_KEEP	1000000		/* changes kept for members behind */
 #define PRUNE_EVERY_MS	10000
+#define JOIN_FIRST_MS	3000		/* see join_first */
 #define TICK_MS		100		/* the master's own round */
 #define FROZEN_MS	1000		/* a round this late: we were stopped */
 #define RETRY_MS	50		/* between tries while no master */
@@ -542,6 +543,46 @@ group_main(void *arg)
 
 /* ---- open, start, stop, status ---- */
 
+/*
+ * join_first - the member that sorts first, on a new environment: it
+ * creates the group only when none answers.  It tries to join for up to
+ * JOIN_FIRST_MS (its environment was lost, and the others are a group
+ * already: creating one would make a second group with a second
+ * master); when none takes it in, the fresh environment is removed and
+ * this start creates the group.  1 with s->env open (joined, or -1 on
+ * error), 0 to create.
+ */
+static int
+join_first(struct store *s, struct senv_rep *rep, char *err, size_t errlen)
+{
+	int64_t until = mono_ms() + JOIN_FIRST_MS;
+	int created, rc;
+
+	if (senv_open(s->env_path, rep, &s->env, &created, err, errlen) < 0)
+		return -1;
+	while ((rc = senv_rep_start(s->env, err, errlen)) == 1 &&
+	    mono_ms() < until) {
+		struct timespec ts = {0, 200 * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	if (rc == 0) {
+		log_info("group: a new environment joined the group");
+		return 1;
+	}
+	senv_close(s->env);
+	s->env = NULL;
+	if (rc < 0)
+		return -1;
+	if (senv_remove(s->env_path) < 0) {
+		snprintf(err, errlen, "%s: cannot remove a new environment's "
+		    "files", s->env_path);
+		return -1;
+	}
+	rep->creator = 1;
+	return 0;
+}
+
 /* store_group_open - the environment, replicated; its databases come
  * with the role (the group thread) */
 int
@@ -568,6 +609,9 @@ store_group_open(struct store *s, char *err, size_t errlen)
 	rep.event = on_event;
 	rep.serve = serve;
 	rep.arg = s;
+	if (senv_rep_first(s->env_path, rep.local, rep.sites) &&
+	    join_first(s, &rep, err, errlen) != 0)
+		return s->env != NULL ? 0 : -1;
 	return senv_open(s->env_path, &rep, &s->env, &created, err, errlen);
 }
 

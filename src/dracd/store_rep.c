@@ -149,8 +149,8 @@ site_cmp(const struct rep_site *a, const struct rep_site *b)
 {
 	char ta[300], tb[300];
 
-	snprintf(ta, sizeof(ta), "%s:%u", a->host, a->port);
-	snprintf(tb, sizeof(tb), "%s:%u", b->host, b->port);
+	snprintf(ta, sizeof(ta), "%.255s:%u", a->host, a->port);
+	snprintf(tb, sizeof(tb), "%.255s:%u", b->host, b->port);
 	return strcmp(ta, tb);
 }
 
@@ -378,17 +378,37 @@ timeouts(DB_ENV *env)
 }
 
 /*
- * rep_setup - the replication settings, before the environment opens.
- * On the environment's first start, the member whose address sorts
- * first among all of them creates the group; the others join through
- * whichever member they reach.
+ * senv_rep_first - on the environment in home's first start, does this
+ * member sort first among all of them (and so create the group when no
+ * group answers)?
+ */
+int
+senv_rep_first(const char *home, const char *local, const char *sites)
+{
+	struct rep_site l, s[REP_SITES];
+	char err[300];
+	int n, i;
+
+	if (!env_fresh(home) || parse_site(local, strlen(local), &l) < 0 ||
+	    (n = parse_sites(sites, s, REP_SITES - 1, err, sizeof(err))) < 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (site_cmp(&s[i], &l) < 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * rep_setup - the replication settings, before the environment opens;
+ * rep.creator: this start creates the group (DB_GROUP_CREATOR), else
+ * it joins through whichever member it reaches
  */
 int
 rep_setup(struct senv *e)
 {
 	DB_ENV *env = e->env;
 	char err[300];
-	int n, rc, creator;
+	int n, rc, creator = e->rep.creator;
 	size_t i;
 
 	if (parse_site(e->rep.local, strlen(e->rep.local), &e->local) < 0 ||
@@ -396,10 +416,6 @@ rep_setup(struct senv *e)
 	    sizeof(err))) <= 0)
 		return EINVAL;
 	e->nsites = (size_t)n;
-	creator = env_fresh(e->home);
-	for (i = 0; i < e->nsites; i++)
-		if (site_cmp(&e->sites[i], &e->local) < 0)
-			creator = 0;
 	env->app_private = e;
 	atomic_store(&e->master_eid, DB_EID_INVALID);
 	if ((rc = env->set_event_notify(env, rep_event)) != 0 ||
@@ -424,9 +440,9 @@ rep_setup(struct senv *e)
 			return rc;
 	e->creator = creator;
 	if (creator)
-		log_info("group: a new environment, and %s:%u sorts first: "
-		    "this member creates the group", e->local.host,
-		    e->local.port);
+		log_info("group: a new environment, %s:%u sorts first, and no "
+		    "group answered: this member creates the group",
+		    e->local.host, e->local.port);
 	return 0;
 }
 
