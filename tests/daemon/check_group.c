@@ -104,18 +104,22 @@ START_TEST(form_one_master)
 	int which = -1;
 	size_t i;
 
+	int64_t t0, t1;
+
 	form(3, NULL);
 	for (i = 0; i < g.n; i++) {
 		group_addr(addr, sizeof(addr), 1, (unsigned int)i);
+		t0 = now_ms();
 		ck_assert_msg(group_add(&g, i, "127.0.0.1", addr, 0) == DRAC_OK,
 		    "add of %s at member %zu refused:\n%s", addr, i, logs());
+		t1 = now_ms();
 		ck_assert_msg(group_check(&g, i, addr) == 1, "%s not allowed "
 		    "at member %zu right after its add there:\n%s", addr, i,
 		    logs());
-	}
-	for (i = 0; i < g.n; i++) {
-		group_addr(addr, sizeof(addr), 1, (unsigned int)i);
 		allowed_everywhere(addr, SEEN_MS);
+		fprintf(stderr, "group: the first add at member %zu answered in "
+		    "%lld ms, allowed everywhere after %lld ms\n", i,
+		    (long long)(t1 - t0), (long long)(now_ms() - t0));
 	}
 	maps_alike();
 	for (i = 0; i < g.n; i++) {
@@ -224,6 +228,23 @@ cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* warm_up - an add at each member, allowed everywhere: the first adds
+ * after a group formed are slow (the lag case measures the steady state;
+ * the form case the first adds) */
+static void
+warm_up(void)
+{
+	char addr[32];
+	size_t i;
+
+	for (i = 0; i < g.n; i++) {
+		group_addr(addr, sizeof(addr), 8, (unsigned int)i);
+		ck_assert_int_eq(group_add(&g, i, "127.0.0.1", addr, 0),
+		    DRAC_OK);
+		allowed_everywhere(addr, SEEN_MS);
+	}
+}
+
 /* lag_bound_ms - LAG_P99_MS, times CK_TIMEOUT_MULTIPLIER under a
  * sanitizer (make check-asan, check-tsan), which slows dracd as much */
 static int64_t
@@ -248,6 +269,7 @@ START_TEST(lag_p99)
 	size_t i, k, n = 0, unseen = 0, refused = 0, slow;
 
 	form(3, NULL);
+	warm_up();
 	memset(&l, 0, sizeof(l));
 	l.start_us = now_us() + 10000;
 	for (i = 0; i < g.n; i++) {
