@@ -370,7 +370,10 @@ fuzz: fuzz-build
 $(B)/loadgen: tests/bench/loadgen.c
 	$(CC) -std=gnu11 $(WARN) -O2 -pthread -o $@ $<
 
-bench: deps all $(B)/loadgen
+$(B)/grouplag: tests/bench/grouplag.c
+	$(CC) -std=gnu11 $(WARN) -O2 -pthread -o $@ $<
+
+bench: deps all $(B)/loadgen $(B)/grouplag
 	B=$(B) tests/bench/run.sh
 
 # valgrind: the unit suites in-process, libdrac against a fake hostile

@@ -35,6 +35,7 @@ main(void)
 	srunner_add_suite(sr, make_upgrade_suite());
 	srunner_add_suite(sr, make_milter_suite());
 	srunner_add_suite(sr, make_groupcli_suite());
+	srunner_add_suite(sr, make_group_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -28,5 +28,6 @@ Suite *make_audit_suite(void);
 Suite *make_upgrade_suite(void);
 Suite *make_milter_suite(void);
 Suite *make_groupcli_suite(void);
+Suite *make_group_suite(void);
 
 #endif

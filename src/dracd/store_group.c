@@ -339,6 +339,17 @@ master_addr(struct store *s, char *buf, size_t len)
 	free(g);
 }
 
+/* grants - the table's entries, read under the store's lock (the
+ * master's calls and the expiry thread change it meanwhile) */
+static size_t
+grants(struct store *s)
+{
+	struct store_stats st;
+
+	store_get_stats(s, &st);
+	return (size_t)st.entries;
+}
+
 /* become_master - this member won an election: the feed's end applied,
  * its numbering taken up, the writers' calls made here from now on.
  * With confirm (it was stopped a while), only once a commit of its own
@@ -374,7 +385,7 @@ become_master(struct store *s, int confirm, char *err, size_t errlen)
 	set_applied(s, seq);
 	atomic_store(&s->role, STORE_ROLE_MASTER);
 	log_info("group: this member is now the master (%zu grants, change "
-	    "%llu)", s->t.count, (unsigned long long)seq);
+	    "%llu)", grants(s), (unsigned long long)seq);
 	rc = 0;
 out:
 	pthread_mutex_unlock(&s->jio_lock);
@@ -400,7 +411,7 @@ become_replica(struct store *s, char *err, size_t errlen)
 	if (rc == 0) {
 		master_addr(s, m, sizeof(m));
 		log_info("group: this member is a replica of %s (%zu grants, "
-		    "change %llu)", m, s->t.count,
+		    "change %llu)", m, grants(s),
 		    (unsigned long long)s->applied_seq);
 	}
 	return rc;

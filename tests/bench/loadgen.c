@@ -8,12 +8,13 @@
  *   scenario=NAME calls_per_s=N p50_us=N p99_us=N p999_us=N max_us=N
  *   errors=N
  *
- * usage: loadgen -p port [-T] [-c clients] [-d seconds] [-s name]
+ * usage: loadgen -p port[,port...] [-T] [-c clients] [-d seconds] [-s name]
  *        [-n range] [-m null|add|check|mixed|policy|socketmap]
  * add: v1 ADD of distinct addresses; check: v3 CHECK of addresses
  * 10.0.0.0 + [0, range); mixed: one add in every 21 calls, the rest checks;
  * policy and socketmap: one lookup of such an address per call, over TCP
- * to those services' port.
+ * to those services' port.  With several ports (the members of a group),
+ * client i speaks to port i modulo their number.
  */
 #include <sys/socket.h>
 
@@ -33,8 +34,11 @@
 
 enum mode { M_NULL, M_ADD, M_CHECK, M_MIXED, M_POLICY, M_SOCKMAP };
 
+#define MAXPORTS 8
+
 struct opts {
-	uint16_t port;
+	uint16_t port[MAXPORTS];
+	int nports;
 	int tcp, clients;
 	double seconds;
 	const char *name;
@@ -186,16 +190,16 @@ text_exchange(int fd, const struct opts *o, const uint8_t *req, size_t len)
 	}
 }
 
-/* connect_to - a connected socket to the server */
+/* connect_to - a connected socket to the server (client id's) */
 static int
-connect_to(const struct opts *o)
+connect_to(const struct opts *o, int id)
 {
 	struct sockaddr_in sa;
 	int fd = socket(AF_INET, o->tcp ? SOCK_STREAM : SOCK_DGRAM, 0), one = 1;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
-	sa.sin_port = htons(o->port);
+	sa.sin_port = htons(o->port[id % o->nports]);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		perror("connect");
@@ -240,7 +244,7 @@ run(void *arg)
 {
 	struct worker *w = arg;
 	const struct opts *o = w->o;
-	int fd = connect_to(o);
+	int fd = connect_to(o, w->id);
 	int64_t end = now_ns() + (int64_t)(o->seconds * 1e9), t0, t1;
 	uint8_t req[256];
 	uint64_t i, us;
@@ -281,7 +285,7 @@ pct(const uint64_t *h, uint64_t total, double q)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: loadgen -p port [-T] [-c clients] "
+	fprintf(stderr, "usage: loadgen -p port[,port...] [-T] [-c clients] "
 	    "[-d seconds] [-s name] [-n range] [-m null|add|check|mixed]\n");
 	exit(2);
 }
@@ -291,7 +295,8 @@ main(int argc, char **argv)
 {
 	static const char *const modes[] = {"null", "add", "check", "mixed",
 	    "policy", "socketmap"};
-	struct opts o = {0, 0, 1, 3.0, "run", 1000000, M_NULL};
+	struct opts o = {{0}, 0, 0, 1, 3.0, "run", 1000000, M_NULL};
+	char *tok, *save;
 	uint64_t hist[NBUCKET] = {0}, calls = 0, errors = 0, max = 0;
 	struct worker *w;
 	pthread_t *t;
@@ -301,7 +306,11 @@ main(int argc, char **argv)
 
 	while ((ch = getopt(argc, argv, "p:Tc:d:s:n:m:")) != -1) {
 		switch (ch) {
-		case 'p': o.port = (uint16_t)atoi(optarg); break;
+		case 'p':
+			for (tok = strtok_r(optarg, ",", &save); tok != NULL &&
+			    o.nports < MAXPORTS; tok = strtok_r(NULL, ",", &save))
+				o.port[o.nports++] = (uint16_t)atoi(tok);
+			break;
 		case 'T': o.tcp = 1; break;
 		case 'c': o.clients = atoi(optarg); break;
 		case 'd': o.seconds = atof(optarg); break;
@@ -319,7 +328,7 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (o.port == 0 || o.clients < 1 || o.clients > 256 || o.range == 0)
+	if (o.nports == 0 || o.port[0] == 0 || o.clients < 1 || o.clients > 256 || o.range == 0)
 		usage();
 	w = calloc((size_t)o.clients, sizeof(*w));
 	t = calloc((size_t)o.clients, sizeof(*t));

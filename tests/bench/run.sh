@@ -173,6 +173,11 @@ wait $LG
 record "$(cat "$WORK/storm") map_clean_ms_after_last_expiry=${CLEAN:-never}"
 stop
 
+# 9. a group of three (tests/bench/group.sh)
+while read -r line; do record "$line"; done < <(B=$B GROUP_SECS=$SECS GROUP_RUNS=$RUNS BENCH_QUICK=$QUICK tests/bench/group.sh)
+GSINGLE=""
+for r in "${RESULTS[@]}"; do case $r in scenario=group_single_add*) GSINGLE=$(field "$r" calls_per_s);; esac; done
+
 # 8. drac-milter: messages/s through a real Postfix without and with it
 # (needs root and Postfix; tests/bench/milter.sh prints nothing otherwise)
 while read -r line; do record "$line"; done < <(B=$B MILTER_SECS=$SECS tests/bench/milter.sh)
@@ -203,6 +208,9 @@ for r in "${RESULTS[@]}"; do
 	scenario=add_v1_udp_sync0_big_c16*) echo "sync before ack with $BIG entries: $(field "$r" calls_per_s) adds/s with 16 clients (target 5000; the map edited in place)";;
 	scenario=add_v1_udp_sync0_c16*) echo "sync before ack: $(field "$r" calls_per_s) adds/s with 16 clients vs $S0C1 with 1 (group commit)";;
 	scenario=postfix_*) echo "$(field "$r" scenario || true)$(sed -n 's/scenario=\([^ ]*\).*/\1/p' <<< "$r"): $(field "$r" msgs_per_s) messages/s through Postfix";;
+	scenario=group_add_v1_udp_c4*) echo "group of 3 (group_ack = quorum), 4 clients UDP over the members: $(field "$r" calls_per_s) adds/s, $(ratio "$(field "$r" calls_per_s)" "$GSINGLE") of a single host's $GSINGLE in this run";;
+	scenario=group_lag_1000*) echo "group lag at $(field "$r" rate) adds/s until every member answers allowed: p50 $(field "$r" p50_us) us, p99 $(field "$r" p99_us) us (target 5000), max $(field "$r" max_us) us, $(field "$r" unseen) never seen";;
+	scenario=group_failover\ *) echo "group failover, an add acknowledged again after the master's SIGKILL: $(sed -n 's/.*failover_ms=\([^ ]*\).*/\1/p' <<< "$r" | tr , '\n' | sort -n | tr '\n' ' ')ms (sorted; target 5000)";;
 	scenario=expiry_storm*) echo "expiry storm: p99 $(field "$r" p99_us) us (target 2000), max $(field "$r" max_us) us (target 50000), map clean $(field "$r" map_clean_ms_after_last_expiry) ms after the last expiry (target 5000)";;
 	esac
 done
