@@ -554,6 +554,15 @@ wait_signals(struct dracd *d)
 	log_info("signal %d: shutting down", sig);
 }
 
+/* adds_wait - does an add hold its thread until something else is done:
+ * the disk (sync_interval 0), the group's acknowledgement or the
+ * master's answer (a group)? */
+static int
+adds_wait(const struct config *c)
+{
+	return c->sync_interval_ms == 0 || c->group_local[0] != '\0';
+}
+
 /* check_only - -n: say whether the configuration is good, and exit */
 static int
 check_only(struct dracd *d)
@@ -638,13 +647,15 @@ serve(struct dracd *d)
 	so.rpc.lookup = proc_lookup;
 	so.rpc.ctx = &d->sv;
 	so.udp_threads = c->udp_threads > 0 ? (int)c->udp_threads :
-	    c->sync_interval_ms == 0 ? DEF_UDP_THREADS_SYNC : DEF_UDP_THREADS;
+	    adds_wait(c) ? DEF_UDP_THREADS_SYNC : DEF_UDP_THREADS;
 	so.admit = policy_admit_any;
-	/* with sync_interval 0, TCP adds too wait for the disk: in workers,
-	 * as many as the UDP threads, never in the thread that answers the
-	 * live lookups.  Otherwise they do not wait, and the hand-off would
-	 * only cost (4 TCP clients: 21,000 adds/s instead of 39,000) */
-	so.tcp_workers = c->sync_interval_ms == 0 ? so.udp_threads : 0;
+	/* with sync_interval 0, TCP adds too wait for the disk (in a group,
+	 * for the group's acknowledgement, or for the master's answer):
+	 * in workers, as many as the UDP threads, never in the thread that
+	 * answers the live lookups.  Otherwise they do not wait, and the
+	 * hand-off would only cost (4 TCP clients: 21,000 adds/s instead
+	 * of 39,000) */
+	so.tcp_workers = adds_wait(c) ? so.udp_threads : 0;
 	so.tcp_max_connections = (int)c->tcp_max_connections;
 	so.tcp_max_per_source = (int)c->tcp_max_per_source;
 	so.tcp_request_timeout_ms = c->tcp_request_timeout_ms;

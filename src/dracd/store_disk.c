@@ -220,7 +220,11 @@ env_write(struct store *s, const unsigned char *p, size_t len, char *err,
 		}
 		off += size;
 		if (++n == ENV_BATCH || off == len) {
-			if ((rc = senv_apply(s->env, recs, n, off == len, err,
+			/* a group's commit is safe once group_ack's members
+			 * have it: the log reaches each disk within
+			 * GROUP_FLUSH_MS (store_group.c) */
+			if ((rc = senv_apply(s->env, recs, n, off == len &&
+			    (!s->group || s->o.group_ack == STORE_ACK_NONE), err,
 			    errlen)) < 0)
 				return -1;
 			unacked |= rc;

@@ -73,6 +73,7 @@ int senv_rep_open(struct senv *, int create, char *err, size_t errlen);
 void senv_rep_close(struct senv *);
 int senv_rep_master(struct senv *);
 int senv_rep_ready(struct senv *);
+int senv_flush(struct senv *, char *err, size_t errlen);
 int senv_last_seq(struct senv *, uint64_t *seq, char *err, size_t errlen);
 void senv_set_next_seq(struct senv *, uint64_t);
 uint64_t senv_committed_seq(struct senv *);

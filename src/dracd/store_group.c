@@ -33,7 +33,8 @@
 #define CHANGES_KEEP	1000000		/* changes kept for members behind */
 #define PRUNE_EVERY_MS	10000
 #define JOIN_FIRST_MS	3000		/* see join_first */
-#define TICK_MS		100		/* the master's own round */
+#define TICK_MS		100
+#define GROUP_FLUSH_MS	100		/* see flush_log */		/* the master's own round */
 #define FROZEN_MS	1000		/* a round this late: we were stopped */
 #define RETRY_MS	50		/* between tries while no master */
 #define NOT_MASTER	(-101)		/* a reply's result: ask again */
@@ -493,6 +494,22 @@ step(struct store *s, int64_t *said, int *idle)
 	return *idle < POLL_MIN_MS ? POLL_MIN_MS : *idle;
 }
 
+/* flush_log - the log to this member's disk: a group's commits are not
+ * flushed one by one (group_ack's members having a commit is what makes
+ * it safe; a flush each would cost a disk write per add), and a member's
+ * disk lags its log by GROUP_FLUSH_MS at most */
+static void
+flush_log(struct store *s, int64_t *said)
+{
+	char err[1400];
+
+	if (s->o.group_ack == STORE_ACK_NONE ||
+	    atomic_load(&s->role) == STORE_ROLE_NONE)
+		return;
+	if (senv_flush(s->env, err, sizeof(err)) < 0)
+		say(said, "cannot flush the log", err);
+}
+
 /* group_main - the group thread */
 static void *
 group_main(void *arg)
@@ -502,7 +519,9 @@ group_main(void *arg)
 	int idle = 0;
 
 	pthread_setname_np(pthread_self(), "dracd-group");
-	int64_t last = mono_ms();
+	int64_t last = mono_ms(), flushed = last;
+
+	atomic_store(&s->group_tick, last);
 
 	while (!atomic_load(&s->group_stop)) {
 		struct timespec ts;
@@ -520,6 +539,13 @@ group_main(void *arg)
 		}
 		wait = step(s, &said, &idle);
 		last = mono_ms();
+		atomic_store(&s->group_tick, last);
+		if (last - flushed >= GROUP_FLUSH_MS) {
+			flush_log(s, &said);
+			flushed = last;
+			if (wait > GROUP_FLUSH_MS)
+				wait = GROUP_FLUSH_MS;
+		}
 		if (atomic_load(&s->role) == STORE_ROLE_MASTER &&
 		    mono_ms() - pruned >= PRUNE_EVERY_MS) {
 			prune_feed(s);
@@ -642,6 +668,11 @@ store_group_status(struct store *s, struct store_group *g)
 		return;
 	senv_rep_status(s->env, g);
 	g->role = atomic_load(&s->role);
+	/* a master stopped a while has not yet looked whether it still is
+	 * (group_main): until it has, it does not say so */
+	if (g->role == STORE_ROLE_MASTER &&
+	    mono_ms() - atomic_load(&s->group_tick) > FROZEN_MS)
+		g->role = STORE_ROLE_NONE;
 	pthread_mutex_lock(&s->group_lock);
 	g->seq = s->applied_seq;
 	g->seq_ms = s->applied_ms;

@@ -81,6 +81,7 @@ struct store {
 	int64_t applied_ms;
 	int group_kick;			/* group_lock: an event, a waiter */
 	int suspect;			/* the group thread's: see group_main */
+	atomic_llong group_tick;	/* when its last round ended */
 	atomic_ullong forwarded, forward_failures;
 };
 

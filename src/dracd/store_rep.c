@@ -429,6 +429,10 @@ rep_setup(struct senv *e)
 	     * with a new master), say so at once: Berkeley DB would sleep
 	     * 5 s before looking again, and the follower with it */
 	    (rc = env->rep_set_config(env, DB_REP_CONF_NOWAIT, 1)) != 0 ||
+	    /* log records to the members in one message per commit rather
+	     * than one each (4 clients at the master: 1,930 adds/s instead
+	     * of 1,510, a commit 0.5 ms instead of 0.8-1.1) */
+	    (rc = env->rep_set_config(env, DB_REP_CONF_BULK, 1)) != 0 ||
 	    (rc = env->repmgr_msg_dispatch(env, rep_dispatch, 0)) != 0 ||
 	    (rc = add_site(env, &e->local, DB_LOCAL_SITE)) != 0 ||
 	    (creator && (rc = add_site(env, &e->local,
@@ -621,6 +625,19 @@ rep_put_change(struct senv *e, DB_TXN *t, const struct jrec *r)
 		atomic_store(&e->last_ms, ms);
 	}
 	return rc;
+}
+
+/* senv_flush - this member's log to its disk */
+int
+senv_flush(struct senv *e, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = e->env->log_flush(e->env, NULL)) != 0) {
+		env_error(e, "log flush", rc, err, errlen);
+		return -1;
+	}
+	return 0;
 }
 
 /* senv_last_seq - the number of the last change in the feed (0: none) */
