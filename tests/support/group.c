@@ -266,6 +266,25 @@ group_teardown(struct group *g)
 		group_kill(g, i);
 }
 
+/* group_sanitized - does no member's log hold a sanitizer's report (a
+ * check-asan or check-tsan run)?  0 and the member in *which if one does */
+int
+group_sanitized(const struct group *g, size_t *which)
+{
+	static const char *const marks[] = {"ERROR: AddressSanitizer",
+	    "WARNING: ThreadSanitizer", "runtime error:",
+	    "ERROR: LeakSanitizer"};
+	size_t i, k;
+
+	for (i = 0; i < g->n; i++)
+		for (k = 0; k < sizeof(marks) / sizeof(marks[0]); k++)
+			if (log_contains(&g->m[i].d, marks[k])) {
+				*which = i;
+				return 0;
+			}
+	return 1;
+}
+
 /* log_since - member i's log from where its running process began, in a
  * new buffer the caller frees (NULL: none) */
 static char *

@@ -50,6 +50,7 @@ int group_term(struct group *, size_t i);
 void group_pause(struct group *, size_t i);
 void group_resume(struct group *, size_t i);
 void group_teardown(struct group *);
+int group_sanitized(const struct group *, size_t *which);
 
 struct drac_group;
 int group_ask(const struct group *, size_t i, struct drac_group *);
