@@ -266,14 +266,17 @@ group_teardown(struct group *g)
 		group_kill(g, i);
 }
 
-/* group_sanitized - does no member's log hold a sanitizer's report (a
- * check-asan or check-tsan run)?  0 and the member in *which if one does */
+/* group_sanitized - does no member's log hold a sanitizer's or
+ * valgrind's report (make check-asan, check-tsan, check-valgrind)?  0 and
+ * the member in *which if one does */
 int
 group_sanitized(const struct group *g, size_t *which)
 {
 	static const char *const marks[] = {"ERROR: AddressSanitizer",
 	    "WARNING: ThreadSanitizer", "runtime error:",
-	    "ERROR: LeakSanitizer"};
+	    "ERROR: LeakSanitizer", "Invalid read of", "Invalid write of",
+	    "Conditional jump or move depends", "Syscall param",
+	    "Invalid free", "definitely lost in"};
 	size_t i, k;
 
 	for (i = 0; i < g->n; i++)
