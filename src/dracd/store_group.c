@@ -36,6 +36,9 @@
 #define TICK_MS		100
 #define GROUP_FLUSH_MS	100		/* see flush_log */		/* the master's own round */
 #define FROZEN_MS	1000		/* a round this late: we were stopped */
+#define SUSPECT_HOLD_MS	3000		/* and then no calls for this long */
+#define BUSY_MS		2000		/* a follower locked out this long
+					 * opens the databases again */
 #define RETRY_MS	50		/* between tries while no master */
 #define NOT_MASTER	(-101)		/* a reply's result: ask again */
 #define REQ_LEN		28
@@ -247,9 +250,14 @@ store_group_forward(struct store *s, int op, const struct addr *a,
 		*expires = (int64_t)get_le(r + 6, 8);
 	if (fresh != NULL)
 		*fresh = r[1];
-	if (rc >= 0 && !wait_applied(s, get_le(r + 14, 8), APPLIED_MS))
+	if (rc >= 0 && !wait_applied(s, get_le(r + 14, 8), APPLIED_MS)) {
+		/* the follower is stuck (a stale handle after replication's
+		 * own recovery, say): it opens the databases again */
+		atomic_store(&s->group_reopen, 1);
+		kick(s);
 		log_warnx("group: a change the master made is not here after "
-		    "%d ms", APPLIED_MS);
+		    "%d ms: reading the state again", APPLIED_MS);
+	}
 	return rc;
 }
 
@@ -310,8 +318,18 @@ follow(struct store *s, char *err, size_t errlen)
 	pthread_mutex_unlock(&s->group_lock);
 	n = senv_changes(s->env, from, FOLLOW_BATCH, apply_one, s, err,
 	    errlen);
-	if (n == SENV_BUSY)	/* an election, a sync: soon again */
+	if (n == SENV_BUSY) {	/* an election, a sync: soon again */
+		if (s->busy_ms == 0)
+			s->busy_ms = mono_ms();
+		else if (mono_ms() - s->busy_ms > BUSY_MS) {
+			s->busy_ms = 0;
+			snprintf(err, errlen, "locked out for %d ms",
+			    BUSY_MS);
+			return -1;	/* reopened by the caller */
+		}
 		return 0;
+	}
+	s->busy_ms = 0;
 	if (n == -2) {
 		log_info("group: changes since %llu are gone from the feed: "
 		    "loading the whole state", (unsigned long long)from);
@@ -351,34 +369,33 @@ grants(struct store *s)
 	return (size_t)st.entries;
 }
 
-/* become_master - this member won an election: the feed's end applied,
- * its numbering taken up, the writers' calls made here from now on.
- * With confirm (it was stopped a while), only once a commit of its own
- * is acknowledged: the others may have elected another meanwhile. */
+/* become_master - this member won an election: the state loaded whole,
+ * the feed's numbering taken up, the writers' calls made here from now on.
+ * Only once a commit of its own is acknowledged as group_ack asks: an
+ * election under load, or a member stopped a while, can leave two
+ * members that Berkeley DB calls master until they meet, and only one
+ * has the others behind it. */
 static int
-become_master(struct store *s, int confirm, char *err, size_t errlen)
+become_master(struct store *s, char *err, size_t errlen)
 {
-	enum store_role was = atomic_load(&s->role);
 	struct jrec end;
 	uint64_t seq;
 	int rc = -1;
 
+	/* the databases opened again and the state loaded whole: handles a
+	 * replica held can be stale after replication's own recovery (a
+	 * master numbering its changes from a stale feed would reuse their
+	 * numbers), and a whole load at 1,000,000 entries takes 0.5 s */
 	pthread_mutex_lock(&s->jio_lock);
-	if (was == STORE_ROLE_NONE && senv_rep_open(s->env, 1, err,
-	    errlen) < 0)
+	if (senv_rep_open(s->env, 1, err, errlen) < 0)
 		goto out;
-	if (was == STORE_ROLE_REPLICA)
-		while ((rc = follow(s, err, errlen)) > 0)
-			;
-	else
-		rc = reload(s, err, errlen);
+	rc = reload(s, err, errlen);
 	/* the state is complete (store_env.h's mark): a member loading it
 	 * whole later takes it as it is */
 	memset(&end, 0, sizeof(end));
 	end.type = JREC_END;
 	if (rc < 0 || senv_last_seq(s->env, &seq, err, errlen) < 0 ||
-	    (rc = senv_apply(s->env, &end, 1, 1, err, errlen)) < 0 ||
-	    (confirm && rc == 1)) {
+	    (rc = senv_apply(s->env, &end, 1, 1, err, errlen)) != 0) {
 		rc = -1;
 		goto out;
 	}
@@ -461,8 +478,13 @@ step(struct store *s, int64_t *said, int *idle)
 		return 1000;	/* no member took us in yet: again */
 	}
 	if (senv_rep_master(s->env)) {
+		/* stopped a while: the others may have a master of their own
+		 * by now, which Berkeley DB finds out when the two meet (an
+		 * election settles it); until then this one takes no calls */
+		if (s->suspect && mono_ms() - s->suspect_ms < SUSPECT_HOLD_MS)
+			return 100;
 		if (role != STORE_ROLE_MASTER &&
-		    become_master(s, s->suspect, err, sizeof(err)) < 0) {
+		    become_master(s, err, sizeof(err)) < 0) {
 			if (!s->suspect)
 				say(said, "cannot take the master's role", err);
 			return 100;
@@ -478,6 +500,10 @@ step(struct store *s, int64_t *said, int *idle)
 		if ((rc = become_replica(s, err, sizeof(err))) < 0)
 			say(said, "cannot load the group's state", err);
 		return rc == 0 ? 0 : 100;
+	}
+	if (atomic_exchange(&s->group_reopen, 0)) {
+		atomic_store(&s->role, STORE_ROLE_NONE);	/* reopen */
+		return 0;
 	}
 	if ((rc = follow(s, err, sizeof(err))) < 0) {
 		say(said, "cannot follow the master", err);
@@ -510,6 +536,27 @@ flush_log(struct store *s, int64_t *said)
 		say(said, "cannot flush the log", err);
 }
 
+/*
+ * check_frozen - a master whose group thread was away gap ms, more than
+ * FROZEN_MS, was stopped (or starved): the others may have elected
+ * another meanwhile.  It stops taking calls (role none): for
+ * SUSPECT_HOLD_MS, then until a commit of its own is acknowledged
+ * (step, become_master).
+ */
+static void
+check_frozen(struct store *s, int64_t gap)
+{
+	if (gap <= FROZEN_MS ||
+	    atomic_load(&s->role) != STORE_ROLE_MASTER)
+		return;
+	atomic_store(&s->role, STORE_ROLE_NONE);
+	s->suspect = 1;
+	s->suspect_ms = mono_ms();
+	log_warnx("group: this member was stopped for %lld ms: it takes no "
+	    "calls for %d s, then again once the group acknowledges it as "
+	    "the master", (long long)gap, SUSPECT_HOLD_MS / 1000);
+}
+
 /* group_main - the group thread */
 static void *
 group_main(void *arg)
@@ -518,27 +565,28 @@ group_main(void *arg)
 	int64_t said = -100000, wait, pruned = mono_ms();
 	int idle = 0;
 
-	pthread_setname_np(pthread_self(), "dracd-group");
 	int64_t last = mono_ms(), flushed = last;
 
+	pthread_setname_np(pthread_self(), "dracd-group");
 	atomic_store(&s->group_tick, last);
 
 	while (!atomic_load(&s->group_stop)) {
 		struct timespec ts;
 
-		/* a master whose own round comes this late was stopped (or
-		 * starved): the others may have elected another meanwhile,
-		 * and it answers as master only once they acknowledge it */
-		if (mono_ms() - last > FROZEN_MS &&
-		    atomic_load(&s->role) == STORE_ROLE_MASTER) {
-			log_warnx("group: this member was stopped for %lld ms: "
-			    "it takes calls again once the group acknowledges "
-			    "it as the master", (long long)(mono_ms() - last));
-			s->suspect = 1;
-			atomic_store(&s->role, STORE_ROLE_NONE);
-		}
+		int64_t t0 = mono_ms();
+
+		/* a round that comes this late, or takes this long, means
+		 * the process was stopped (or starved) */
+		enum store_role was;
+
+		check_frozen(s, t0 - last);
+		was = atomic_load(&s->role);
 		wait = step(s, &said, &idle);
 		last = mono_ms();
+		/* a master's own round is short: a long one was stopped
+		 * (taking the role may wait for the group: not counted) */
+		if (was == STORE_ROLE_MASTER)
+			check_frozen(s, last - t0);
 		atomic_store(&s->group_tick, last);
 		if (last - flushed >= GROUP_FLUSH_MS) {
 			flush_log(s, &said);

@@ -81,7 +81,10 @@ struct store {
 	int64_t applied_ms;
 	int group_kick;			/* group_lock: an event, a waiter */
 	int suspect;			/* the group thread's: see group_main */
+	int64_t suspect_ms;		/* since when */
 	atomic_llong group_tick;	/* when its last round ended */
+	atomic_int group_reopen;	/* the follower is to start afresh */
+	int64_t busy_ms;		/* the group thread's: locked out since */
 	atomic_ullong forwarded, forward_failures;
 };
 

@@ -355,8 +355,9 @@ add_site(DB_ENV *env, const struct rep_site *s, u_int32_t which)
 	return site->close(site);
 }
 
-/* timeouts - failure noticed in under a second: heartbeats every 200 ms,
- * an election after 600 ms without one */
+/* timeouts - heartbeats every 200 ms, an election after 1.5 s without
+ * one (a master that dies closes its connections, and the others elect
+ * at once; 600 ms made elections of their own on a loaded machine) */
 static int
 timeouts(DB_ENV *env)
 {
@@ -366,7 +367,7 @@ timeouts(DB_ENV *env)
 		{DB_REP_ELECTION_RETRY, 500000},
 		{DB_REP_ELECTION_TIMEOUT, 500000},
 		{DB_REP_HEARTBEAT_SEND, 200000},
-		{DB_REP_HEARTBEAT_MONITOR, 600000},
+		{DB_REP_HEARTBEAT_MONITOR, 1500000},
 	};
 	size_t i;
 	int rc;
@@ -423,8 +424,12 @@ rep_setup(struct senv *e)
 	    (rc = env->repmgr_set_ack_policy(env,
 	    ack_policy(e->rep.ack))) != 0 ||
 	    (rc = timeouts(env)) != 0 ||
+	    /* always: a member that joined early may count the group as
+	     * two sites for a while (its membership database not yet
+	     * holding a third), and a lone survivor of two must never
+	     * elect itself (the partition test saw two masters) */
 	    (rc = env->rep_set_config(env, DB_REPMGR_CONF_2SITE_STRICT,
-	    e->nsites == 1)) != 0 ||
+	    1)) != 0 ||
 	    /* while replication locks operations out (an election, a sync
 	     * with a new master), say so at once: Berkeley DB would sleep
 	     * 5 s before looking again, and the follower with it */

