@@ -622,6 +622,8 @@ START_TEST(partition_stop_master)
 	ck_assert_msg(atomic_load(&s.acked_n) > 0, "no add acknowledged");
 	every_acked_allowed(&s, tried);
 	maps_alike();
+	if (why[0] != '\0')
+		(void)logs();	/* GROUP_LOGDIR: the whole logs kept */
 	ck_assert_msg(why[0] == '\0', "%s", why);
 }
 END_TEST
