@@ -20,9 +20,15 @@ else RUNS=${GROUP_RUNS:-3}; SECS=${GROUP_SECS:-4}; LAGN=3000; KILLS=5; fi
 WORK=$(mktemp -d /tmp/dracd-group-bench.XXXXXX)
 PIDS=()
 
+# gone PID - wait (5 s) until a process is gone
+gone() {
+	for _ in $(seq 1 500); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.01; done
+	return 1
+}
+
 cleanup() {
 	for p in "${PIDS[@]}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	for p in "${PIDS[@]}"; do [ -n "$p" ] && gone "$p" || true; done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -70,12 +76,14 @@ for i in 0 1 2; do
 done
 ALL="${PORTS[0]},${PORTS[1]},${PORTS[2]}"
 
-# member I - start member I
+# member I - start member I (disowned: bash says nothing of its SIGKILL)
 member() {
 	"$B/dracd" -f -c "$WORK/g$1/dracd.conf" -a "$WORK/allow" -l 127.0.0.1 \
 	    -p "${PORTS[$1]}" "$WORK/g$1/dracd.db" 2>>"$WORK/g$1/log" &
 	PIDS[$1]=$!
+	disown "${PIDS[$1]}"
 }
+
 
 # role I - member I's role as it says it (GROUP), "" without an answer
 role() {
@@ -117,7 +125,7 @@ for k in $(seq 1 "$KILLS"); do
 	line=$("$B/grouplag" -m failover -p "$surv" -t 15 -s "group_failover_$k" \
 	    -b $(( 0x32000000 + k * 65536 )) || true)
 	echo "$line"
-	wait "${PIDS[$M]}" 2>/dev/null || true
+	gone "${PIDS[$M]}" || true
 	ALLMS="$ALLMS${ALLMS:+,}$(sed -n 's/.*failover_ms=\([^ ]*\).*/\1/p' <<< "$line")"
 	member "$M"
 done

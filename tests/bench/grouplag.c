@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #define MAXPORTS	8
+#define ADDERS		4		/* adding threads a member */
 #define MAXADDS		100000
 #define SEEN_NS		(5LL * 1000000000)	/* an add given up after */
 
@@ -189,19 +190,21 @@ cmp64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* add_run - adds k = member, member + nports, ... at that member, on
- * the schedule of o->rate adds a second over all members */
+/* add_run - adds k = slot, slot + ADDERS * nports, ... at member slot %
+ * nports, on the schedule of o->rate adds a second over all members
+ * (ADDERS threads a member, so that an add's round trip does not hold
+ * the next back) */
 static void *
 add_run(void *arg)
 {
 	struct poller *p = arg;
 	struct lag *l = p->l;
 	const struct opts *o = l->o;
-	int fd = udp_to(o->port[p->member]), k;
+	int fd = udp_to(o->port[p->member % o->nports]), k;
 	struct timespec at;
 	int64_t due;
 
-	for (k = p->member; k < o->n; k += o->nports) {
+	for (k = p->member; k < o->n; k += ADDERS * o->nports) {
 		due = l->t0 + (int64_t)((double)k * 1e9 / o->rate);
 		at.tv_sec = due / 1000000000;
 		at.tv_nsec = due % 1000000000;
@@ -221,22 +224,26 @@ static void
 lag(const struct opts *o)
 {
 	struct lag *l = calloc(1, sizeof(*l));
-	struct poller p[MAXPORTS], a[MAXPORTS];
+	struct poller p[MAXPORTS], a[ADDERS * MAXPORTS];
 	int i, k, unseen = 0, m = 0;
 	int64_t *lags = calloc((size_t)o->n, sizeof(int64_t)), last, first;
 
 	l->o = o;
 	l->t0 = now_ns() + 10000000;
 	for (i = 0; i < o->nports; i++) {
-		p[i].l = a[i].l = l;
-		p[i].member = a[i].member = i;
+		p[i].l = l;
+		p[i].member = i;
 		pthread_create(&p[i].t, NULL, poll_run, &p[i]);
+	}
+	for (i = 0; i < ADDERS * o->nports; i++) {
+		a[i].l = l;
+		a[i].member = i;	/* its slot */
 		pthread_create(&a[i].t, NULL, add_run, &a[i]);
 	}
-	for (i = 0; i < o->nports; i++) {
+	for (i = 0; i < ADDERS * o->nports; i++)
 		pthread_join(a[i].t, NULL);
+	for (i = 0; i < o->nports; i++)
 		pthread_join(p[i].t, NULL);
-	}
 	for (k = 0, first = l->sent[0], last = 0; k < o->n; k++)
 		if (l->sent[k] > last)
 			last = l->sent[k];

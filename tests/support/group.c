@@ -648,18 +648,20 @@ group_add(struct group *g, size_t i, const char *src, const char *addr,
 
 /* group_add_many - adds of 10.base.x.y for k in [from, to) (ttl
  * seconds) from 127.0.0.1 at member i over one TCP connection, made
- * again after a failure; how many were acknowledged */
+ * again after a failure; a refused add is tried again, twice at most,
+ * as a client would (*retried counts them); how many were acknowledged */
 size_t
 group_add_many(struct group *g, size_t i, unsigned int base,
-    unsigned int from, unsigned int to, unsigned int ttl)
+    unsigned int from, unsigned int to, unsigned int ttl, size_t *retried)
 {
 	CLIENT *c = NULL;
 	add3_args args;
 	add3_res res;
 	char addr[32];
 	size_t acked = 0;
-	unsigned int k;
+	unsigned int k, tries = 0;
 
+	*retried = 0;
 	for (k = from; k < to; k++) {
 		if (c == NULL && (c = tcp_client(&g->m[i], "127.0.0.1",
 		    ADD_TIMEOUT_MS)) == NULL)
@@ -676,6 +678,12 @@ group_add_many(struct group *g, size_t i, unsigned int base,
 			c = NULL;
 		} else if (res.stat == DRAC_OK)
 			acked++;
+		else if (tries++ < 2) {
+			(*retried)++;
+			k--;	/* the same add again */
+			continue;
+		}
+		tries = 0;
 	}
 	if (c != NULL)
 		clnt_destroy(c);

@@ -68,7 +68,7 @@ const char *group_tails(const struct group *, char *buf, size_t len);
 int group_add(struct group *, size_t i, const char *src, const char *addr,
     unsigned int ttl);
 size_t group_add_many(struct group *, size_t i, unsigned int base,
-    unsigned int from, unsigned int to, unsigned int ttl);
+    unsigned int from, unsigned int to, unsigned int ttl, size_t *retried);
 int group_check(struct group *, size_t i, const char *addr);
 int group_allowed_at(struct group *, size_t i, const char *addr,
     int64_t ms);
