@@ -87,5 +87,6 @@ int senv_forward(struct senv *, const unsigned char *req, size_t len,
     char *err, size_t errlen);
 void senv_rep_status(struct senv *, struct store_group *);
 void senv_rep_police(struct senv *);
+void senv_rep_nodelay(struct senv *);
 
 #endif

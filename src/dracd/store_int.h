@@ -126,7 +126,7 @@ int store_group_start(struct store *);
 void store_group_stop(struct store *);
 int store_group_forward(struct store *, int op, const struct addr *,
     int64_t ttl, const char *user, int64_t *expires, int *fresh);
-enum { FWD_ADD = 1, FWD_DEL, FWD_FLUSH };
+enum { FWD_ADD = 1, FWD_DEL, FWD_FLUSH, FWD_PING };
 #define STORE_LOCAL	(-100)	/* store_group_forward: call it here */
 
 #endif

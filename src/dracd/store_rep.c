@@ -218,6 +218,14 @@ set_nodelay(const struct senv *e)
 	closedir(d);
 }
 
+/* senv_rep_nodelay - TCP_NODELAY on repmgr's sockets made since: the
+ * message channels' connections come without an event of their own */
+void
+senv_rep_nodelay(struct senv *e)
+{
+	set_nodelay(e);
+}
+
 /* rep_event - Berkeley DB's replication events, from its threads (and,
  * for PERM_FAILED, the committing thread's own) */
 static void
