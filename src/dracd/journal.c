@@ -69,19 +69,20 @@ crc32c(const unsigned char *p, size_t len)
 	return c ^ 0xffffffffU;
 }
 
-/* put_le - n bytes of v, little-endian */
-static void
-put_le(unsigned char *p, uint64_t v, int n)
+/* le_put - n bytes of v, little-endian (the records' and the group's
+ * wire fields) */
+void
+le_put(unsigned char *p, uint64_t v, int n)
 {
-	while (n-- > 0) {
-		*p++ = (unsigned char)v;
-		v >>= 8;
-	}
+	int i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* get_le - n little-endian bytes */
-static uint64_t
-get_le(const unsigned char *p, int n)
+/* le_get - n little-endian bytes */
+uint64_t
+le_get(const unsigned char *p, int n)
 {
 	uint64_t v = 0;
 
@@ -100,12 +101,12 @@ jrec_encode(const struct jrec *r, unsigned char buf[JREC_MAX])
 	buf[5] = r->addr.family == AF_INET6 ? 6 : 4;
 	buf[6] = (unsigned char)ulen;
 	buf[7] = 0;
-	put_le(buf + 8, r->first_seen, 4);
-	put_le(buf + 12, r->adds, 4);
-	put_le(buf + 16, (uint64_t)r->expires, 8);
+	le_put(buf + 8, r->first_seen, 4);
+	le_put(buf + 12, r->adds, 4);
+	le_put(buf + 16, (uint64_t)r->expires, 8);
 	memcpy(buf + 24, r->addr.bytes, 16);
 	memcpy(buf + JREC_FIXED, r->user, ulen);
-	put_le(buf, crc32c(buf + 4, JREC_FIXED - 4 + ulen), 4);
+	le_put(buf, crc32c(buf + 4, JREC_FIXED - 4 + ulen), 4);
 	return JREC_FIXED + ulen;
 }
 
@@ -119,13 +120,13 @@ jrec_decode(const unsigned char *p, size_t len, struct jrec *r)
 	    (p[5] != 4 && p[5] != 6) || p[4] < JREC_SET || p[4] > JREC_END)
 		return 0;
 	size = JREC_FIXED + p[6];
-	if (len < size || get_le(p, 4) != crc32c(p + 4, size - 4))
+	if (len < size || le_get(p, 4) != crc32c(p + 4, size - 4))
 		return 0;
 	r->type = p[4];
 	r->addr.family = p[5] == 6 ? AF_INET6 : AF_INET;
-	r->first_seen = (uint32_t)get_le(p + 8, 4);
-	r->adds = (uint32_t)get_le(p + 12, 4);
-	r->expires = (int64_t)get_le(p + 16, 8);
+	r->first_seen = (uint32_t)le_get(p + 8, 4);
+	r->adds = (uint32_t)le_get(p + 12, 4);
+	r->expires = (int64_t)le_get(p + 16, 8);
 	memcpy(r->addr.bytes, p + 24, 16);
 	memcpy(r->user, p + JREC_FIXED, p[6]);
 	r->user[p[6]] = '\0';
@@ -250,7 +251,7 @@ check_header(struct reader *r, int snapshot, uint64_t *seq)
 	if (fill(r) < 0 || r->have < JHDR_SIZE || memcmp(r->buf, snapshot ?
 	    magic_snapshot : magic_segment, 8) != 0)
 		return -1;
-	*seq = get_le(r->buf + 8, 8);
+	*seq = le_get(r->buf + 8, 8);
 	r->at = JHDR_SIZE;
 	r->consumed = JHDR_SIZE;
 	r->good = JHDR_SIZE;
@@ -392,7 +393,7 @@ journal_create(const char *file, int snapshot, uint64_t seq)
 	int fd, e;
 
 	memcpy(hdr, snapshot ? magic_snapshot : magic_segment, 8);
-	put_le(hdr + 8, seq, 8);
+	le_put(hdr + 8, seq, 8);
 	if ((fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) < 0)
 		return -1;

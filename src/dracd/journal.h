@@ -55,6 +55,8 @@ struct jvisit {
 	void *arg;
 };
 
+void le_put(unsigned char *, uint64_t, int n);
+uint64_t le_get(const unsigned char *, int n);
 size_t jrec_encode(const struct jrec *, unsigned char buf[JREC_MAX]);
 size_t jrec_decode(const unsigned char *, size_t, struct jrec *);
 

@@ -56,26 +56,6 @@ env_error(const struct senv *e, const char *what, int rc, char *err,
 	env_msg[0] = '\0';
 }
 
-/* put_le, get_le - n bytes of v, little-endian */
-static void
-put_le(unsigned char *p, uint64_t v, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	while (n-- > 0)
-		v = (v << 8) | p[n];
-	return v;
-}
-
 /* rec_key - r's key into buf; its length */
 static uint32_t
 rec_key(const struct jrec *r, unsigned char buf[KEY_MAX])
@@ -91,9 +71,9 @@ rec_value(const struct jrec *r, unsigned char buf[VAL_MAX])
 {
 	size_t ulen = strnlen(r->user, MAPFILE_USERMAX);
 
-	put_le(buf, (uint64_t)r->expires, 8);
-	put_le(buf + 8, r->first_seen, 4);
-	put_le(buf + 12, r->adds, 4);
+	le_put(buf, (uint64_t)r->expires, 8);
+	le_put(buf + 8, r->first_seen, 4);
+	le_put(buf + 12, r->adds, 4);
 	memcpy(buf + 16, r->user, ulen);
 	return (uint32_t)(16 + ulen);
 }
@@ -111,9 +91,9 @@ rec_decode(const DBT *k, const DBT *v, struct jrec *r)
 	r->type = JREC_SET;
 	r->addr.family = kp[0] == 6 ? AF_INET6 : AF_INET;
 	memcpy(r->addr.bytes, kp + 1, k->size - 1);
-	r->expires = (int64_t)get_le(vp, 8);
-	r->first_seen = (uint32_t)get_le(vp + 8, 4);
-	r->adds = (uint32_t)get_le(vp + 12, 4);
+	r->expires = (int64_t)le_get(vp, 8);
+	r->first_seen = (uint32_t)le_get(vp + 8, 4);
+	r->adds = (uint32_t)le_get(vp + 12, 4);
 	memcpy(r->user, vp + 16, v->size - 16);
 	return 0;
 }

@@ -64,25 +64,6 @@ on_event(void *arg, enum senv_event ev)
 
 /* ---- the wire between members: fixed little-endian fields ---- */
 
-static void
-put_le(unsigned char *p, uint64_t v, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	while (n-- > 0)
-		v = (v << 8) | p[n];
-	return v;
-}
-
 /* encode_req - a call for the master: version, op, family, user length,
  * ttl, address, user */
 static size_t
@@ -99,7 +80,7 @@ encode_req(unsigned char *b, int op, const struct addr *a, int64_t ttl,
 		memcpy(b + 12, a->bytes, b[2] == 6 ? 16 : 4);
 	}
 	b[3] = (unsigned char)ulen;
-	put_le(b + 4, (uint64_t)ttl, 8);
+	le_put(b + 4, (uint64_t)ttl, 8);
 	memcpy(b + REQ_LEN, user, ulen);
 	return REQ_LEN + ulen;
 }
@@ -112,9 +93,9 @@ encode_reply(unsigned char *b, int rc, int fresh, int64_t expires,
 {
 	b[0] = 1;
 	b[1] = (unsigned char)fresh;
-	put_le(b + 2, (uint32_t)rc, 4);
-	put_le(b + 6, (uint64_t)expires, 8);
-	put_le(b + 14, seq, 8);
+	le_put(b + 2, (uint32_t)rc, 4);
+	le_put(b + 6, (uint64_t)expires, 8);
+	le_put(b + 14, seq, 8);
 	return REPLY_LEN;
 }
 
@@ -151,7 +132,7 @@ serve(void *arg, const unsigned char *q, size_t len, unsigned char *reply,
 	user[q[3]] = '\0';
 	switch (q[1]) {
 	case FWD_ADD:
-		rc = store_grant(s, &a, (int64_t)get_le(q + 4, 8), user,
+		rc = store_grant(s, &a, (int64_t)le_get(q + 4, 8), user,
 		    &expires, &fresh);
 		break;
 	case FWD_DEL:
@@ -203,7 +184,7 @@ forward_once(struct store *s, const unsigned char *q, size_t qlen,
 		return NOT_MASTER;
 	if (got != REPLY_LEN || r[0] != 1)
 		return -1;
-	return (int32_t)get_le(r + 2, 4);
+	return (int32_t)le_get(r + 2, 4);
 }
 
 /* wait_kick - up to ms, or until the group thread is kicked */
@@ -249,10 +230,10 @@ store_group_forward(struct store *s, int op, const struct addr *a,
 		return -1;
 	}
 	if (expires != NULL)
-		*expires = (int64_t)get_le(r + 6, 8);
+		*expires = (int64_t)le_get(r + 6, 8);
 	if (fresh != NULL)
 		*fresh = r[1];
-	if (rc >= 0 && !wait_applied(s, get_le(r + 14, 8), APPLIED_MS)) {
+	if (rc >= 0 && !wait_applied(s, le_get(r + 14, 8), APPLIED_MS)) {
 		/* the follower is stuck (a stale handle after replication's
 		 * own recovery, say): it opens the databases again */
 		atomic_store(&s->group_reopen, 1);

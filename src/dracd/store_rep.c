@@ -625,11 +625,10 @@ rep_put_change(struct senv *e, DB_TXN *t, const struct jrec *r)
 	int64_t ms = now_ms();
 	size_t len;
 	DBT k, v;
-	int rc, i;
+	int rc;
 
 	put_be64(kb, e->next_seq);
-	for (i = 0; i < 8; i++)
-		vb[i] = (unsigned char)((uint64_t)ms >> (8 * i));
+	le_put(vb, (uint64_t)ms, 8);
 	len = 8 + jrec_encode(r, vb + 8);
 	dbt_in(&k, kb, sizeof(kb));
 	dbt_in(&v, vb, (uint32_t)len);
@@ -717,7 +716,7 @@ senv_changes(struct senv *e, uint64_t from, size_t max,
 	int64_t ms;
 	DBT k, v;
 	DBC *c;
-	int rc, n = 0, i, flag = DB_SET_RANGE;
+	int rc, n = 0, flag = DB_SET_RANGE;
 
 	if ((rc = e->chg->cursor(e->chg, NULL, &c, 0)) != 0) {
 		if (rc == DB_REP_LOCKOUT)
@@ -737,8 +736,7 @@ senv_changes(struct senv *e, uint64_t from, size_t max,
 			n = -2;
 			break;
 		}
-		for (ms = 0, i = 7; i >= 0; i--)
-			ms = (ms << 8) | vb[i];
+		ms = (int64_t)le_get(vb, 8);
 		if (v.size < 8 || jrec_decode(vb + 8, v.size - 8, &r) == 0) {
 			rc = EINVAL;
 			break;
