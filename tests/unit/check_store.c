@@ -623,12 +623,19 @@ START_TEST(map_holds_every_key)
 	int kl;
 
 	/* IPv4 of every octet length, and IPv6, in one map: the writer
-	 * sorts them into Berkeley DB's key order before inserting */
+	 * sorts them into Berkeley DB's key order before inserting (in
+	 * place, a byte at a time: 1,000 of one /16 take every level) */
 	for (i = 0; i < 3000; i++) {
 		uint32_t r = (uint32_t)rand_r(&seed) * 2654435761U;
 
 		a[i].family = i % 10 == 0 ? AF_INET6 : AF_INET;
 		memcpy(a[i].bytes, &r, 4);
+		if (i % 3 == 1) {	/* and a third in one /16: deep runs */
+			a[i].bytes[0] = 10;
+			a[i].bytes[1] = 0;
+			a[i].bytes[2] = (uint8_t)(i >> 8);
+			a[i].bytes[3] = (uint8_t)i;
+		}
 		if (a[i].family == AF_INET6) {
 			a[i].bytes[0] = 0x20;
 			a[i].bytes[1] = 0x01;
