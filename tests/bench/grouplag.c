@@ -1,6 +1,6 @@
 /*
  * grouplag.c - what a dracd group's clients see (make bench, group
- * scenario).  Requests are encoded by hand, as in loadgen.
+ * scenario).  Requests are encoded by hand (rpcenc.c), as in loadgen.
  *
  * lag: adds of distinct addresses at a steady rate, each at the next
  * member in turn (version 1 ADD over UDP); one poller per member asks it
@@ -30,6 +30,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "rpcenc.h"
 
 #define MAXPORTS	8
 #define ADDERS		4		/* adding threads a member */
@@ -72,25 +74,6 @@ now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* put32 - one big-endian XDR unit at p; 4 */
-static size_t
-put32(uint8_t *p, uint32_t v)
-{
-	v = htonl(v);
-	memcpy(p, &v, 4);
-	return 4;
-}
-
-/* get32 - one big-endian XDR unit */
-static uint32_t
-get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return ntohl(v);
-}
-
 /* udp_to - a UDP socket connected to 127.0.0.1:port */
 static int
 udp_to(uint16_t port)
@@ -119,23 +102,12 @@ call(int fd, uint32_t xid, uint32_t vers, uint32_t proc, uint32_t addr,
 	uint8_t req[64], rep[256];
 	struct pollfd p = {fd, POLLIN, 0};
 	int64_t end = now_ns() + (int64_t)ms * 1000000;
-	size_t n = 0;
+	size_t n;
 	ssize_t got;
 	int left;
 
-	n += put32(req + n, xid);
-	n += put32(req + n, 0);
-	n += put32(req + n, 2);
-	n += put32(req + n, 900101);
-	n += put32(req + n, vers);
-	n += put32(req + n, proc);
-	n += put32(req + n, 0);
-	n += put32(req + n, 0);
-	n += put32(req + n, 0);
-	n += put32(req + n, 0);
-	if (vers == 3)
-		n += put32(req + n, 1);
-	n += put32(req + n, addr);
+	n = rpcenc_call(req, xid, vers, proc);
+	n += rpcenc_addr(req + n, vers, addr);
 	if (send(fd, req, n, 0) != (ssize_t)n)
 		return -1;
 	for (;;) {
@@ -143,12 +115,13 @@ call(int fd, uint32_t xid, uint32_t vers, uint32_t proc, uint32_t addr,
 		if (left <= 0 || poll(&p, 1, left) != 1)
 			return -1;
 		got = recv(fd, rep, sizeof(rep), 0);
-		if (got >= 28 && get32(rep) == xid)
+		if (got >= 28 && rpcenc_get32(rep) == xid)
 			break;	/* else a late answer to an earlier call */
 	}
-	if (get32(rep + 4) != 1 || get32(rep + 8) != 0 || get32(rep + 20) != 0)
+	if (rpcenc_get32(rep + 4) != 1 || rpcenc_get32(rep + 8) != 0 ||
+	    rpcenc_get32(rep + 20) != 0)
 		return -1;
-	return get32(rep + 24);
+	return rpcenc_get32(rep + 24);
 }
 
 /* poll_run - this member's answers about each add in turn */

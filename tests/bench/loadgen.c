@@ -3,8 +3,8 @@
  *
  * N client threads, each with its own socket, send one call and wait for
  * its reply, as fast as the server answers, for a fixed time.  Requests
- * are encoded by hand (as in the tests), so the client costs little and
- * measures the server.  Prints one machine-readable line:
+ * are encoded by hand (rpcenc.c, as in the tests), so the client costs
+ * little and measures the server.  Prints one machine-readable line:
  *   scenario=NAME calls_per_s=N p50_us=N p99_us=N p999_us=N max_us=N
  *   errors=N
  *
@@ -29,6 +29,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "rpcenc.h"
 
 #define NBUCKET	4096	/* log-linear latency histogram */
 
@@ -87,14 +89,6 @@ bucket_us(int b)
 	return ((uint64_t)(b % 64) + 64) << e;
 }
 
-static size_t
-put32(uint8_t *p, uint32_t v)
-{
-	v = htonl(v);
-	memcpy(p, &v, 4);
-	return 4;
-}
-
 /* random_addr - an address in 10.0.0.0 + [0, range) */
 static uint32_t
 random_addr(const struct opts *o)
@@ -130,7 +124,7 @@ request(struct worker *w, uint64_t i, uint8_t *buf, uint32_t xid)
 {
 	const struct opts *o = w->o;
 	enum mode m = o->mode;
-	uint32_t vers = 1, proc = 0, a;
+	uint32_t vers = 1, proc = 0;
 	size_t n, off = o->tcp ? 4 : 0;
 
 	if (m == M_POLICY || m == M_SOCKMAP)
@@ -141,27 +135,14 @@ request(struct worker *w, uint64_t i, uint8_t *buf, uint32_t xid)
 		proc = 1;
 	if (m == M_CHECK)
 		vers = 3, proc = 2;
-	n = off;
-	n += put32(buf + n, xid);
-	n += put32(buf + n, 0);
-	n += put32(buf + n, 2);
-	n += put32(buf + n, 900101);
-	n += put32(buf + n, vers);
-	n += put32(buf + n, proc);
-	n += put32(buf + n, 0);
-	n += put32(buf + n, 0);
-	n += put32(buf + n, 0);
-	n += put32(buf + n, 0);
+	n = off + rpcenc_call(buf + off, xid, vers, proc);
 	if (m == M_ADD)		/* distinct: 64.0.0.0 + worker and count */
-		n += put32(buf + n, 0x40000000U + (uint32_t)(i * 64) +
-		    (uint32_t)w->id);
-	if (m == M_CHECK) {
-		a = random_addr(o);
-		n += put32(buf + n, 1);
-		n += put32(buf + n, a);
-	}
+		n += rpcenc_addr(buf + n, vers, 0x40000000U +
+		    (uint32_t)(i * 64) + (uint32_t)w->id);
+	if (m == M_CHECK)
+		n += rpcenc_addr(buf + n, vers, random_addr(o));
 	if (o->tcp)
-		put32(buf, 0x80000000U | (uint32_t)(n - 4));
+		rpcenc_put32(buf, 0x80000000U | (uint32_t)(n - 4));
 	return n;
 }
 
