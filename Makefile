@@ -367,10 +367,10 @@ fuzz: fuzz-build
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; done
 
 # ---- benchmarks: numbers, never pass/fail ----
-$(B)/loadgen: tests/bench/loadgen.c tests/bench/rpcenc.c tests/bench/rpcenc.h
+$(B)/loadgen: tests/bench/loadgen.c tests/bench/client.c tests/bench/client.h
 	$(CC) -std=gnu11 $(WARN) -O2 -pthread -o $@ $(filter %.c,$^)
 
-$(B)/grouplag: tests/bench/grouplag.c tests/bench/rpcenc.c tests/bench/rpcenc.h
+$(B)/grouplag: tests/bench/grouplag.c tests/bench/client.c tests/bench/client.h
 	$(CC) -std=gnu11 $(WARN) -O2 -pthread -o $@ $(filter %.c,$^)
 
 bench: deps all $(B)/loadgen $(B)/grouplag
