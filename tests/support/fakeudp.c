@@ -1,6 +1,6 @@
 /*
  * fakeudp.c - the socket and the serving thread of the fake DRAC servers
- * (fakesrv.c, fakeold.c, fakegroup.c).
+ * (fakesrv.c, fakeold.c, fakegroup.c); lossy.c's relay takes the socket.
  *
  * One thread reads datagrams, hands each to the fake's answer function
  * and sends back what it wrote, until fakeudp_stop writes to its pipe.
