@@ -367,11 +367,11 @@ fuzz: fuzz-build
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; done
 
 # ---- benchmarks: numbers, never pass/fail ----
-$(B)/loadgen: tests/bench/loadgen.c
-	$(CC) -std=gnu11 $(WARN) -O2 -pthread -o $@ $<
+$(B)/loadgen: tests/bench/loadgen.c tests/bench/client.c tests/bench/client.h
+	$(CC) -std=gnu11 $(WARN) -O2 -pthread -o $@ $(filter %.c,$^)
 
-$(B)/grouplag: tests/bench/grouplag.c
-	$(CC) -std=gnu11 $(WARN) -O2 -pthread -o $@ $<
+$(B)/grouplag: tests/bench/grouplag.c tests/bench/client.c tests/bench/client.h
+	$(CC) -std=gnu11 $(WARN) -O2 -pthread -o $@ $(filter %.c,$^)
 
 bench: deps all $(B)/loadgen $(B)/grouplag
 	B=$(B) tests/bench/run.sh

@@ -529,6 +529,56 @@ parse_value(const DBT *v, struct map_rec *r)
 	    (size_t)used == len && buf[0] != '-' ? 0 : -1;
 }
 
+/* map_close - close a cursor and its map, either of them absent */
+static void
+map_close(DB *db, DBC *c)
+{
+	if (c != NULL)
+		c->close(c);
+	if (db != NULL)
+		db->close(db, 0);
+}
+
+/*
+ * map_open_read - an existing map, opened read-only, and a cursor on it:
+ * 1, 0 when there is no file, -1 with a message (and nothing left open)
+ * when it cannot be read
+ */
+static int
+map_open_read(const char *path, DB **db, DBC **c, char *err, size_t errlen)
+{
+	int rc;
+
+	*db = NULL;
+	*c = NULL;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if ((rc = db_new(db)) == 0 &&
+	    (rc = (*db)->open(*db, NULL, path, NULL, DB_UNKNOWN, DB_RDONLY,
+	    0)) == 0 &&
+	    (rc = (*db)->cursor(*db, NULL, c, 0)) == 0)
+		return 1;
+	snprintf(err, errlen, "%s: %s", path, db_error(rc));
+	map_close(*db, *c);
+	*db = NULL;
+	*c = NULL;
+	return -1;
+}
+
+/*
+ * map_end - close what map_open_read opened after a walk that stopped
+ * with rc: 1 when it came to an end (rc 0 or DB_NOTFOUND), else -1 with
+ * a message
+ */
+static int
+map_end(const char *path, DB *db, DBC *c, int rc, char *err, size_t errlen)
+{
+	if (rc != 0 && rc != DB_NOTFOUND)
+		snprintf(err, errlen, "%s: %s", path, db_error(rc));
+	map_close(db, c);
+	return rc == 0 || rc == DB_NOTFOUND ? 1 : -1;
+}
+
 /*
  * mapfile_read - visit every record of a map.  Returns 1
  * when read, 0 when the file does not exist, -1 on any error (a corrupt
@@ -539,18 +589,13 @@ mapfile_read(const char *path, map_visit_fn fn, void *arg, char *err,
     size_t errlen)
 {
 	struct map_rec r;
-	DB *db = NULL;
-	DBC *c = NULL;
+	DB *db;
+	DBC *c;
 	DBT k, v;
 	int rc;
 
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		return 0;
-	if ((rc = db_new(&db)) != 0)
-		goto fail;
-	if ((rc = db->open(db, NULL, path, NULL, DB_UNKNOWN, DB_RDONLY, 0)) ||
-	    (rc = db->cursor(db, NULL, &c, 0)))
-		goto fail;
+	if ((rc = map_open_read(path, &db, &c, err, errlen)) <= 0)
+		return rc;
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
 	while ((rc = c->get(c, &k, &v, DB_NEXT)) == 0) {
@@ -560,29 +605,19 @@ mapfile_read(const char *path, map_visit_fn fn, void *arg, char *err,
 			    "format (key \"%.*s\")", path,
 			    (int)(k.size > 60 ? 60 : k.size),
 			    (const char *)k.data);
-			rc = -1;
-			goto out;
+			break;
 		}
 		if (fn(arg, &r) < 0) {
 			snprintf(err, errlen, "%s: out of memory while "
 			    "loading", path);
-			rc = -1;
-			goto out;
+			break;
 		}
 	}
-	if (rc == DB_NOTFOUND) {
-		rc = 1;
-		goto out;
+	if (rc == 0) {		/* stopped at a record: err says why */
+		map_close(db, c);
+		return -1;
 	}
-fail:
-	snprintf(err, errlen, "%s: %s", path, db_error(rc));
-	rc = -1;
-out:
-	if (c != NULL)
-		c->close(c);
-	if (db != NULL)
-		db->close(db, 0);
-	return rc;
+	return map_end(path, db, c, rc, err, errlen);
 }
 
 /*
@@ -595,41 +630,28 @@ int
 mapfile_detect(const char *path, struct map_format *f, int *keys,
     char *err, size_t errlen)
 {
-	DB *db = NULL;
-	DBC *c = NULL;
+	DB *db;
+	DBC *c;
 	DBTYPE type;
 	DBT k, v;
 	int rc;
 
 	*keys = 0;
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		return 0;
-	if ((rc = db_new(&db)) != 0 ||
-	    (rc = db->open(db, NULL, path, NULL, DB_UNKNOWN, DB_RDONLY, 0)) ||
-	    (rc = db->get_type(db, &type)) ||
-	    (rc = db->cursor(db, NULL, &c, 0)))
-		goto fail;
-	f->hash = type == DB_HASH;
-	memset(&k, 0, sizeof(k));
-	memset(&v, 0, sizeof(v));
-	if ((rc = c->get(c, &k, &v, DB_NEXT)) == 0) {
+	if ((rc = map_open_read(path, &db, &c, err, errlen)) <= 0)
+		return rc;
+	if ((rc = db->get_type(db, &type)) == 0) {
+		f->hash = type == DB_HASH;
+		memset(&k, 0, sizeof(k));
+		memset(&v, 0, sizeof(v));
+		rc = c->get(c, &k, &v, DB_NEXT);
+	}
+	if (rc == 0) {
 		*keys = 1;
 		f->nul = k.size > 0 && ((const char *)k.data)[k.size - 1] ==
 		    '\0';
 		f->cidr = memchr(k.data, '/', k.size) != NULL;
-	} else if (rc != DB_NOTFOUND)
-		goto fail;
-	rc = 1;
-	goto out;
-fail:
-	snprintf(err, errlen, "%s: %s", path, db_error(rc));
-	rc = -1;
-out:
-	if (c != NULL)
-		c->close(c);
-	if (db != NULL)
-		db->close(db, 0);
-	return rc;
+	}
+	return map_end(path, db, c, rc, err, errlen);
 }
 
 /* mapfile_writable - can the files beside path be written?  -1 if not */

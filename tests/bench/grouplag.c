@@ -1,6 +1,6 @@
 /*
  * grouplag.c - what a dracd group's clients see (make bench, group
- * scenario).  Requests are encoded by hand, as in loadgen.
+ * scenario).  Requests are encoded by hand (client.c), as in loadgen.
  *
  * lag: adds of distinct addresses at a steady rate, each at the next
  * member in turn (version 1 ADD over UDP); one poller per member asks it
@@ -30,6 +30,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "client.h"
 
 #define MAXPORTS	8
 #define ADDERS		4		/* adding threads a member */
@@ -62,53 +64,6 @@ struct poller {
 	int member;
 };
 
-/* now_ns - monotonic nanoseconds */
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* put32 - one big-endian XDR unit at p; 4 */
-static size_t
-put32(uint8_t *p, uint32_t v)
-{
-	v = htonl(v);
-	memcpy(p, &v, 4);
-	return 4;
-}
-
-/* get32 - one big-endian XDR unit */
-static uint32_t
-get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return ntohl(v);
-}
-
-/* udp_to - a UDP socket connected to 127.0.0.1:port */
-static int
-udp_to(uint16_t port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("connect");
-		exit(2);
-	}
-	return fd;
-}
-
 /* call - one request: vers/proc with addr as the argument (v1 ADD: the
  * address word; v3 CHECK: family 1 and the four bytes); the first result
  * word, or -1 without an accepted answer within ms */
@@ -118,37 +73,27 @@ call(int fd, uint32_t xid, uint32_t vers, uint32_t proc, uint32_t addr,
 {
 	uint8_t req[64], rep[256];
 	struct pollfd p = {fd, POLLIN, 0};
-	int64_t end = now_ns() + (int64_t)ms * 1000000;
-	size_t n = 0;
+	int64_t end = client_now_ns() + (int64_t)ms * 1000000;
+	size_t n;
 	ssize_t got;
 	int left;
 
-	n += put32(req + n, xid);
-	n += put32(req + n, 0);
-	n += put32(req + n, 2);
-	n += put32(req + n, 900101);
-	n += put32(req + n, vers);
-	n += put32(req + n, proc);
-	n += put32(req + n, 0);
-	n += put32(req + n, 0);
-	n += put32(req + n, 0);
-	n += put32(req + n, 0);
-	if (vers == 3)
-		n += put32(req + n, 1);
-	n += put32(req + n, addr);
+	n = client_call(req, xid, vers, proc);
+	n += client_addr(req + n, vers, addr);
 	if (send(fd, req, n, 0) != (ssize_t)n)
 		return -1;
 	for (;;) {
-		left = (int)((end - now_ns()) / 1000000);
+		left = (int)((end - client_now_ns()) / 1000000);
 		if (left <= 0 || poll(&p, 1, left) != 1)
 			return -1;
 		got = recv(fd, rep, sizeof(rep), 0);
-		if (got >= 28 && get32(rep) == xid)
+		if (got >= 28 && client_get32(rep) == xid)
 			break;	/* else a late answer to an earlier call */
 	}
-	if (get32(rep + 4) != 1 || get32(rep + 8) != 0 || get32(rep + 20) != 0)
+	if (client_get32(rep + 4) != 1 || client_get32(rep + 8) != 0 ||
+	    client_get32(rep + 20) != 0)
 		return -1;
-	return get32(rep + 24);
+	return client_get32(rep + 24);
 }
 
 /* poll_run - this member's answers about each add in turn */
@@ -159,7 +104,7 @@ poll_run(void *arg)
 	struct lag *l = p->l;
 	const struct opts *o = l->o;
 	struct timespec gap = {0, 100 * 1000};
-	int fd = udp_to(o->port[p->member]);
+	int fd = client_connect(SOCK_DGRAM, o->port[p->member]);
 	uint32_t xid = ((uint32_t)p->member + 1) << 24;
 	int64_t give_up;
 	int k;
@@ -168,10 +113,10 @@ poll_run(void *arg)
 		while (!atomic_load(&l->ready[k]))
 			nanosleep(&gap, NULL);
 		give_up = l->sent[k] + SEEN_NS;
-		while (now_ns() < give_up) {
+		while (client_now_ns() < give_up) {
 			if (call(fd, ++xid, 3, 2, o->base + (uint32_t)k,
 			    200) == 0) {
-				l->seen[p->member][k] = now_ns();
+				l->seen[p->member][k] = client_now_ns();
 				break;
 			}
 			nanosleep(&gap, NULL);
@@ -200,7 +145,7 @@ add_run(void *arg)
 	struct poller *p = arg;
 	struct lag *l = p->l;
 	const struct opts *o = l->o;
-	int fd = udp_to(o->port[p->member % o->nports]), k;
+	int fd = client_connect(SOCK_DGRAM, o->port[p->member % o->nports]), k;
 	struct timespec at;
 	int64_t due;
 
@@ -209,7 +154,7 @@ add_run(void *arg)
 		at.tv_sec = due / 1000000000;
 		at.tv_nsec = due % 1000000000;
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL);
-		l->sent[k] = now_ns();
+		l->sent[k] = client_now_ns();
 		atomic_store(&l->ready[k], 1);
 		if (call(fd, 0x7f000000U + (uint32_t)k, 1, 1, o->base +
 		    (uint32_t)k, 2000) != 0)
@@ -229,7 +174,7 @@ lag(const struct opts *o)
 	int64_t *lags = calloc((size_t)o->n, sizeof(int64_t)), last, first;
 
 	l->o = o;
-	l->t0 = now_ns() + 10000000;
+	l->t0 = client_now_ns() + 10000000;
 	for (i = 0; i < o->nports; i++) {
 		p[i].l = l;
 		p[i].member = i;
@@ -276,18 +221,19 @@ lag(const struct opts *o)
 static int
 failover(const struct opts *o)
 {
-	int64_t t0 = now_ns(), end = t0 + (int64_t)(o->timeout * 1e9);
+	int64_t t0 = client_now_ns(), end = t0 + (int64_t)(o->timeout * 1e9);
 	struct timespec gap = {0, 1000000};
 	int fd[MAXPORTS], i, tries = 0;
 	uint32_t k = 0;
 
 	for (i = 0; i < o->nports; i++)
-		fd[i] = udp_to(o->port[i]);
-	for (i = 0; now_ns() < end; i = (i + 1) % o->nports, k++) {
+		fd[i] = client_connect(SOCK_DGRAM, o->port[i]);
+	for (i = 0; client_now_ns() < end; i = (i + 1) % o->nports, k++) {
 		tries++;
 		if (call(fd[i], 0x6f000000U + k, 1, 1, o->base + k, 100) == 0) {
 			printf("scenario=%s failover_ms=%.1f tries=%d\n",
-			    o->name, (double)(now_ns() - t0) / 1e6, tries);
+			    o->name, (double)(client_now_ns() - t0) / 1e6,
+			    tries);
 			return 0;
 		}
 		nanosleep(&gap, NULL);	/* a refusal comes at once */
@@ -310,15 +256,13 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = {{0}, 0, 0, 1000, 1000, "group", 0x30000000U, 10};
-	char *tok, *save;
 	int ch;
 
 	while ((ch = getopt(argc, argv, "p:m:r:n:s:b:t:")) != -1) {
 		switch (ch) {
 		case 'p':
-			for (tok = strtok_r(optarg, ",", &save); tok != NULL &&
-			    o.nports < MAXPORTS; tok = strtok_r(NULL, ",", &save))
-				o.port[o.nports++] = (uint16_t)atoi(tok);
+			o.nports += client_ports(optarg, o.port + o.nports,
+			    MAXPORTS - o.nports);
 			break;
 		case 'm': o.failover = strcmp(optarg, "failover") == 0; break;
 		case 'r': o.rate = atof(optarg); break;

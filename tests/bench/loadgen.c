@@ -3,8 +3,8 @@
  *
  * N client threads, each with its own socket, send one call and wait for
  * its reply, as fast as the server answers, for a fixed time.  Requests
- * are encoded by hand (as in the tests), so the client costs little and
- * measures the server.  Prints one machine-readable line:
+ * are encoded by hand (client.c, as in the tests), so the client costs
+ * little and measures the server.  Prints one machine-readable line:
  *   scenario=NAME calls_per_s=N p50_us=N p99_us=N p999_us=N max_us=N
  *   errors=N
  *
@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
+
 #define NBUCKET	4096	/* log-linear latency histogram */
 
 enum mode { M_NULL, M_ADD, M_CHECK, M_MIXED, M_POLICY, M_SOCKMAP };
@@ -54,15 +56,6 @@ struct worker {
 	uint64_t max_us;
 };
 
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* bucket - 64 linear steps per power of two of microseconds */
 static int
 bucket(uint64_t us)
@@ -85,14 +78,6 @@ bucket_us(int b)
 		return (uint64_t)b;
 	e = b / 64 - 1;
 	return ((uint64_t)(b % 64) + 64) << e;
-}
-
-static size_t
-put32(uint8_t *p, uint32_t v)
-{
-	v = htonl(v);
-	memcpy(p, &v, 4);
-	return 4;
 }
 
 /* random_addr - an address in 10.0.0.0 + [0, range) */
@@ -130,7 +115,7 @@ request(struct worker *w, uint64_t i, uint8_t *buf, uint32_t xid)
 {
 	const struct opts *o = w->o;
 	enum mode m = o->mode;
-	uint32_t vers = 1, proc = 0, a;
+	uint32_t vers = 1, proc = 0;
 	size_t n, off = o->tcp ? 4 : 0;
 
 	if (m == M_POLICY || m == M_SOCKMAP)
@@ -141,27 +126,14 @@ request(struct worker *w, uint64_t i, uint8_t *buf, uint32_t xid)
 		proc = 1;
 	if (m == M_CHECK)
 		vers = 3, proc = 2;
-	n = off;
-	n += put32(buf + n, xid);
-	n += put32(buf + n, 0);
-	n += put32(buf + n, 2);
-	n += put32(buf + n, 900101);
-	n += put32(buf + n, vers);
-	n += put32(buf + n, proc);
-	n += put32(buf + n, 0);
-	n += put32(buf + n, 0);
-	n += put32(buf + n, 0);
-	n += put32(buf + n, 0);
+	n = off + client_call(buf + off, xid, vers, proc);
 	if (m == M_ADD)		/* distinct: 64.0.0.0 + worker and count */
-		n += put32(buf + n, 0x40000000U + (uint32_t)(i * 64) +
-		    (uint32_t)w->id);
-	if (m == M_CHECK) {
-		a = random_addr(o);
-		n += put32(buf + n, 1);
-		n += put32(buf + n, a);
-	}
+		n += client_addr(buf + n, vers, 0x40000000U +
+		    (uint32_t)(i * 64) + (uint32_t)w->id);
+	if (m == M_CHECK)
+		n += client_addr(buf + n, vers, random_addr(o));
 	if (o->tcp)
-		put32(buf, 0x80000000U | (uint32_t)(n - 4));
+		client_put32(buf, 0x80000000U | (uint32_t)(n - 4));
 	return n;
 }
 
@@ -194,17 +166,9 @@ text_exchange(int fd, const struct opts *o, const uint8_t *req, size_t len)
 static int
 connect_to(const struct opts *o, int id)
 {
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, o->tcp ? SOCK_STREAM : SOCK_DGRAM, 0), one = 1;
+	int fd = client_connect(o->tcp ? SOCK_STREAM : SOCK_DGRAM,
+	    o->port[id % o->nports]), one = 1;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(o->port[id % o->nports]);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("connect");
-		exit(2);
-	}
 	if (o->tcp)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
@@ -245,12 +209,12 @@ run(void *arg)
 	struct worker *w = arg;
 	const struct opts *o = w->o;
 	int fd = connect_to(o, w->id);
-	int64_t end = now_ns() + (int64_t)(o->seconds * 1e9), t0, t1;
+	int64_t end = client_now_ns() + (int64_t)(o->seconds * 1e9), t0, t1;
 	uint8_t req[256];
 	uint64_t i, us;
 	uint32_t xid = (uint32_t)w->id << 24;
 
-	for (i = 0; (t0 = now_ns()) < end; i++) {
+	for (i = 0; (t0 = client_now_ns()) < end; i++) {
 		size_t len = request(w, i, req, ++xid);
 
 		if ((o->mode >= M_POLICY ? text_exchange(fd, o, req, len) :
@@ -258,7 +222,7 @@ run(void *arg)
 			w->errors++;
 			continue;
 		}
-		t1 = now_ns();
+		t1 = client_now_ns();
 		us = (uint64_t)(t1 - t0) / 1000;
 		w->hist[bucket(us) < NBUCKET ? bucket(us) : NBUCKET - 1]++;
 		if (us > w->max_us)
@@ -296,7 +260,6 @@ main(int argc, char **argv)
 	static const char *const modes[] = {"null", "add", "check", "mixed",
 	    "policy", "socketmap"};
 	struct opts o = {{0}, 0, 0, 1, 3.0, "run", 1000000, M_NULL};
-	char *tok, *save;
 	uint64_t hist[NBUCKET] = {0}, calls = 0, errors = 0, max = 0;
 	struct worker *w;
 	pthread_t *t;
@@ -307,9 +270,8 @@ main(int argc, char **argv)
 	while ((ch = getopt(argc, argv, "p:Tc:d:s:n:m:")) != -1) {
 		switch (ch) {
 		case 'p':
-			for (tok = strtok_r(optarg, ",", &save); tok != NULL &&
-			    o.nports < MAXPORTS; tok = strtok_r(NULL, ",", &save))
-				o.port[o.nports++] = (uint16_t)atoi(tok);
+			o.nports += client_ports(optarg, o.port + o.nports,
+			    MAXPORTS - o.nports);
 			break;
 		case 'T': o.tcp = 1; break;
 		case 'c': o.clients = atoi(optarg); break;
@@ -332,7 +294,7 @@ main(int argc, char **argv)
 		usage();
 	w = calloc((size_t)o.clients, sizeof(*w));
 	t = calloc((size_t)o.clients, sizeof(*t));
-	t0 = now_ns();
+	t0 = client_now_ns();
 	for (i = 0; i < o.clients; i++) {
 		w[i].o = &o;
 		w[i].id = i;
@@ -347,7 +309,7 @@ main(int argc, char **argv)
 		if (w[i].max_us > max)
 			max = w[i].max_us;
 	}
-	secs = (double)(now_ns() - t0) / 1e9;
+	secs = (double)(client_now_ns() - t0) / 1e9;
 	printf("scenario=%s calls_per_s=%.0f p50_us=%llu p99_us=%llu "
 	    "p999_us=%llu max_us=%llu errors=%llu\n", o.name,
 	    (double)calls / secs, (unsigned long long)pct(hist, calls, 0.5),

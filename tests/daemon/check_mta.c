@@ -191,6 +191,22 @@ smtp_up(void *arg)
 	return rcpt("127.0.0.3", smtp[0]) > 0 && rcpt("127.0.0.3", smtp[2]) > 0;
 }
 
+/* start_all - dracd, Postfix and Dovecot with hook, stopped when the
+ * test ends; returns once SMTP and Dovecot's port listen answer */
+static void
+start_all(int hook, uint16_t *listen)
+{
+	paths_and_ports();
+	on_death(stop_servers);
+	start_dracd();
+	start_postfix();
+	start_dovecot(hook);
+	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
+	    "come up");
+	ck_assert_msg(wait_until(port_listens, listen, 10000), "Dovecot did "
+	    "not come up");
+}
+
 /* expect - every path gives src the code within its bound */
 static void
 expect(const char *src, int code, const char *when)
@@ -219,15 +235,7 @@ START_TEST(pop_before_smtp_end_to_end)
 
 	if (!may_run())
 		return;
-	paths_and_ports();
-	on_death(stop_servers);
-	start_dracd();
-	start_postfix();
-	start_dovecot(DV_SCRIPT);
-	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
-	    "come up");
-	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
-	    "come up");
+	start_all(DV_SCRIPT, &pop);
 
 	/* 1. no login yet: relaying from 127.0.0.2 is refused */
 	expect("127.0.0.2", 554, "before the POP login");
@@ -285,15 +293,7 @@ START_TEST(logwatch_end_to_end)
 
 	if (!may_run())
 		return;
-	paths_and_ports();
-	on_death(stop_servers);
-	start_dracd();
-	start_postfix();
-	start_dovecot(DV_LOG_ONLY);
-	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
-	    "come up");
-	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
-	    "come up");
+	start_all(DV_LOG_ONLY, &pop);
 	lw = start_logwatch();
 	expect("127.0.0.4", 554, "logwatch: before the login");
 	/* a failed login grants nothing; a good one grants on every path */
@@ -571,15 +571,7 @@ START_TEST(imap_plugin_end_to_end)
 
 	if (!may_run_imap())
 		return;
-	paths_and_ports();
-	on_death(stop_servers);
-	start_dracd();
-	start_postfix();
-	start_dovecot(DV_PLUGIN);
-	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
-	    "come up");
-	ck_assert_msg(wait_until(port_listens, &imap, 10000), "Dovecot did not "
-	    "come up");
+	start_all(DV_PLUGIN, &imap);
 	expect("127.0.0.2", 554, "before the IMAP login");
 
 	/* 1. the IMAP login grants before its OK: no wait for the paths */
@@ -636,15 +628,9 @@ START_TEST(plugin_pop_proxy_and_dracd_down)
 
 	if (!may_run_imap())
 		return;
-	paths_and_ports();
-	on_death(stop_servers);
-	start_dracd();
-	start_postfix();
-	start_dovecot(DV_PLUGIN);
-	ck_assert_msg(wait_until(smtp_up, NULL, 10000), "Postfix did not "
-	    "come up");
-	ck_assert_msg(wait_until(port_listens, &imap, 10000) &&
-	    wait_until(port_listens, &pop, 10000), "Dovecot did not come up");
+	start_all(DV_PLUGIN, &imap);
+	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did "
+	    "not come up");
 
 	/* 1. a POP3 login through the plugin, no post-login script */
 	expect("127.0.0.4", 554, "plugin: before the POP login");

@@ -463,40 +463,96 @@ greets(void *arg)
 	return code == 220;
 }
 
+/* sendmail_pair - Sendmails NAME-map (the btree map) and NAME-socket
+ * (the socket map) on free ports into p[0] and p[1], with daemon options
+ * "Port=port, " and opts; their PIDs in pid; returns once both greet */
+static void
+sendmail_pair(struct path p[2], pid_t pid[2], const char *opts,
+    const char *name)
+{
+	char daemon[96], dir[32];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		p[i].port = free_port();
+		snprintf(daemon, sizeof(daemon), "Port=%u, %s", p[i].port,
+		    opts);
+		snprintf(dir, sizeof(dir), "%s-%s", name, i == 0 ? "map" :
+		    "socket");
+		pid[i] = sendmail_start(dir, daemon, i);
+	}
+	for (i = 0; i < 2; i++)
+		ck_assert_msg(wait_until(greets, &p[i], 10000), "%s did not "
+		    "come up", p[i].name);
+}
+
+/* the IPv6 tests' addresses on the namespace's loopback */
+#define LO_FD00	"ip -6 addr add fd00::2/128 dev lo nodad && " \
+		"ip -6 addr add fd00::3/128 dev lo nodad"
+
+/* start_world - a private world (setup run in it first, when given),
+ * stopped if the test dies, and dracd in it */
+static void
+start_world(const char *setup)
+{
+	private_world();
+	on_death(stop_all);
+	if (setup != NULL)
+		shell(setup);
+	start_dracd();
+}
+
+/* start_pop_world - start_world, and Dovecot listening for POP3 */
+static void
+start_pop_world(void)
+{
+	start_world(NULL);
+	start_dovecot();
+	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
+	    "come up");
+}
+
+/* stop_world - the MTAs in pid[0..n), then dracd, stopped */
+static void
+stop_world(const pid_t *pid, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		server_stop(pid[i]);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+}
+
+/* pop_steps_then_stop - four_steps and dracd_gone on the npaths paths,
+ * then the MTAs in pid[0..n) and Dovecot stopped */
+static void
+pop_steps_then_stop(const struct path *paths, size_t npaths,
+    const pid_t *pid, int n)
+{
+	int i;
+
+	four_steps(paths, npaths);
+	dracd_gone(paths, npaths);
+	for (i = 0; i < n; i++)
+		server_stop(pid[i]);
+	stop_dovecot();
+	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+}
+
 START_TEST(sendmail_map_and_socketmap)
 {
 	struct path paths[2] = {
 		{"sendmail btree map", 0, "", MAP_MS},
 		{"sendmail socket map", 0, "", LIVE_MS},
 	};
-	char opts[64];
 	pid_t pid[2];
-	int i;
 
 	if (!may_run())
 		return;
-	private_world();
-	on_death(stop_all);
-	start_dracd();
-	start_dovecot();
-	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
-	    "come up");
-	for (i = 0; i < 2; i++) {
-		paths[i].port = free_port();
-		snprintf(opts, sizeof(opts), "Port=%u, Addr=127.0.0.1, "
-		    "Name=MTA", paths[i].port);
-		pid[i] = sendmail_start(i == 0 ? "sm-map" : "sm-socket", opts,
-		    i);
-	}
-	for (i = 0; i < 2; i++)
-		ck_assert_msg(wait_until(greets, &paths[i], 10000), "%s did "
-		    "not come up", paths[i].name);
-	four_steps(paths, 2);
-	dracd_gone(paths, 2);
-	for (i = 0; i < 2; i++)
-		server_stop(pid[i]);
-	stop_dovecot();
-	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+	start_pop_world();
+	sendmail_pair(paths, pid, "Addr=127.0.0.1, Name=MTA", "sm");
+	pop_steps_then_stop(paths, 2, pid, 2);
 }
 END_TEST
 
@@ -517,41 +573,23 @@ START_TEST(sendmail_ipv6_clients)
 	};
 	drac_t *h;
 	pid_t pid[2];
-	int i, j;
+	int i;
 
 	if (!may_run())
 		return;
-	private_world();
-	on_death(stop_all);
-	shell("ip -6 addr add fd00::2/128 dev lo nodad && "
-	    "ip -6 addr add fd00::3/128 dev lo nodad");
-	start_dracd();
-	for (j = 0; j < 2; j++) {
-		p[j].port = free_port();
-		snprintf(opts, sizeof(opts), "Port=%u, Addr=::, Family=inet6, "
-		    "Name=MTA6", p[j].port);
-		pid[j] = sendmail_start(j == 0 ? "sm6-map" : "sm6-socket", opts,
-		    j);
-	}
-	for (j = 0; j < 2; j++)
-		ck_assert_msg(wait_until(greets, &p[j], 10000), "%s did not "
-		    "come up", p[j].name);
+	start_world(LO_FD00);
+	sendmail_pair(p, pid, "Addr=::, Family=inet6, Name=MTA6", "sm6");
 	snprintf(opts, sizeof(opts), "127.0.0.1:%u", d.port);
 	ck_assert_int_eq(drac_open(&h, opts, NULL), 0);
 	expect(p, 2, src[0], 550, 0, "before the grant");
 	expect(p, 2, src[1], 550, 0, "before the grant");
 	for (i = 0; i < 2; i++)
 		ck_assert_int_eq(drac_add(h, src[i], 0, "alice"), 0);
-	
-	
-expect(p, 2, src[0], 250, 0, "after the grant");
+	expect(p, 2, src[0], 250, 0, "after the grant");
 	expect(p, 2, src[1], 250, 0, "after the grant (IPv4-mapped)");
 	expect(p, 2, "fd00::3", 550, 0, "from an address never granted");
 	drac_close(h);
-	for (j = 0; j < 2; j++)
-		server_stop(pid[j]);
-	ck_assert_int_eq(daemon_stop(&d), 0);
-	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+	stop_world(pid, 2);
 }
 END_TEST
 
@@ -724,9 +762,7 @@ sm_milter_world(const char *mode, uint16_t port, pid_t *mpid)
 	drac_t *h;
 	pid_t pid;
 
-	private_world();
-	on_death(stop_all);
-	start_dracd();
+	start_world(NULL);
 	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
 	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
 	ck_assert_int_eq(drac_add(h, "127.0.0.2", 600, "alice"), 0);
@@ -774,9 +810,7 @@ START_TEST(sendmail_milter_trace)
 	fprintf(stderr, "mta-others: sendmail+milter trace, milter stopped: "
 	    "127.0.0.2 -> %s (forged header %s)\n", said, strstr(hdrs,
 	    "mallory") != NULL ? "kept" : "gone");
-	server_stop(pid);
-	ck_assert_int_eq(daemon_stop(&d), 0);
-	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+	stop_world(&pid, 1);
 }
 END_TEST
 
@@ -807,9 +841,7 @@ START_TEST(sendmail_milter_enforce)
 	    "4xx, got %d at %s (%s)", code, step, said);
 	fprintf(stderr, "mta-others: sendmail+milter enforce, milter "
 	    "stopped: 127.0.0.2 -> %s at %s\n", said, step);
-	server_stop(pid);
-	ck_assert_int_eq(daemon_stop(&d), 0);
-	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+	stop_world(&pid, 1);
 }
 END_TEST
 
@@ -953,23 +985,12 @@ START_TEST(exim_each_condition)
 {
 	struct path paths[2 * EXIM_WAYS];
 	pid_t pid[EXIM_WAYS];
-	int i;
 
 	if (!may_run())
 		return;
-	private_world();
-	on_death(stop_all);
-	start_dracd();
-	start_dovecot();
-	ck_assert_msg(wait_until(port_listens, &pop, 10000), "Dovecot did not "
-	    "come up");
+	start_pop_world();
 	exim_servers(paths, pid, "127.0.0.1");
-	four_steps(paths, 2 * EXIM_WAYS);
-	dracd_gone(paths, 2 * EXIM_WAYS);
-	for (i = 0; i < EXIM_WAYS; i++)
-		server_stop(pid[i]);
-	stop_dovecot();
-	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+	pop_steps_then_stop(paths, 2 * EXIM_WAYS, pid, EXIM_WAYS);
 }
 END_TEST
 
@@ -991,11 +1012,7 @@ START_TEST(exim_ipv6_clients)
 
 	if (!may_run())
 		return;
-	private_world();
-	on_death(stop_all);
-	shell("ip -6 addr add fd00::2/128 dev lo nodad && "
-	    "ip -6 addr add fd00::3/128 dev lo nodad");
-	start_dracd();
+	start_world(LO_FD00);
 	exim_servers(paths, pid, "<; ::0 ; 0.0.0.0");
 	snprintf(spec, sizeof(spec), "127.0.0.1:%u", d.port);
 	ck_assert_int_eq(drac_open(&h, spec, NULL), 0);
@@ -1007,10 +1024,7 @@ START_TEST(exim_ipv6_clients)
 	expect(paths, 2 * EXIM_WAYS, "fd00::3", 550, 0,
 	    "from an address never granted");
 	drac_close(h);
-	for (i = 0; i < EXIM_WAYS; i++)
-		server_stop(pid[i]);
-	ck_assert_int_eq(daemon_stop(&d), 0);
-	unlink(SERVERS);	/* all stopped: nothing left for the guard */
+	stop_world(pid, EXIM_WAYS);
 }
 END_TEST
 

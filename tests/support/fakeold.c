@@ -1,22 +1,18 @@
 /*
  * fakeold.c - a DRAC 1.x server for client tests (see fakeold.h).
  *
- * One thread reads datagrams until fakeold_stop writes to its pipe.
- * Requests are read by offset (null credentials, as libdrac sends) and
+ * fakeudp.c's thread reads datagrams and answers them with answer() until
+ * fakeold_stop.  Requests are read by offset (null credentials, as libdrac sends) and
  * their argument must be exactly as long as DRAC's rpcgen code sends it:
  * 4 bytes for v1, 64 for v2 (each char a 4-byte XDR int).
  */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <rpc/rpc.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <check.h>
 
@@ -26,11 +22,9 @@
 #define ARGS_OFF	40	/* xid..proc (24) + two null auths (16) */
 
 struct fakeold {
-	pthread_t thread;
+	struct fakeudp *udp;
 	pthread_mutex_t mu;
-	int fd, stop[2];
 	struct fakeold_seen seen;
-	char spec[32];
 };
 
 /* get32 - a big-endian int at p */
@@ -70,15 +64,17 @@ take(struct fakeold *f, uint32_t vers, const uint8_t *arg, size_t len)
 	return 0;
 }
 
-/* answer - the reply to one call; its length, 0 for none */
+/* answer - the reply to one call (at most 32 bytes); its length, 0 for
+ * none */
 static size_t
-answer(struct fakeold *f, const uint8_t *in, size_t len, uint8_t *out)
+answer(void *arg, const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 {
+	struct fakeold *f = arg;
 	uint32_t vers, proc;
 	uint8_t *p = out;
 	int garbage = 0;
 
-	if (len < ARGS_OFF || get32(in + 4) != CALL)
+	if (len < ARGS_OFF || cap < 32 || get32(in + 4) != CALL)
 		return 0;
 	vers = get32(in + 16);
 	proc = get32(in + 20);
@@ -115,29 +111,6 @@ answer(struct fakeold *f, const uint8_t *in, size_t len, uint8_t *out)
 	return (size_t)(p - out);
 }
 
-/* fakeold_run - the server thread */
-static void *
-fakeold_run(void *arg)
-{
-	struct fakeold *f = arg;
-	struct pollfd p[2] = {{f->fd, POLLIN, 0}, {f->stop[0], POLLIN, 0}};
-	struct sockaddr_storage from;
-	socklen_t fromlen;
-	uint8_t in[2048], out[64];
-	ssize_t got;
-	size_t n;
-
-	while (poll(p, 2, -1) >= 0 && p[1].revents == 0) {
-		fromlen = sizeof(from);
-		got = recvfrom(f->fd, in, sizeof(in), MSG_DONTWAIT,
-		    (struct sockaddr *)&from, &fromlen);
-		if (got > 0 && (n = answer(f, in, (size_t)got, out)) > 0)
-			sendto(f->fd, out, n, 0, (struct sockaddr *)&from,
-			    fromlen);
-	}
-	return NULL;
-}
-
 /* fakeold_start - a DRAC 1.x server thread on a free loopback UDP port */
 struct fakeold *
 fakeold_start(void)
@@ -145,9 +118,7 @@ fakeold_start(void)
 	struct fakeold *f = calloc(1, sizeof(*f));
 	ck_assert_ptr_nonnull(f);
 	pthread_mutex_init(&f->mu, NULL);
-	ck_assert_int_eq(pipe(f->stop), 0);
-	f->fd = udp_loopback(f->spec, sizeof(f->spec));
-	ck_assert_int_eq(pthread_create(&f->thread, NULL, fakeold_run, f), 0);
+	f->udp = fakeudp_start(answer, f);
 	return f;
 }
 
@@ -155,7 +126,7 @@ fakeold_start(void)
 const char *
 fakeold_spec(const struct fakeold *f)
 {
-	return f->spec;
+	return fakeudp_spec(f->udp);
 }
 
 /* fakeold_seen - a copy of what the server was sent so far */
@@ -173,12 +144,7 @@ fakeold_stop(struct fakeold *f)
 {
 	if (f == NULL)
 		return;
-	if (write(f->stop[1], "x", 1) != 1)
-		ck_abort_msg("fakeold_stop: write failed");
-	pthread_join(f->thread, NULL);
-	close(f->fd);
-	close(f->stop[0]);
-	close(f->stop[1]);
+	fakeudp_stop(f->udp);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }

@@ -14,6 +14,7 @@
 
 #include <check.h>
 
+#include "fakeudp.h"
 #include "helpers.h"
 
 struct lossy {
@@ -110,19 +111,11 @@ struct lossy *
 lossy_start(uint16_t to, int lose)
 {
 	struct lossy *r = calloc(1, sizeof(*r));
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
 
 	ck_assert_ptr_nonnull(r);
 	r->to = to;
 	r->lose = lose;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(bind(r->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	getsockname(r->fd, (struct sockaddr *)&sa, &len);
-	snprintf(r->spec, sizeof(r->spec), "127.0.0.1:%u", ntohs(sa.sin_port));
+	r->fd = udp_loopback(r->spec, sizeof(r->spec));
 	ck_assert_int_eq(pthread_create(&r->thread, NULL, lossy_run, r), 0);
 	return r;
 }
