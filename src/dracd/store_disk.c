@@ -1381,6 +1381,11 @@ store_reload(struct store *s, char *err, size_t errlen)
 {
 	int rc;
 
+	/* the state readable first, before the table goes: replication may
+	 * lock this member out (a sync under way), and a failure then
+	 * keeps the table it had */
+	if (senv_complete(s->env, err, errlen) < 0)
+		return -1;
 	pthread_mutex_lock(&s->lock);
 	table_clear(&s->t);
 	s->loading = 1;

@@ -261,6 +261,26 @@ load_chunk(DBT *v, senv_sink sink, void *arg)
 	}
 }
 
+/* senv_complete - 1 when state.db holds a complete state (its mark), 0
+ * when not, -1 on error */
+int
+senv_complete(struct senv *e, char *err, size_t errlen)
+{
+	unsigned char vb[VAL_MAX];
+	DBT k, v;
+	int rc;
+
+	dbt_in(&k, ready_key, sizeof(ready_key));
+	dbt_user(&v, vb, sizeof(vb));
+	if ((rc = e->db->get(e->db, NULL, &k, &v, 0)) == DB_NOTFOUND)
+		return 0;
+	if (rc != 0) {
+		env_error(e, "state.db", rc, err, errlen);
+		return -1;
+	}
+	return 1;
+}
+
 /*
  * senv_load - hand every record to sink, in key order, read in bulk
  * (LOAD_BULK bytes of records per call into Berkeley DB); 1 when the
@@ -271,16 +291,14 @@ int
 senv_load(struct senv *e, senv_sink sink, void *arg, char *err,
     size_t errlen)
 {
-	unsigned char kb[KEY_MAX], vb[VAL_MAX], *bulk;
+	unsigned char kb[KEY_MAX], *bulk;
 	DBT k, v;
 	DBC *c;
 	int rc;
 
-	dbt_in(&k, ready_key, sizeof(ready_key));
-	dbt_user(&v, vb, sizeof(vb));
-	if ((rc = e->db->get(e->db, NULL, &k, &v, 0)) == DB_NOTFOUND)
-		return 0;
-	if (rc != 0 || (rc = e->db->cursor(e->db, NULL, &c, 0)) != 0) {
+	if ((rc = senv_complete(e, err, errlen)) <= 0)
+		return rc;
+	if ((rc = e->db->cursor(e->db, NULL, &c, 0)) != 0) {
 		env_error(e, "state.db", rc, err, errlen);
 		return -1;
 	}
@@ -445,11 +463,13 @@ prune_chunk(struct senv *e, senv_sink keep, void *arg, unsigned char *kb,
 			break;
 	}
 	rc2 = c->close(c);
-	if (rc != 0 && rc != DB_NOTFOUND) {
+	/* a transaction left open would hold off replication's recovery
+	 * (it waits for every operation to end) for good */
+	if ((rc != 0 && rc != DB_NOTFOUND) || rc2 != 0) {
 		t->abort(t);
-		return rc;
+		return rc != 0 && rc != DB_NOTFOUND ? rc : rc2;
 	}
-	if ((rc2 = rc2 != 0 ? rc2 : t->commit(t, 0)) != 0)
+	if ((rc2 = t->commit(t, 0)) != 0)
 		return rc2;
 	return rc == DB_NOTFOUND ? 1 : 0;
 }

@@ -47,6 +47,7 @@ int senv_open(const char *home, const struct senv_rep *, struct senv **,
     int *created, char *err, size_t errlen);
 void senv_close(struct senv *);
 int senv_remove(const char *home);
+int senv_complete(struct senv *, char *err, size_t errlen);
 int senv_load(struct senv *, senv_sink, void *, char *err, size_t errlen);
 int senv_apply(struct senv *, const struct jrec *, size_t n, int flush,
     char *err, size_t errlen);

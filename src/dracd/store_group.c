@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mono.h"
@@ -33,13 +34,15 @@
 #define CHANGES_KEEP	1000000		/* changes kept for members behind */
 #define PRUNE_EVERY_MS	10000
 #define JOIN_FIRST_MS	3000		/* see join_first */
-#define TICK_MS		100
-#define GROUP_FLUSH_MS	100		/* see flush_log */		/* the master's own round */
+#define TICK_MS		100		/* the master's own round */
+#define GROUP_FLUSH_MS	100		/* see flush_log */
 #define FROZEN_MS	1000		/* a round this late: we were stopped */
 #define SUSPECT_HOLD_MS	3000		/* and then no calls for this long */
 #define BUSY_MS		2000		/* a follower locked out this long
 					 * opens the databases again */
 #define RETRY_MS	50		/* between tries while no master */
+#define STALL_MS	20000		/* see watch_main */
+#define WATCH_MS	1000
 #define NOT_MASTER	(-101)		/* a reply's result: ask again */
 #define REQ_LEN		28
 #define REPLY_LEN	22
@@ -233,10 +236,12 @@ store_group_forward(struct store *s, int op, const struct addr *a,
 		*expires = (int64_t)le_get(r + 6, 8);
 	if (fresh != NULL)
 		*fresh = r[1];
-	if (rc >= 0 && !wait_applied(s, le_get(r + 14, 8), APPLIED_MS)) {
-		/* the follower is stuck (a stale handle after replication's
-		 * own recovery, say): it opens the databases again */
-		atomic_store(&s->group_reopen, 1);
+	/* the follower stuck (a stale handle after replication's own
+	 * recovery, say) opens the databases again; a member that is not
+	 * a replica now (reopening, electing) is not waited for */
+	if (rc >= 0 && !wait_applied(s, le_get(r + 14, 8), APPLIED_MS) &&
+	    atomic_load(&s->role) == STORE_ROLE_REPLICA &&
+	    !atomic_exchange(&s->group_reopen, 1)) {
 		kick(s);
 		log_warnx("group: a change the master made is not here after "
 		    "%d ms: reading the state again", APPLIED_MS);
@@ -621,6 +626,49 @@ group_main(void *arg)
 	return NULL;
 }
 
+/*
+ * watch_main - the group thread's watchdog.  Berkeley DB 5.3 can keep a
+ * member's call into it waiting for good after two elections in a row
+ * (a master demoted while committing: the partition test saw its group
+ * thread in one database open for minutes, under AddressSanitizer's
+ * slowness).  A member whose group thread has not finished a round in
+ * STALL_MS says so and exits, for its service manager to start it again
+ * (Restart=on-failure): it rejoins the group as any restarted member
+ * does.  Time the process spent stopped (SIGSTOP) does not count.
+ */
+static void *
+watch_main(void *arg)
+{
+	struct store *s = arg;
+	int64_t last = mono_ms(), stalled = 0, now, seen;
+	struct timespec ts;
+
+	pthread_setname_np(pthread_self(), "dracd-watch");
+	seen = atomic_load(&s->group_tick);
+	while (!atomic_load(&s->group_stop)) {
+		ts = store_deadline(CLOCK_MONOTONIC, WATCH_MS);
+		pthread_mutex_lock(&s->group_lock);
+		if (!atomic_load(&s->group_stop))
+			pthread_cond_timedwait(&s->group_cv, &s->group_lock,
+			    &ts);
+		pthread_mutex_unlock(&s->group_lock);
+		now = mono_ms();
+		stalled += now - last > 2 * WATCH_MS ? WATCH_MS : now - last;
+		last = now;
+		if (atomic_load(&s->group_tick) != seen) {
+			seen = atomic_load(&s->group_tick);
+			stalled = 0;
+		} else if (stalled >= STALL_MS && !atomic_load(&s->group_stop)) {
+			log_warnx("group: the group thread has waited on Berkeley "
+			    "DB for %d s: exiting, for the service manager to "
+			    "start dracd again (it rejoins the group)",
+			    STALL_MS / 1000);
+			_exit(EXIT_FAILURE);
+		}
+	}
+	return NULL;
+}
+
 /* ---- open, start, stop, status ---- */
 
 /*
@@ -699,8 +747,13 @@ store_group_open(struct store *s, char *err, size_t errlen)
 int
 store_group_start(struct store *s)
 {
-	return pthread_create(&s->group_thr, NULL, group_main, s) == 0 ?
-	    0 : -1;
+	if (pthread_create(&s->group_thr, NULL, group_main, s) != 0)
+		return -1;
+	if (pthread_create(&s->group_watch, NULL, watch_main, s) == 0)
+		s->group_watching = 1;
+	else
+		log_warnx("group: cannot start the group thread's watchdog");
+	return 0;
 }
 
 /* store_group_stop - the group thread stops (before the environment
@@ -711,6 +764,8 @@ store_group_stop(struct store *s)
 	atomic_store(&s->group_stop, 1);
 	kick(s);
 	pthread_join(s->group_thr, NULL);
+	if (s->group_watching)
+		pthread_join(s->group_watch, NULL);
 }
 
 /* store_group_status - what this member knows of its group */

@@ -74,7 +74,8 @@ struct store {
 	int group;
 	atomic_int role;		/* enum store_role */
 	atomic_int group_stop;
-	pthread_t group_thr;
+	pthread_t group_thr, group_watch;
+	int group_watching;		/* group_watch runs */
 	pthread_mutex_t group_lock;	/* the follower's wake-ups, and: */
 	pthread_cond_t group_cv;
 	uint64_t applied_seq;		/* group_lock: the last change here */

@@ -529,10 +529,26 @@ open_db(struct senv *e, DB **db, const char *name, int create)
 	return rc;
 }
 
+/* locked_out - does replication lock this member's calls out now?
+ * With DB_REP_CONF_NOWAIT a transaction's start says so at once, where
+ * a database call would wait 5 s first */
+static int
+locked_out(struct senv *e)
+{
+	DB_TXN *t;
+	int rc;
+
+	if ((rc = e->env->txn_begin(e->env, NULL, &t, 0)) == 0)
+		t->abort(t);
+	env_msg[0] = '\0';
+	return rc == DB_REP_LOCKOUT;
+}
+
 /*
  * senv_rep_open - (re)open state.db and changes.db: made by the master,
  * opened as they are by a replica.  1 when a replica finds them not yet
- * made, 0 when open, -1 on error.
+ * made, 0 when open, SENV_BUSY while replication locks calls out, -1 on
+ * error.
  */
 int
 senv_rep_open(struct senv *e, int create, char *err, size_t errlen)
@@ -540,8 +556,14 @@ senv_rep_open(struct senv *e, int create, char *err, size_t errlen)
 	int rc, tries = 0;
 
 	/* a deadlock here is with repmgr's own start (its membership
-	 * database): again */
+	 * database): again; while replication locks calls out, each call
+	 * would wait 5 s and fail: not now */
 	do {
+		if (locked_out(e)) {
+			snprintf(err, errlen, "%s: replication locks calls "
+			    "out (a sync with the master under way)", e->home);
+			return SENV_BUSY;
+		}
 		close_dbs(e);
 		if ((rc = open_db(e, &e->db, "state.db", create)) == 0 &&
 		    (rc = open_db(e, &e->chg, "changes.db", create)) == 0)

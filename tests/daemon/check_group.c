@@ -8,6 +8,8 @@
  * rights of the member spoken to, grants expiring on every member.
  * Figures (election time, replication lag) go to stderr.
  */
+#include <sys/wait.h>
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -25,6 +27,10 @@
 #define ALLOW		"127.0.0.1 add check admin\n"
 #define FORM_MS		10000	/* the first master, from the first start */
 #define FAILOVER_MS	5000	/* a new master after the old one died */
+#define REJOIN_MS	40000	/* one master again after a stopped one
+				 * returns: a member Berkeley DB holds
+				 * exits after 20 s and is started again
+				 * (store_group.c, watch_main) */
 #define SEEN_MS		2000	/* an acknowledged add allowed everywhere */
 #define MAPS_MS		10000	/* the maps alike (sync interval 1 s) */
 #define LAG_ADDS	300
@@ -602,7 +608,7 @@ START_TEST(partition_stop_master)
 	struct timespec gap = {0, 50 * 1000000L};
 	int64_t t0, t_new = 0, end;
 	int old, now = -1;
-	size_t tried;
+	size_t tried, revived = 0;
 
 	old = form(3, NULL);
 	spread_start(&s, 5, 7 & ~(1 << old));
@@ -622,10 +628,12 @@ START_TEST(partition_stop_master)
 	    "");
 	group_resume(&g, (size_t)old);
 	atomic_store(&s.include, 7);
-	for (end = now_ms() + FORM_MS; now_ms() < end; nanosleep(&gap, NULL)) {
+	for (end = now_ms() + REJOIN_MS; now_ms() < end;
+	    nanosleep(&gap, NULL)) {
+		revived += group_revive(&g);
 		poll_roles(t0, after, sizeof(after));
 		if (group_role(&g, (size_t)old) == GROUP_REPLICA &&
-		    group_masters(&g, NULL) == 1)
+		    group_settled(&g, 0) >= 0)
 			break;
 	}
 	/* a few more polls after it settled */
@@ -635,7 +643,7 @@ START_TEST(partition_stop_master)
 	ck_assert_msg(group_settled(&g, 1000) >= 0 && group_role(&g,
 	    (size_t)old) == GROUP_REPLICA, "no single master with the others "
 	    "(the old master, member %d, among them) its replicas %d ms after "
-	    "SIGCONT:\n%s", old, FORM_MS, logs());
+	    "SIGCONT:\n%s", old, REJOIN_MS, logs());
 	ck_assert_msg(atomic_load(&s.acked_n) > 0, "no add acknowledged");
 	every_acked_allowed(&s, tried);
 	maps_alike();
@@ -647,6 +655,64 @@ START_TEST(partition_stop_master)
 	 */
 	if (after[0] != '\0')
 		fprintf(stderr, "group partition: after SIGCONT, %s", after);
+	if (revived > 0)
+		fprintf(stderr, "group partition: %zu member(s) exited as their "
+		    "group thread waited on Berkeley DB, and were started "
+		    "again\n", revived);
+}
+END_TEST
+
+/*
+ * watchdog: a replica's group thread held (stopped by ptrace, the rest
+ * of the process running on, as when a call into Berkeley DB never
+ * returns): the member says so and exits with status 1 after 20 s
+ * (not before 15), still answering checks meanwhile; started again (as
+ * Restart=on-failure would) it rejoins and has an add made meanwhile.
+ */
+START_TEST(watchdog_exits)
+{
+	int master, replica, status = 0;
+	pid_t pid, tid;
+	int64_t t0;
+
+	master = form(3, NULL);
+	replica = (master + 1) % 3;
+	ck_assert_int_eq(group_add(&g, (size_t)master, "127.0.0.1",
+	    "10.8.0.1", 0), DRAC_OK);
+	allowed_everywhere("10.8.0.1", SEEN_MS);
+	pid = g.m[replica].d.pid;
+	tid = group_hold(&g, (size_t)replica, "dracd-group");
+	t0 = now_ms();
+	ck_assert_msg(group_check(&g, (size_t)replica, "10.8.0.1") == 1,
+	    "member %d stopped answering checks with its group thread held",
+	    replica);
+	/* the held thread, traced by this process, is reaped here once
+	 * its process exits; then the process itself */
+	while (now_ms() - t0 < 40000) {
+		(void)waitpid(tid, NULL, __WALL | WNOHANG);
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+	}
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	    "member %d did not exit with status 1 within 40 s (status %#x)",
+	    replica, status);
+	fprintf(stderr, "group watchdog: member %d exited %lld ms after its "
+	    "group thread was held\n", replica, (long long)(now_ms() - t0));
+	ck_assert_int_ge(now_ms() - t0, 15000);
+	g.m[replica].d.pid = 0;
+	ck_assert_msg(group_log_wait(&g, (size_t)replica, "the group thread "
+	    "has waited on Berkeley DB", 0), "member %d exited without "
+	    "saying why:\n%s", replica, logs());
+	ck_assert_int_eq(group_add(&g, (size_t)master, "127.0.0.1",
+	    "10.8.0.2", 0), DRAC_OK);
+	group_spawn(&g, (size_t)replica);
+	ck_assert_msg(group_settled(&g, FORM_MS) == master &&
+	    group_role(&g, (size_t)replica) == GROUP_REPLICA, "member %d "
+	    "did not rejoin as a replica:\n%s", replica, logs());
+	ck_assert_msg(group_allowed_at(&g, (size_t)replica, "10.8.0.2",
+	    SEEN_MS), "member %d rejoined without the add made while it was "
+	    "gone", replica);
 }
 END_TEST
 
@@ -730,6 +796,7 @@ make_group_suite(void)
 		{"failover", failover_kill_master},
 		{"catchup", catchup_after_stop},
 		{"partition", partition_stop_master},
+		{"watchdog", watchdog_exits},
 		{"rights", rights_of_the_member},
 		{"expiry", expiry_everywhere},
 	};
@@ -747,7 +814,7 @@ make_group_suite(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		tc = tcase_create(cases[i].name);
 		tcase_add_checked_fixture(tc, NULL, teardown);
-		tcase_set_timeout(tc, 60);
+		tcase_set_timeout(tc, 90);
 		tcase_add_test(tc, cases[i].test);
 		suite_add_tcase(s, tc);
 	}

@@ -6,6 +6,7 @@
  * checks may come from any thread.
  */
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <db.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -154,6 +156,69 @@ alive(struct member *m)
 		return 0;
 	}
 	return 1;
+}
+
+/*
+ * group_revive - as systemd's Restart=on-failure: every member whose
+ * process exited because its group thread waited on Berkeley DB too
+ * long (store_group.c, watch_main) is started again; any other exit
+ * fails the test.  How many were started.
+ */
+size_t
+group_revive(struct group *g)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < g->n; i++) {
+		struct member *m = &g->m[i];
+
+		if (m->d.pid <= 0 || m->paused || alive(m))
+			continue;
+		ck_assert_msg(group_log_wait(g, i, "exiting, for the service "
+		    "manager", 0), "member %zu exited:\n%s", i, group_tail(g,
+		    i, (char[4096]){0}, 4096));
+		group_spawn(g, i);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * group_hold - stop one thread of member i's dracd, the first (lowest
+ * id) whose name is comm, while the others run on (ptrace's interrupt
+ * stops a single thread): a thread held inside a call that never
+ * returns.  The thread's id.
+ */
+pid_t
+group_hold(struct group *g, size_t i, const char *comm)
+{
+	char path[128], name[64];
+	struct dirent *de;
+	pid_t tid = 0, t;
+	DIR *d;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)g->m[i].d.pid);
+	ck_assert_ptr_nonnull(d = opendir(path));
+	while ((de = readdir(d)) != NULL) {
+		if ((t = (pid_t)atoi(de->d_name)) <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm",
+		    (int)g->m[i].d.pid, (int)t);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(name, sizeof(name), f) != NULL) {
+			name[strcspn(name, "\n")] = '\0';
+			if (strcmp(name, comm) == 0 && (tid == 0 || t < tid))
+				tid = t;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	ck_assert_msg(tid > 0, "member %zu has no thread %s", i, comm);
+	ck_assert_int_eq(ptrace(PTRACE_SEIZE, tid, NULL, NULL), 0);
+	ck_assert_int_eq(ptrace(PTRACE_INTERRUPT, tid, NULL, NULL), 0);
+	return tid;
 }
 
 /* ping - one NULL call over UDP answered? */
@@ -559,6 +624,37 @@ save_logs(const struct group *g)
 	}
 }
 
+/* save_stacks - with GROUP_LOGDIR set, every running member's threads
+ * as gdb shows them (stack-I.txt), when gdb is installed: where a member
+ * that stopped answering waits */
+static void
+save_stacks(const struct group *g)
+{
+	const char *dir = getenv("GROUP_LOGDIR");
+	size_t i, cap = 512 * 1024;
+	char path[512], pid[32], *out;
+	FILE *f;
+
+	if (dir == NULL || access("/usr/bin/gdb", X_OK) != 0 ||
+	    (out = malloc(cap)) == NULL)
+		return;
+	for (i = 0; i < g->n; i++) {
+		if (g->m[i].d.pid <= 0)
+			continue;
+		snprintf(pid, sizeof(pid), "%d", (int)g->m[i].d.pid);
+		out[0] = '\0';
+		(void)run_prog((const char *const[]){"/usr/bin/gdb", "-p", pid,
+		    "-batch", "-ex", "thread apply all bt", NULL}, NULL, out,
+		    cap, 30000);
+		snprintf(path, sizeof(path), "%s/stack-%zu.txt", dir, i);
+		if ((f = fopen(path, "w")) != NULL) {
+			fputs(out, f);
+			fclose(f);
+		}
+	}
+	free(out);
+}
+
 /* group_tails - the end of every member's log, labelled, into buf (a
  * share of it each); GROUP_LOGDIR: the whole logs saved there too */
 const char *
@@ -568,6 +664,7 @@ group_tails(const struct group *g, char *buf, size_t len)
 	size_t i, used, share;
 
 	save_logs(g);
+	save_stacks(g);
 	group_view(g, buf, len / 3);
 	used = strlen(buf);
 	share = g->n > 0 ? (len - used) / g->n - 80 : 0;

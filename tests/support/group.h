@@ -50,6 +50,8 @@ int group_term(struct group *, size_t i);
 void group_pause(struct group *, size_t i);
 void group_resume(struct group *, size_t i);
 void group_teardown(struct group *);
+size_t group_revive(struct group *);
+pid_t group_hold(struct group *, size_t i, const char *comm);
 int group_sanitized(const struct group *, size_t *which);
 
 struct drac_group;
