@@ -504,7 +504,10 @@ step(struct store *s, int64_t *said, int *idle)
 	if (!senv_rep_ready(s->env))
 		return 100;
 	if (role != STORE_ROLE_REPLICA) {
-		if ((rc = become_replica(s, err, sizeof(err))) < 0)
+		/* replication locking calls out a moment (a sync under
+		 * way) is not a failure: again soon, as follow does */
+		if ((rc = become_replica(s, err, sizeof(err))) < 0 &&
+		    rc != SENV_BUSY)
 			say(said, "cannot load the group's state", err);
 		return rc == 0 ? 0 : 100;
 	}
