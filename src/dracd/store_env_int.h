@@ -15,6 +15,9 @@
 #define KEY_MAX		17
 #define VAL_MAX		(16 + MAPFILE_USERMAX)
 #define DEADLOCK_TRIES	5
+/* every transaction of ours: its commit written to the log file, not
+ * synced (see env_setup) */
+#define TXN_WRITE	DB_TXN_WRITE_NOSYNC
 #define REP_SITES	16
 
 struct rep_site {

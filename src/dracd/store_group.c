@@ -57,12 +57,20 @@ kick(struct store *s)
 	pthread_mutex_unlock(&s->group_lock);
 }
 
-/* on_event - Berkeley DB's replication events: the thread sorts them */
+/* on_event - Berkeley DB's replication events: the thread sorts them;
+ * a master that Berkeley DB has made a client stops being one at once,
+ * not at the thread's next round (two members saying master a moment
+ * after an election) */
 static void
 on_event(void *arg, enum senv_event ev)
 {
-	(void)ev;
-	kick(arg);
+	struct store *s = arg;
+	int master = STORE_ROLE_MASTER;
+
+	if (ev == SENV_EV_CLIENT)
+		atomic_compare_exchange_strong(&s->role, &master,
+		    STORE_ROLE_NONE);
+	kick(s);
 }
 
 /* ---- the wire between members: fixed little-endian fields ---- */
@@ -390,6 +398,13 @@ become_master(struct store *s, char *err, size_t errlen)
 	senv_set_next_seq(s->env, seq + 1);
 	set_applied(s, seq);
 	atomic_store(&s->role, STORE_ROLE_MASTER);
+	/* made a client meanwhile (on_event found no master to demote) */
+	if (!senv_rep_master(s->env)) {
+		atomic_store(&s->role, STORE_ROLE_NONE);
+		snprintf(err, errlen, "an election made it a replica meanwhile");
+		rc = -1;
+		goto out;
+	}
 	log_info("group: this member is now the master (%zu grants, change "
 	    "%llu)", grants(s), (unsigned long long)seq);
 	rc = 0;

@@ -538,7 +538,7 @@ locked_out(struct senv *e)
 	DB_TXN *t;
 	int rc;
 
-	if ((rc = e->env->txn_begin(e->env, NULL, &t, 0)) == 0)
+	if ((rc = e->env->txn_begin(e->env, NULL, &t, TXN_WRITE)) == 0)
 		t->abort(t);
 	env_msg[0] = '\0';
 	return rc == DB_REP_LOCKOUT;
@@ -790,7 +790,7 @@ senv_prune_changes(struct senv *e, uint64_t below, char *err, size_t errlen)
 	int rc, n;
 
 	do {
-		if ((rc = e->env->txn_begin(e->env, NULL, &t, 0)) != 0)
+		if ((rc = e->env->txn_begin(e->env, NULL, &t, TXN_WRITE)) != 0)
 			break;
 		if ((rc = e->chg->cursor(e->chg, t, &c, 0)) != 0) {
 			t->abort(t);

@@ -6,6 +6,10 @@
 #   group_single_add_v1_udp_c4  adds/s of one dracd, no group, this run
 #   group_add_v1_udp_c4         adds/s with 4 clients over the 3 members
 #                               (loadgen client i speaks to member i % 3)
+#   group_single_add_v1_udp_c16, group_add_v1_udp_c16
+#                               the same with 16 clients: each add waits
+#                               for the group, so more clients in flight
+#                               share each commit
 #   group_lag_1000              adds at 1,000/s over the members: time
 #                               until every member answers allowed
 #   group_failover_K            after the master's SIGKILL: time until an
@@ -63,6 +67,7 @@ printf '%s\n' "add_rate = 0" "rpcbind = no" > "$WORK/single/dracd.conf"
 PIDS[3]=$!
 up "$SPORT" || { echo "scenario=group_single_add error=no_start"; exit 0; }
 median group_single_add_v1_udp_c4 "$SPORT" -m add -c 4
+median group_single_add_v1_udp_c16 "$SPORT" -m add -c 16
 kill "${PIDS[3]}"; wait "${PIDS[3]}" 2>/dev/null || true; PIDS[3]=""
 
 # the group
@@ -112,6 +117,7 @@ if ! master >/dev/null; then
 fi
 median group_add_v1_udp_c4 "$ALL" -m add -c 4
 "$B/grouplag" -p "$ALL" -r 1000 -n "$LAGN" -s group_lag_1000 -b 0x31000000
+median group_add_v1_udp_c16 "$ALL" -m add -c 16
 
 ALLMS=""
 for k in $(seq 1 "$KILLS"); do

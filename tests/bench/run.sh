@@ -88,13 +88,18 @@ record "$(median floor_null_tcp_c1 -T -c 1)"
 record "$(median floor_null_tcp_c4 -T -c 4)"
 NULL1=$(field "${RESULTS[0]}" calls_per_s); NULL4=$(field "${RESULTS[1]}" calls_per_s)
 NULLT4=$(field "${RESULTS[3]}" calls_per_s)
-S0C1=""
+S0C1=""; NULLA4=""
 stop
 
 # 2. adds of distinct addresses, default durability and sync-before-ack
 for sync in 1s 0; do
 	for c in 1 4 $([ $sync = 0 ] && echo 16); do
 		fresh; start "sync_interval = $sync"
+		# the floor on this daemon just before (see the check ratio)
+		if [ "$sync$c" = 1s4 ]; then
+			record "$(median floor_null_udp_c4_add -c 4)"
+			NULLA4=$(field "${RESULTS[-1]}" calls_per_s)
+		fi
 		record "$(median add_v1_udp_sync${sync}_c$c -m add -c $c)"
 		[ "$sync$c" = 01 ] && S0C1=$(field "${RESULTS[-1]}" calls_per_s)
 		stop
@@ -175,8 +180,11 @@ stop
 
 # 9. a group of three (tests/bench/group.sh)
 while read -r line; do record "$line"; done < <(B=$B GROUP_SECS=$SECS GROUP_RUNS=$RUNS BENCH_QUICK=$QUICK tests/bench/group.sh)
-GSINGLE=""
-for r in "${RESULTS[@]}"; do case $r in scenario=group_single_add*) GSINGLE=$(field "$r" calls_per_s);; esac; done
+GSINGLE=""; GSINGLE16=""
+for r in "${RESULTS[@]}"; do case $r in
+	scenario=group_single_add_v1_udp_c4\ *) GSINGLE=$(field "$r" calls_per_s);;
+	scenario=group_single_add_v1_udp_c16*) GSINGLE16=$(field "$r" calls_per_s);;
+esac; done
 
 # 8. drac-milter: messages/s through a real Postfix without and with it
 # (needs root and Postfix; tests/bench/milter.sh prints nothing otherwise)
@@ -195,7 +203,7 @@ echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 for r in "${RESULTS[@]}"; do
 	case $r in
-	scenario=add_v1_udp_sync1s_c4*) echo "add, 4 clients UDP: $(ratio "$(field "$r" calls_per_s)" "$NULL4") of the NULL rate (target 60%)";;
+	scenario=add_v1_udp_sync1s_c4*) echo "add, 4 clients UDP: $(ratio "$(field "$r" calls_per_s)" "$NULL4") of the NULL rate, $(ratio "$(field "$r" calls_per_s)" "$NULLA4") of the NULL rate just before on the same daemon (target 80%)";;
 	scenario=add_v1_udp_audit_yes_r*)
 		n=$(sed -n 's/scenario=add_v1_udp_audit_yes_r\([0-9]\).*/\1/p' <<< "$r")
 		for o in "${RESULTS[@]}"; do case $o in scenario=add_v1_udp_audit_no_r${n}_*)
@@ -208,7 +216,8 @@ for r in "${RESULTS[@]}"; do
 	scenario=add_v1_udp_sync0_big_c16*) echo "sync before ack with $BIG entries: $(field "$r" calls_per_s) adds/s with 16 clients (target 5000; the map edited in place)";;
 	scenario=add_v1_udp_sync0_c16*) echo "sync before ack: $(field "$r" calls_per_s) adds/s with 16 clients vs $S0C1 with 1 (group commit)";;
 	scenario=postfix_*) echo "$(field "$r" scenario || true)$(sed -n 's/scenario=\([^ ]*\).*/\1/p' <<< "$r"): $(field "$r" msgs_per_s) messages/s through Postfix";;
-	scenario=group_add_v1_udp_c4*) echo "group of 3 (group_ack = quorum), 4 clients UDP over the members: $(field "$r" calls_per_s) adds/s, $(ratio "$(field "$r" calls_per_s)" "$GSINGLE") of a single host's $GSINGLE in this run";;
+	scenario=group_add_v1_udp_c4\ *) echo "group of 3 (group_ack = quorum), 4 clients UDP over the members: $(field "$r" calls_per_s) adds/s, $(ratio "$(field "$r" calls_per_s)" "$GSINGLE") of a single host's $GSINGLE in this run (target 50%)";;
+	scenario=group_add_v1_udp_c16*) echo "group of 3, 16 clients: $(field "$r" calls_per_s) adds/s, $(ratio "$(field "$r" calls_per_s)" "$GSINGLE16") of a single host's $GSINGLE16 with 16";;
 	scenario=group_lag_1000*) echo "group lag at $(field "$r" rate) adds/s until every member answers allowed: p50 $(field "$r" p50_us) us, p99 $(field "$r" p99_us) us (target 5000), max $(field "$r" max_us) us, $(field "$r" unseen) never seen";;
 	scenario=group_failover\ *) echo "group failover, an add acknowledged again after the master's SIGKILL: $(sed -n 's/.*failover_ms=\([^ ]*\).*/\1/p' <<< "$r" | tr , '\n' | sort -n | tr '\n' ' ')ms (sorted; target 5000)";;
 	scenario=expiry_storm*) echo "expiry storm: p99 $(field "$r" p99_us) us (target 2000), max $(field "$r" max_us) us (target 50000), map clean $(field "$r" map_clean_ms_after_last_expiry) ms after the last expiry (target 5000)";;
