@@ -15,6 +15,8 @@ int log_debug_on(void);
 void log_warn(const char *, ...) PRINTF(1, 2);
 void log_warnx(const char *, ...) PRINTF(1, 2);
 void log_info(const char *, ...) PRINTF(1, 2);
+void log_audit(const char *, ...) PRINTF(1, 2);
+void log_flush(void);
 void log_debug(const char *, ...) PRINTF(1, 2);
 void fatal(const char *, ...) PRINTF(1, 2) __attribute__((noreturn));
 void fatalx(const char *, ...) PRINTF(1, 2) __attribute__((noreturn));

@@ -128,9 +128,10 @@ audit_add(const struct policy_req *q, const struct add_req *r,
 	char peer[ADDR_TEXTMAX], addr[ADDR_TEXTMAX];
 	char user[AUDIT_VALUEMAX];
 
-	/* a grant or a refusal is routine; a store that fails is not */
+	/* a grant or a refusal is routine (and many: written in batches);
+	 * a store that fails is not */
 	void (*say)(const char *, ...) = strcmp(result, "failed") == 0 ?
-	    log_warnx : log_info;
+	    log_warnx : log_audit;
 
 	addr_format(q->peer, peer);
 	addr_format(r->addr, addr);

@@ -681,6 +681,7 @@ watch_main(void *arg)
 			    "DB for %d s: exiting, for the service manager to "
 			    "start dracd again (it rejoins the group)",
 			    STALL_MS / 1000);
+			log_flush();
 			_exit(EXIT_FAILURE);
 		}
 	}

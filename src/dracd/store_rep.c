@@ -470,11 +470,17 @@ rep_setup(struct senv *e)
 int
 senv_rep_start(struct senv *e, char *err, size_t errlen)
 {
+	char name[16];
 	int rc;
 
 	if (atomic_load(&e->started))
 		return 0;
+	/* repmgr's threads take the name of the thread that starts them,
+	 * and keep it: theirs, as ps -L and top -H show them */
+	pthread_getname_np(pthread_self(), name, sizeof(name));
+	pthread_setname_np(pthread_self(), "dracd-repmgr");
 	rc = e->env->repmgr_start(e->env, REP_THREADS, DB_REP_ELECTION);
+	pthread_setname_np(pthread_self(), name);
 	if (rc == DB_REP_UNAVAIL) {
 		env_msg[0] = '\0';
 		return 1;

@@ -182,6 +182,66 @@ START_TEST(audit_grants_off)
 }
 END_TEST
 
+static int lines(const char *needle);
+
+/* first_at - where needle first is in the daemon's output, -1: not */
+static long
+first_at(const char *needle)
+{
+	FILE *f = fopen(d.log, "r");
+	static char buf[1 << 20];
+	size_t n;
+	char *p;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strstr(buf, needle);
+	return p != NULL ? (long)(p - buf) : -1;
+}
+
+/*
+ * audit_batched: the grants' lines are written together (log_audit), but
+ * every one of them is there, before the line of a delete made after
+ * them (the order holds), and those still waiting at a stop are written
+ * then.
+ */
+START_TEST(audit_batched)
+{
+	char ip[32];
+	uint32_t res;
+	int i;
+	drac_t *h;
+
+	start("127.0.0.1\n", NULL, NULL);
+	for (i = 0; i < 300; i++) {
+		snprintf(ip, sizeof(ip), "198.51.%d.%d", i / 200, i % 200 + 1);
+		ck_assert_int_eq(v1_add("127.0.0.1", ip, &res), SUCCESS);
+		ck_assert_uint_eq(res, 0);
+	}
+	h = lib();
+	ck_assert_int_eq(drac_del(h, "198.51.1.100"), 0);
+	drac_close(h);
+	ck_assert(wait_until(log_has, "op=del caller=127.0.0.1 "
+	    "addr=198.51.1.100", WAIT_MS));
+	ck_assert_int_eq(lines("audit: op=add caller=127.0.0.1 addr=198.51."),
+	    300);
+	ck_assert_int_lt(first_at("addr=198.51.1.100 user=- ttl=1800 "
+	    "result=new"), first_at("op=del caller=127.0.0.1"));
+	/* the last ones may still wait when the stop comes */
+	for (i = 0; i < 100; i++) {
+		snprintf(ip, sizeof(ip), "198.51.9.%d", i + 1);
+		ck_assert_int_eq(v1_add("127.0.0.1", ip, &res), SUCCESS);
+	}
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	ck_assert_int_eq(lines("audit: op=add caller=127.0.0.1 "
+	    "addr=198.51.9."), 100);
+	ck_assert_int_lt(first_at("addr=198.51.9.100 "),
+	    first_at("shutting down"));
+}
+END_TEST
+
 /* lines - how many lines of the daemon's output hold needle */
 static int
 lines(const char *needle)
@@ -480,6 +540,7 @@ make_audit_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, audit_lines);
 	tcase_add_test(tc, audit_grants_off);
+	tcase_add_test(tc, audit_batched);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("debug");
