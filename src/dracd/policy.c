@@ -128,10 +128,11 @@ audit_add(const struct policy_req *q, const struct add_req *r,
 	char peer[ADDR_TEXTMAX], addr[ADDR_TEXTMAX];
 	char user[AUDIT_VALUEMAX];
 
-	/* a grant or a refusal is routine (and many: written in batches);
-	 * a store that fails is not */
+	/* a grant is routine and many (written in batches), a refusal
+	 * routine but few (at once), a store that fails is not routine */
 	void (*say)(const char *, ...) = strcmp(result, "failed") == 0 ?
-	    log_warnx : log_audit;
+	    log_warnx : strcmp(result, "refused") == 0 ? log_info :
+	    log_audit;
 
 	addr_format(q->peer, peer);
 	addr_format(r->addr, addr);
