@@ -331,6 +331,8 @@ group_teardown(struct group *g)
 		group_kill(g, i);
 }
 
+static void save_logs(const struct group *g);
+
 /* group_sanitized - does no member's log hold a sanitizer's or
  * valgrind's report (make check-asan, check-tsan, check-valgrind)?  0 and
  * the member in *which if one does */
@@ -348,6 +350,7 @@ group_sanitized(const struct group *g, size_t *which)
 		for (k = 0; k < sizeof(marks) / sizeof(marks[0]); k++)
 			if (log_contains(&g->m[i].d, marks[k])) {
 				*which = i;
+				save_logs(g);	/* the report kept */
 				return 0;
 			}
 	return 1;
