@@ -32,6 +32,7 @@ struct setting {
 static const char *const map_types[] = {"btree", "hash", "auto", NULL};
 static const char *const map_keys[] = {"plain", "cidr", "auto", NULL};
 static const char *const map_nuls[] = {"no", "yes", "auto", NULL};
+static const char *const map_updates[] = {"rewrite", "edit", NULL};
 static const char *const add_transports[] = {"any", "tcp", NULL};
 static const char *const admin_transports[] = {"auto", "any", "tcp", NULL};
 static const char *const group_acks[] = {"quorum", "all", "one", "none",
@@ -69,6 +70,7 @@ static const struct setting settings[] = {
 	ENUM("map_type", map_type, "auto", map_types),
 	ENUM("map_keys", map_keys, "auto", map_keys),
 	ENUM("map_nul", map_nul, "auto", map_nuls),
+	ENUM("map_update", map_update, "rewrite", map_updates),
 	INT("max_entries", max_entries, "2000000", 1, 100000000),
 	INT("journal_size", journal_size, "0", 0, 1LL << 40),
 	INT("udp_threads", udp_threads, "0", 0, 64),

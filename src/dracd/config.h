@@ -18,6 +18,8 @@
 enum map_type { MAP_BTREE, MAP_HASH, MAP_TYPE_AUTO };
 enum map_keys { MAP_KEYS_PLAIN, MAP_KEYS_CIDR, MAP_KEYS_AUTO };
 enum map_nul { MAP_NUL_NO, MAP_NUL_YES, MAP_NUL_AUTO };
+/* how a sync interval above 0 brings the map up to date (0 edits) */
+enum map_update { MAP_UPDATE_REWRITE, MAP_UPDATE_EDIT };
 enum add_transport { ADD_ANY, ADD_TCP };
 enum admin_transport { ADMIN_AUTO, ADMIN_ANY, ADMIN_TCP };	/* auto: as adds */
 /* the order of store.h's enum store_ack */
@@ -47,6 +49,7 @@ struct config {
 	int64_t map_type;		/* enum map_type */
 	int64_t map_keys;		/* enum map_keys */
 	int64_t map_nul;		/* enum map_nul: NUL-terminated keys */
+	int64_t map_update;		/* enum map_update */
 	int64_t max_entries;
 	int64_t journal_size;		/* bytes before a snapshot; 0: auto */
 	int64_t udp_threads;

@@ -461,6 +461,7 @@ open_store(const struct options *op, const struct config *c)
 	    (c->map_keys == MAP_KEYS_AUTO ? MAP_AUTO_KEYS : 0) |
 	    (c->map_nul == MAP_NUL_AUTO ? MAP_AUTO_NUL : 0);
 	so.sync_interval_ms = c->sync_interval_ms;
+	so.map_edit = c->map_update == MAP_UPDATE_EDIT;
 	so.max_entries = (size_t)c->max_entries;
 	so.journal_size = (uint64_t)c->journal_size;
 	so.truncate = op->truncate;

@@ -707,7 +707,7 @@ mapfile_clean(const char *path)
 	closedir(d);
 }
 
-/* ---- edits in place (sync interval 0) ---- */
+/* ---- edits in place (sync interval 0, map_update = edit) ---- */
 
 struct map_edit {
 	DB *db;

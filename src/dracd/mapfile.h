@@ -3,8 +3,8 @@
  *
  * Exactly DRAC's format (DBFILE), replaced whole and atomically (write a
  * new file, fsync, rename), so a reader or a crash never meets a
- * half-written file; or, with sync interval 0, edited in place under
- * flock(LOCK_EX), as DRAC did.  dracd's own record of the list, with user
+ * half-written file; or (sync interval 0, map_update = edit) edited in
+ * place under flock(LOCK_EX), as DRAC did.  dracd's own record of the list, with user
  * names, is store_env.h's.  No state; the caller serialises writers of one path.
  */
 #ifndef DRACD_MAPFILE_H
@@ -49,7 +49,8 @@ int mapfile_writable(const char *path, char *err, size_t errlen);
 int mapfile_key(const struct addr *, const struct map_format *,
     char *buf, size_t len);
 
-/* Edits in place, under flock(LOCK_EX) (sync interval 0). */
+/* Edits in place, under flock(LOCK_EX) (sync interval 0, map_update =
+ * edit). */
 struct map_edit;
 
 int mapfile_edit_open(const char *path, const struct map_format *,

@@ -36,6 +36,8 @@ struct store_opts {
 	unsigned int format_auto;	/* MAP_AUTO_*: parts of format to take
 					 * from the existing map */
 	int64_t sync_interval_ms;
+	int map_edit;			/* edit the map in place, also with a
+					 * sync interval (0 always edits) */
 	size_t max_entries;
 	uint64_t journal_size;		/* bytes before a checkpoint; 0: auto */
 	int truncate;			/* -i: start empty */

@@ -601,11 +601,18 @@ store_map_write(struct store *s, uint64_t g, char *err, size_t errlen)
 	return rc;
 }
 
-/* ---- edits in place (sync interval 0) ---- */
+/* ---- edits in place (sync interval 0, or map_update = edit) ---- */
 
 #define DIRTY_MAX	65536	/* addresses; past it, a whole rewrite */
 
-/* store_map_dirty - with sync interval 0, a's grant changed: the next
+/* edits - is the map edited in place (else rewritten whole each time)? */
+static int
+edits(const struct store *s)
+{
+	return s->o.sync_interval_ms == 0 || s->o.map_edit;
+}
+
+/* store_map_dirty - with edits in place, a's grant changed: the next
  * map write edits its key in place.  With s->lock held. */
 void
 store_map_dirty(struct store *s, const struct addr *a)
@@ -615,7 +622,7 @@ store_map_dirty(struct store *s, const struct addr *a)
 
 	/* kept even while a whole rewrite is due: one already walking
 	 * the table may have passed a's entry */
-	if (s->o.sync_interval_ms != 0)
+	if (!edits(s))
 		return;
 	if (s->ndirty == s->dirty_cap) {
 		cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
@@ -740,10 +747,10 @@ store_map_close(struct store *s)
 }
 
 /*
- * store_map_update - bring the map to change g: with sync interval 0
- * edit it in place (only the keys that changed), unless a whole rewrite
- * is due (at start, after a flush, too many edits, or a failure); else
- * rewrite it whole.
+ * store_map_update - bring the map to change g: with edits in place
+ * (sync interval 0, map_update = edit) only the keys that changed,
+ * unless a whole rewrite is due (at start, after a flush, too many
+ * edits, or a failure); else rewrite it whole.
  */
 int
 store_map_update(struct store *s, uint64_t g, char *err, size_t errlen)
@@ -751,7 +758,7 @@ store_map_update(struct store *s, uint64_t g, char *err, size_t errlen)
 	int whole, rc;
 
 	pthread_mutex_lock(&s->lock);
-	whole = s->o.sync_interval_ms != 0 || s->whole_gen > s->map_gen;
+	whole = !edits(s) || s->whole_gen > s->map_gen;
 	pthread_mutex_unlock(&s->lock);
 	if (whole)
 		return store_map_write(s, g, err, errlen);

@@ -4,7 +4,9 @@
  *
  * Threading: the codec has no state of its own and runs in every server
  * thread at once; procedures must be thread-safe.  Each UDP thread
- * polls all UDP sockets and serves whatever datagram it reads, noting
+ * waits on all UDP sockets (epoll, EPOLLEXCLUSIVE: a datagram wakes one
+ * idle thread, not all 16 that wait while adds wait for the disk or the
+ * group) and serves whatever datagram it reads, noting
  * the interface it arrived on, and replies from the address it was sent
  * to (IP_PKTINFO / IPV6_PKTINFO both ways).  One
  * thread runs stream.c over every TCP listener: RPC records (bounded by
@@ -20,6 +22,7 @@
  * one call at a time anyway.  The workers' adds wait in store_add beside
  * the UDP threads' and share their map and journal writes.
  */
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -29,7 +32,6 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,31 +426,41 @@ static void *
 udp_thread(void *arg)
 {
 	struct svc *s = arg;
-	struct pollfd pfd[SVC_MAXSOCK + 1];
-	int fds[SVC_MAXSOCK];
+	struct epoll_event ev, evs[SVC_MAXSOCK + 1];
 	uint8_t *in = malloc(SVC_UDPMAX), *out = malloc(SVC_REPLYMAX);
-	size_t i, n = 0;
+	int ep = epoll_create1(EPOLL_CLOEXEC), n, i, stop = 0;
+	size_t k;
 
 	pthread_setname_np(pthread_self(), "dracd-udp");
 	if (in == NULL || out == NULL)
 		fatalx("udp thread: out of memory");
-	for (i = 0; i < s->nsocks; i++)
-		if (!s->socks[i].tcp) {
-			fds[n] = s->socks[i].fd;
-			pfd[n].fd = fds[n];
-			pfd[n++].events = POLLIN;
+	if (ep < 0)
+		fatal("udp thread: epoll_create1");
+	for (k = 0; k < s->nsocks; k++)
+		if (!s->socks[k].tcp) {
+			ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+			ev.data.fd = s->socks[k].fd;
+			if (epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
+				fatal("udp thread: epoll_ctl");
 		}
-	pfd[n].fd = s->stopfd;
-	pfd[n].events = POLLIN;
-	for (;;) {
-		if (poll(pfd, n + 1, -1) < 0 && errno != EINTR)
-			fatal("poll");
-		if (pfd[n].revents)
-			break;
-		for (i = 0; i < n; i++)
-			if (pfd[i].revents)
-				udp_serve(s, fds[i], in, out);
+	ev.events = EPOLLIN;		/* every thread sees the stop */
+	ev.data.fd = s->stopfd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, s->stopfd, &ev) < 0)
+		fatal("udp thread: epoll_ctl");
+	while (!stop) {
+		if ((n = epoll_wait(ep, evs, SVC_MAXSOCK + 1, -1)) < 0) {
+			if (errno != EINTR)
+				fatal("epoll_wait");
+			continue;
+		}
+		for (i = 0; i < n && !stop; i++) {
+			if (evs[i].data.fd == s->stopfd)
+				stop = 1;
+			else
+				udp_serve(s, evs[i].data.fd, in, out);
+		}
 	}
+	close(ep);
 	free(in);
 	free(out);
 	return NULL;

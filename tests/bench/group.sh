@@ -61,7 +61,7 @@ echo "127.0.0.1 add check admin" > "$WORK/allow"
 # one dracd, no group, with the same settings
 SPORT=$(port)
 mkdir "$WORK/single"
-printf '%s\n' "add_rate = 0" "rpcbind = no" > "$WORK/single/dracd.conf"
+printf "%s\n" "add_rate = 0" "rpcbind = no" "map_update = edit" > "$WORK/single/dracd.conf"
 "$B/dracd" -f -c "$WORK/single/dracd.conf" -a "$WORK/allow" -l 127.0.0.1 \
     -p "$SPORT" "$WORK/single/dracd.db" 2>>"$WORK/single/log" &
 PIDS[3]=$!
@@ -75,7 +75,7 @@ for i in 0 1 2; do PORTS[$i]=$(port); REP[$i]=$(port); mkdir "$WORK/g$i"; done
 for i in 0 1 2; do
 	sites=""
 	for j in 0 1 2; do [ $j != $i ] && sites="$sites 127.0.0.1:${REP[$j]}"; done
-	printf '%s\n' "add_rate = 0" "rpcbind = no" "group_ack = quorum" \
+	printf "%s\n" "add_rate = 0" "rpcbind = no" "map_update = edit" "group_ack = quorum" \
 	    "group_local = 127.0.0.1:${REP[$i]}" "group_sites =$sites" \
 	    > "$WORK/g$i/dracd.conf"
 done

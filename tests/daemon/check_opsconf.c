@@ -70,6 +70,7 @@ static const struct {
 	{"map_type = dbm\n", "(valid: btree, hash, auto)"},
 	{"admin_transport = udp\n", "(valid: auto, any, tcp)"},
 	{"map_nul = maybe\n", "(valid: no, yes, auto)"},
+	{"map_update = inplace\n", "(valid: rewrite, edit)"},
 	{"policy_listen = inet:127.0.0.1:1\nsocketmap_listen = "
 	    "inet:127.0.0.1:1\n", "both on inet:127.0.0.1:1"},
 	{"port = 8901\nmetrics_listen = inet:127.0.0.1:8901\n",

@@ -44,7 +44,9 @@ static const char *const role_lines[] = {
 static atomic_uint xids = 1;
 
 /* conf_write - member i's dracd.conf: its group_local, the others as
- * group_sites, then the caller's lines */
+ * group_sites, then the caller's lines.  The second member edits its map
+ * in place (map_update = edit), the others rewrite theirs: the tests'
+ * "maps alike" hold across both ways. */
 static void
 conf_write(struct group *g, size_t i, const char *more)
 {
@@ -57,7 +59,8 @@ conf_write(struct group *g, size_t i, const char *more)
 			len += (size_t)snprintf(sites + len, sizeof(sites) - len,
 			    "%s%s", len ? ", " : "", g->m[j].gaddr);
 	snprintf(text, sizeof(text), "rpcbind = no\nadd_rate = 0\naudit_grants = no\n"
-	    "group_local = %s\ngroup_sites = %s\n%s", g->m[i].gaddr, sites,
+	    "%sgroup_local = %s\ngroup_sites = %s\n%s", i == 1 ?
+	    "map_update = edit\n" : "", g->m[i].gaddr, sites,
 	    more != NULL ? more : "");
 	write_file(g->m[i].conf, text);
 }

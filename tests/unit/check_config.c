@@ -20,6 +20,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c.sync_interval_ms, 1000);
 	ck_assert_int_eq(c.map_type, MAP_TYPE_AUTO);
 	ck_assert_int_eq(c.map_nul, MAP_NUL_AUTO);
+	ck_assert_int_eq(c.map_update, MAP_UPDATE_REWRITE);
 	ck_assert_int_eq(c.rpcbind, 1);
 }
 END_TEST
@@ -50,6 +51,9 @@ static const struct {
 	{"map_type", "auto", 1, MAP_TYPE_AUTO},
 	{"map_nul", "no", 1, MAP_NUL_NO},
 	{"map_nul", "auto", 1, MAP_NUL_AUTO},
+	{"map_update", "edit", 1, MAP_UPDATE_EDIT},
+	{"map_update", "rewrite", 1, MAP_UPDATE_REWRITE},
+	{"map_update", "inplace", 0, 0},
 	{"no_such_key", "1", 0, 0},
 };
 
@@ -81,6 +85,8 @@ START_TEST(set_table)
 		got = c.map_nul;
 	else if (strcmp(set_cases[_i].key, "map_type") == 0)
 		got = c.map_type;
+	else if (strcmp(set_cases[_i].key, "map_update") == 0)
+		got = c.map_update;
 	ck_assert_msg(got == set_cases[_i].want, "%s = %s: got %lld, want "
 	    "%lld", set_cases[_i].key, set_cases[_i].value, (long long)got,
 	    (long long)set_cases[_i].want);

@@ -1053,10 +1053,11 @@ END_TEST
 
 /* ---- sync interval 0: the map edited in place ---- */
 
-/* open_sync0 - a store in format f with sync interval 0, threads started:
- * store_add returns once the add is in the map */
+/* open_edits - a store in format f whose map is edited in place (sync
+ * interval ms, 0: store_add returns once the add is in the map), threads
+ * started; truncate: start empty */
 static struct store *
-open_sync0(const struct map_format *f)
+open_edits(const struct map_format *f, int64_t ms, int truncate)
 {
 	struct store_opts o;
 	char err[1400];
@@ -1065,9 +1066,10 @@ open_sync0(const struct map_format *f)
 	memset(&o, 0, sizeof(o));
 	o.path = path;
 	o.format = *f;
-	o.sync_interval_ms = 0;
+	o.sync_interval_ms = ms;
+	o.map_edit = 1;
 	o.max_entries = 100000;
-	o.truncate = 1;
+	o.truncate = truncate;
 	o.clock = fake_clock;
 	s = store_open(&o, err, sizeof(err));
 	ck_assert_msg(s != NULL, "store_open: %s", err);
@@ -1102,7 +1104,7 @@ inode(void)
 START_TEST(edited_in_every_format)
 {
 	const struct map_format *f = &every_format[_i];
-	struct store *s = open_sync0(f);
+	struct store *s = open_edits(f, 0, 1);
 	struct addr a[40], extra = A("2001:db8::9");
 	int64_t exp[40], e2;
 	ino_t ino;
@@ -1140,6 +1142,74 @@ START_TEST(edited_in_every_format)
 }
 END_TEST
 
+/* map_is - a map_update = edit store's map has caught up: a holds its
+ * expiry (0: absent) */
+struct map_want {
+	const struct addr *a;
+	const struct map_format *f;
+	int64_t exp;
+};
+
+static int
+map_is(void *arg)
+{
+	const struct map_want *w = arg;
+
+	return in_map(w->a, w->f, w->exp);
+}
+
+/* wait_map - until a is in the map with exp (0: absent), 5 s at most */
+static void
+wait_map(const struct addr *a, const struct map_format *f, int64_t exp)
+{
+	struct map_want w = {a, f, exp};
+
+	ck_assert_msg(wait_until(map_is, &w, 5000), "the map does not hold "
+	    "expiry %lld (0: absent) within 5 s", (long long)exp);
+}
+
+START_TEST(edited_with_interval)
+{
+	const struct map_format f = {0, 0, 0};
+	struct addr a = A("192.0.2.1"), b = A("192.0.2.2"), c = A("2001:db8::3");
+	struct store_info info;
+	struct store *s;
+	int64_t ea, eb, ec;
+	ino_t ino;
+
+	/* map_update = edit with a sync interval: the changes of each
+	 * interval edited into the file, which is never replaced */
+	s = open_edits(&f, 100, 1);
+	ck_assert_int_eq(store_add(s, &a, 100, NULL, &ea), 1);
+	wait_map(&a, &f, ea);
+	ino = inode();
+	ck_assert_int_eq(store_add(s, &b, 200, NULL, &eb), 1);
+	ck_assert_int_eq(store_add(s, &c, 300, NULL, &ec), 1);
+	wait_map(&b, &f, eb);
+	wait_map(&c, &f, ec);
+	/* a refresh and a delete */
+	ck_assert_int_eq(store_add(s, &a, 500, NULL, &ea), 1);
+	ck_assert_int_eq(store_del(s, &b), 1);
+	wait_map(&a, &f, fake_now + 500);
+	wait_map(&b, &f, 0);
+	ck_assert_msg(inode() == ino, "the map was rewritten, not edited");
+	ck_assert_uint_eq(map_count(path), 2);
+	/* a flush is a whole rewrite */
+	store_flush(s);
+	ck_assert_int_eq(store_add(s, &b, 100, NULL, &eb), 1);
+	wait_map(&b, &f, eb);
+	wait_map(&a, &f, 0);
+	ck_assert(inode() != ino);
+	ck_assert_uint_eq(map_count(path), 1);
+	store_close(s);
+	/* what the map holds at close is what a reopen serves */
+	s = open_edits(&f, 100, 0);
+	ck_assert_int_eq(store_check(s, &b, &info), 1);
+	ck_assert_int_eq(store_check(s, &a, &info), 0);
+	store_close(s);
+}
+END_TEST
+
 /* mtime_after - has the map's mtime passed *arg (whole seconds)? */
 static int
 mtime_after(void *arg)
@@ -1152,7 +1222,7 @@ mtime_after(void *arg)
 START_TEST(mtime_moves_after_edits)
 {
 	const struct map_format f = {0, 0, 0};
-	struct store *s = open_sync0(&f);
+	struct store *s = open_edits(&f, 0, 1);
 	struct addr a = A("192.0.2.1"), b = A("192.0.2.2");
 	struct stat st;
 	int64_t exp;
@@ -1204,6 +1274,7 @@ make_store_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, edited_in_every_format, 0, 4);
 	tcase_add_test(tc, mtime_moves_after_edits);
+	tcase_add_test(tc, edited_with_interval);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("env_recovery");
 	tcase_add_checked_fixture(tc, setup, NULL);
