@@ -4,8 +4,9 @@
  * Exactly DRAC's format (DBFILE), replaced whole and atomically (write a
  * new file, fsync, rename), so a reader or a crash never meets a
  * half-written file; or (sync interval 0, map_update = edit) edited in
- * place under flock(LOCK_EX), as DRAC did.  dracd's own record of the list, with user
- * names, is store_env.h's.  No state; the caller serialises writers of one path.
+ * place under flock(LOCK_EX), as DRAC did.  dracd's own record of the
+ * list, with user names, is store_env.h's.  No state; the caller
+ * serialises writers of one path.
  */
 #ifndef DRACD_MAPFILE_H
 #define DRACD_MAPFILE_H
